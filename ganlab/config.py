@@ -1,0 +1,218 @@
+"""Every hyperparameter of an experiment, validated (pydantic), with GAN Lab's defaults.
+
+Defaults are GAN Lab's "gaussians" preset (its default experiment) except the loss: GAN Lab's
+hidden 0.95 factor is available as ``loss="ganlab_log"``, while ours defaults to the plain
+non-saturating log loss. GAN Lab's "L hidden layers" setting builds L + 1 hidden layers; ``layers``
+here counts hidden layers exactly, so GAN Lab's L = 1 is ``layers = 2``.
+
+Fields marked ``restart`` rebuild the networks when changed; all others apply between two updates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .losses import LOSSES
+
+Activation = Literal["relu", "leaky_relu", "tanh", "elu"]
+NOISE_KINDS = ("uniform", "gaussian", "normal", "uniform_signed")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class NetConfig(_Model):
+    """One MLP: ``layers`` hidden layers of ``units`` units with one hidden activation."""
+
+    layers: int = Field(2, ge=0, le=6, description="hidden layers", json_schema_extra={"restart": True})
+    units: int = Field(8, ge=1, le=128, description="units per hidden layer", json_schema_extra={"restart": True})
+    activation: Activation = Field("relu", description="hidden activation", json_schema_extra={"restart": True})
+
+
+class GeneratorConfig(NetConfig):
+    output: Literal["tanh", "linear"] = Field(
+        "tanh", description="output activation (GAN Lab: tanh)", json_schema_extra={"restart": True}
+    )
+
+
+class OptimizerConfig(_Model):
+    """Optimizer of one network. Changing ``kind`` resets its state; anything else keeps it."""
+
+    kind: Literal["sgd", "momentum", "adam", "rmsprop"] = Field("sgd", description="optimizer")
+    lr: float = Field(0.1, gt=0.0, le=10.0, description="learning rate")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="momentum (SGD with momentum)")
+    nesterov: bool = Field(False, description="Nesterov momentum")
+    beta1: float = Field(0.9, ge=0.0, lt=1.0, description="Adam beta1")
+    beta2: float = Field(0.999, ge=0.0, lt=1.0, description="Adam beta2")
+    eps: float = Field(1e-8, gt=0.0, le=1.0, description="Adam / RMSprop epsilon")
+    rho: float = Field(0.99, ge=0.0, lt=1.0, description="RMSprop decay")
+
+
+class Config(_Model):
+    """A whole experiment."""
+
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="random seed", json_schema_extra={"restart": True})
+    data: str = Field("gaussians", description="data distribution (see ganlab.data)")
+    data_params: dict[str, Any] = Field(default_factory=dict, description="parameters of the distribution")
+    noise: Literal["uniform", "gaussian", "normal", "uniform_signed"] = Field(
+        "gaussian",
+        description="noise: U[0,1] or N(0.5, 0.25^2) cut at 2 sd (GAN Lab's two), N(0,1), U[-1,1]",
+        json_schema_extra={"restart": True},
+    )
+    noise_dim: int = Field(2, ge=1, le=8, description="noise dimension", json_schema_extra={"restart": True})
+    batch_size: int = Field(150, ge=1, le=1024, description="batch size")
+    k_d: int = Field(2, ge=0, le=10, description="discriminator updates per epoch")
+    k_g: int = Field(1, ge=0, le=10, description="generator updates per epoch")
+    loss: str = Field("nonsaturating", description="loss (see ganlab.losses)")
+    gp_weight: float = Field(10.0, ge=0.0, le=1000.0, description="gradient penalty weight (wgan-gp)")
+    clip: float = Field(0.1, gt=0.0, le=10.0, description="critic weight clip (wgan)")
+    init: Literal["ganlab", "he", "glorot"] = Field(
+        "ganlab", description="weight initialisation", json_schema_extra={"restart": True}
+    )
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    discriminator: NetConfig = Field(default_factory=NetConfig)
+    g_optimizer: OptimizerConfig = Field(default_factory=lambda: OptimizerConfig(lr=0.03))
+    d_optimizer: OptimizerConfig = Field(default_factory=lambda: OptimizerConfig(lr=0.1))
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, v: str) -> str:
+        if v not in LOSSES:
+            raise ValueError(f"unknown loss {v!r}; choose one of {', '.join(LOSSES)}")
+        return v
+
+    @field_validator("data")
+    @classmethod
+    def _known_data(cls, v: str) -> str:
+        from .data import DISTRIBUTIONS
+
+        if v not in DISTRIBUTIONS:
+            raise ValueError(f"unknown data {v!r}; choose one of {', '.join(DISTRIBUTIONS)}")
+        return v
+
+
+RESTART_SECTIONS = ("generator", "discriminator")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; ``errors`` lists (field path, message) pairs."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{f}: {m}" for f, m in errors))
+
+
+def _allowed(path: tuple) -> str:
+    """The allowed range or choices of a field, read from the models (never written twice)."""
+    model: Any = Config
+    info = None
+    for part in path:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return ""
+        info = model.model_fields.get(str(part))
+        if info is None:
+            return ""
+        model = info.annotation
+    if info is None:
+        return ""
+    lo = hi = None
+    for m in info.metadata:
+        lo = getattr(m, "ge", None) if getattr(m, "ge", None) is not None else lo
+        lo = getattr(m, "gt", None) if getattr(m, "gt", None) is not None else lo
+        hi = getattr(m, "le", None) if getattr(m, "le", None) is not None else hi
+        hi = getattr(m, "lt", None) if getattr(m, "lt", None) is not None else hi
+    if lo is not None or hi is not None:
+        return f"allowed range {lo}..{hi}"
+    return ""
+
+
+def _errors(e: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for err in e.errors():
+        loc = tuple(p for p in err["loc"] if not isinstance(p, int) or True)
+        path = ".".join(str(p) for p in loc) or "config"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        allowed = _allowed(loc)
+        if allowed and allowed not in msg:
+            msg = f"{msg} ({allowed}); got {err.get('input')!r}"
+        out.append((path, msg))
+    return out
+
+
+def make_config(data: Config | dict | None = None, **overrides: Any) -> Config:
+    """Validate a config from a dict (nested or with dotted keys) plus keyword overrides."""
+    base = data.model_dump() if isinstance(data, Config) else nest(dict(data or {}))
+    merged = merge(base, nest(overrides))
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as e:
+        raise ConfigError(_errors(e)) from None
+
+
+def nest(d: dict) -> dict:
+    """{"generator.units": 5} -> {"generator": {"units": 5}} (plain nested dicts pass through)."""
+    out: dict = {}
+    for k, v in d.items():
+        parts = str(k).split(".")
+        cur = out
+        for p in parts[:-1]:
+            cur = cur.setdefault(p, {})
+            if not isinstance(cur, dict):
+                raise ConfigError([(k, "is not a section")])
+        cur[parts[-1]] = merge(cur.get(parts[-1], {}), v) if isinstance(v, dict) else v
+    return out
+
+
+def merge(base: Any, change: Any) -> Any:
+    """Deep merge of ``change`` into ``base`` (dicts recursively, anything else replaced)."""
+    if isinstance(base, dict) and isinstance(change, dict) and change is not base:
+        out = dict(base)
+        for k, v in change.items():
+            out[k] = merge(base.get(k), v) if k in base and k != "data_params" else v
+        return out
+    return change
+
+
+def restart_fields(old: Config, new: Config) -> list[str]:
+    """Names of changed fields that require rebuilding the networks."""
+    changed = []
+    for name, info in Config.model_fields.items():
+        a, b = getattr(old, name), getattr(new, name)
+        if name in RESTART_SECTIONS:
+            for sub, sinfo in type(a).model_fields.items():
+                extra = sinfo.json_schema_extra or {}
+                if extra.get("restart") and getattr(a, sub) != getattr(b, sub):
+                    changed.append(f"{name}.{sub}")
+        elif (info.json_schema_extra or {}).get("restart") and a != b:
+            changed.append(name)
+    return changed
+
+
+def flat_fields() -> list[tuple[str, Any]]:
+    """(dotted path, FieldInfo) for every leaf field, in declaration order (for CLI and schema)."""
+    out = []
+    for name, info in Config.model_fields.items():
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out += [(f"{name}.{sub}", sinfo) for sub, sinfo in ann.model_fields.items()]
+        else:
+            out.append((name, info))
+    return out
+
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "GeneratorConfig",
+    "NetConfig",
+    "OptimizerConfig",
+    "NOISE_KINDS",
+    "make_config",
+    "restart_fields",
+    "flat_fields",
+]

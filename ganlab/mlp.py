@@ -1,0 +1,224 @@
+"""A multilayer perceptron with hand-written forward and backward passes.
+
+Layout, chosen for speed at GAN Lab sizes (a few units, batches of ~150), where numpy's per-call
+overhead dominates and arithmetic is nearly free:
+
+- features x batch: a layer is ``z = W a`` with ``a`` of shape (n_in + 1, B);
+- the bias is folded into ``W`` (shape (n_out, n_in + 1)); every activation buffer carries a last
+  row of ones, so one ``np.dot`` does the affine map and one gives both weight and bias gradients;
+- all weights are views into one flat parameter vector, all gradients into one flat gradient
+  vector, so an optimizer updates a whole network with a handful of calls;
+- buffers live in a :class:`Workspace` per batch width and are reused step after step.
+
+Hidden layers use one activation from :mod:`ganlab.activations`; the output is linear or tanh.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import ACTIVATIONS, Scratch
+
+INITS = ("ganlab", "he", "glorot")
+
+
+class Workspace:
+    """Buffers for one batch width: layer outputs ``a[l]`` (with a ones row), deltas, scratch."""
+
+    def __init__(self, net: MLP, batch: int):
+        self.batch = batch
+        sizes = net.sizes
+        # a[0] is the input (set per call); a[l] for 1 <= l < len(sizes) - 1 are hidden outputs.
+        self.a: list[np.ndarray | None] = [None]
+        self.h: list[np.ndarray | None] = [None]  # h[l] = a[l][:-1], the view without ones
+        self.s: list[Scratch | None] = [None]
+        for n in sizes[1:-1]:
+            a = np.ones((n + 1, batch))
+            self.a.append(a)
+            self.h.append(a[:-1])
+            self.s.append(Scratch((n, batch)))
+        self.out = np.empty((sizes[-1], batch))
+        self.out_s = Scratch((sizes[-1], batch))
+        # d[l] holds dLoss/d(input of layer l), shape (sizes[l], batch).
+        self.d = [np.empty((n, batch)) for n in sizes[:-1]]
+
+
+class MLP:
+    """y = f_L(W_L [... phi(W_1 [phi(W_0 [x; 1]); 1]) ...; 1]) with f_L linear or tanh."""
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        layers: int,
+        units: int,
+        activation: str = "relu",
+        output: str = "linear",
+        init: str = "ganlab",
+        rng: np.random.Generator | None = None,
+    ):
+        if output not in ("linear", "tanh"):
+            raise ValueError(f"output must be 'linear' or 'tanh', not {output!r}")
+        self.sizes = [n_in] + [units] * layers + [n_out]
+        self.act = ACTIVATIONS[activation]
+        self.output = output
+        self.shapes = [(self.sizes[i + 1], self.sizes[i] + 1) for i in range(len(self.sizes) - 1)]
+        self.size = sum(r * c for r, c in self.shapes)
+        self.params = np.zeros(self.size)
+        self.grad = np.zeros(self.size)
+        self.W = self._views(self.params)
+        self.dW = self._views(self.grad)
+        # Transposed weight views without the bias column, for backpropagating deltas.
+        self.WT = [w[:, :-1].T for w in self.W]
+        self._ws: dict[int, Workspace] = {}
+        self.init(init, rng or np.random.default_rng(0))
+
+    def _views(self, flat: np.ndarray) -> list[np.ndarray]:
+        views, k = [], 0
+        for r, c in self.shapes:
+            views.append(flat[k : k + r * c].reshape(r, c))
+            k += r * c
+        return views
+
+    def init(self, scheme: str, rng: np.random.Generator) -> None:
+        """Draw weights; biases are zero.
+
+        ganlab: W_0 ~ N(0, 1/2), later W_l ~ N(0, 1/n_in) (GAN Lab's scheme);
+        he: W ~ N(0, 2/n_in); glorot: W ~ U(-r, r), r = sqrt(6 / (n_in + n_out)).
+        """
+        if scheme not in INITS:
+            raise ValueError(f"init must be one of {INITS}, not {scheme!r}")
+        for i, w in enumerate(self.W):
+            n_out, n_in = w.shape[0], w.shape[1] - 1
+            if scheme == "ganlab":
+                w[:, :-1] = rng.normal(0.0, 1.0 / np.sqrt(2.0 if i == 0 else n_in), (n_out, n_in))
+            elif scheme == "he":
+                w[:, :-1] = rng.normal(0.0, np.sqrt(2.0 / n_in), (n_out, n_in))
+            else:
+                r = np.sqrt(6.0 / (n_in + n_out))
+                w[:, :-1] = rng.uniform(-r, r, (n_out, n_in))
+            w[:, -1] = 0.0
+
+    def workspace(self, batch: int) -> Workspace:
+        ws = self._ws.get(batch)
+        if ws is None:
+            if len(self._ws) > 8:  # batch sizes come and go with live edits; keep memory bounded
+                self._ws.clear()
+            ws = self._ws[batch] = Workspace(self, batch)
+        return ws
+
+    # -- passes -------------------------------------------------------------------------------
+
+    def forward(self, ws: Workspace, x: np.ndarray) -> np.ndarray:
+        """Returns ``ws.out`` = f(x) for ``x`` of shape (n_in + 1, B) whose last row is ones."""
+        ws.a[0] = x
+        a, act, W = x, self.act, self.W
+        for l in range(1, len(W)):
+            h = ws.h[l]
+            np.dot(W[l - 1], a, out=h)
+            act.forward(h, ws.s[l])
+            a = ws.a[l]
+        out = ws.out
+        np.dot(W[-1], a, out=out)
+        if self.output == "tanh":
+            np.tanh(out, out=out)
+        return out
+
+    def backward(
+        self, ws: Workspace, dout: np.ndarray, param_grad: bool = True, input_grad: bool = False
+    ) -> np.ndarray | None:
+        """Backpropagate dL/dy (``dout``, overwritten) from the last ``forward`` on ``ws``.
+
+        With ``param_grad``, writes dL/dW into ``self.grad``; with ``input_grad``, returns dL/dx
+        (shape (n_in, B), a workspace buffer).
+        """
+        d = dout
+        if self.output == "tanh":
+            s = ws.out_s
+            np.multiply(ws.out, ws.out, out=s.tmp)
+            np.subtract(s.ones, s.tmp, out=s.tmp)
+            np.multiply(d, s.tmp, out=d)
+        W, dW, WT, act = self.W, self.dW, self.WT, self.act
+        for l in range(len(W) - 1, -1, -1):
+            if param_grad:
+                np.dot(d, ws.a[l].T, out=dW[l])
+            if l == 0:
+                if not input_grad:
+                    return None
+                np.dot(WT[0], d, out=ws.d[0])
+                return ws.d[0]
+            dprev = ws.d[l]
+            np.dot(WT[l], d, out=dprev)
+            act.grad(dprev, ws.h[l], ws.s[l])
+            d = dprev
+        return None  # unreachable: the loop always ends at l == 0
+
+    # -- convenience (allocating) -------------------------------------------------------------
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """f(x) for points x of shape (B, n_in); returns (B, n_out). Allocates; for evaluation."""
+        xa = augment(x)
+        return self.forward(Workspace(self, xa.shape[1]), xa).T.copy()
+
+    def input_grad(self, x: np.ndarray, dout: np.ndarray | None = None) -> np.ndarray:
+        """d(sum_i dout_i . f(x_i))/dx_i for points x (B, n_in); default dout = ones (B, n_out)."""
+        xa = augment(x)
+        ws = Workspace(self, xa.shape[1])
+        self.forward(ws, xa)
+        d = np.ones((self.sizes[-1], xa.shape[1])) if dout is None else np.array(dout, float).T
+        return self.backward(ws, np.ascontiguousarray(d), param_grad=False, input_grad=True).T.copy()
+
+    def penalty_grad(self, x: np.ndarray, weight: float) -> float:
+        """Add dP/dW to ``self.grad`` for the gradient penalty P and return P.
+
+        P = weight * mean_i (||grad_x f(x_i)||_2 - 1)^2  (WGAN-GP), for a scalar, linear output.
+
+        Backward pass for the input gradient g_0 (h_l hidden outputs, phi' from h_l):
+            g_{L} = W_L[:, :-1]^T 1,   u_l = g_l * phi'(h_l),   g_{l-1} = W_{l-1}[:, :-1]^T u_l.
+        Its reverse pass, seeded with gbar_0 = dP/dg_0 = weight * 2/B * (|g_0| - 1) g_0 / |g_0|:
+            ubar_l = W_{l-1}[:, :-1] gbar_{l-1},   dW_{l-1}[:, :-1] += u_l gbar_{l-1}^T,
+            gbar_l = ubar_l * phi'(h_l),           zbar_l = ubar_l * g_l * phi''(h_l),
+            dW_L[:, :-1] += sum_batch gbar_L^T;
+        then zbar flows back through the forward pass:
+            dW_{l-1} += zbar_l [h_{l-1}; 1]^T,   zbar_{l-1} += (W_{l-1}[:, :-1]^T zbar_l) * phi'(h_{l-1}).
+        """
+        if self.sizes[-1] != 1 or self.output != "linear":
+            raise ValueError("gradient penalty needs a scalar linear output")
+        xa = augment(x)
+        B = xa.shape[1]
+        ws = Workspace(self, B)
+        self.forward(ws, xa)
+        W, dW, act, L = self.W, self.dW, self.act, len(self.W) - 1
+        dphi = [None] + [act.derivative_from_output(ws.h[l]) for l in range(1, L + 1)]
+        # Backward for g_0, keeping g_l and u_l.
+        g = [None] * (L + 1)
+        u = [None] * (L + 1)
+        g[L] = np.repeat(W[L][:, :-1].T, B, axis=1)
+        for l in range(L, 0, -1):
+            u[l] = g[l] * dphi[l]
+            g[l - 1] = W[l - 1][:, :-1].T @ u[l]
+        norm = np.sqrt((g[0] ** 2).sum(axis=0))
+        P = weight * float(np.mean((norm - 1.0) ** 2))
+        gbar = weight * 2.0 / B * (norm - 1.0) / np.maximum(norm, 1e-12) * g[0]
+        zbar = [None] * (L + 1)
+        for l in range(1, L + 1):
+            ubar = W[l - 1][:, :-1] @ gbar
+            dW[l - 1][:, :-1] += u[l] @ gbar.T
+            gbar = ubar * dphi[l]
+            zbar[l] = ubar * g[l] * act.second(ws.h[l])
+        dW[L][:, :-1] += gbar.sum(axis=1)[None, :]
+        for l in range(L, 0, -1):
+            dW[l - 1] += zbar[l] @ ws.a[l - 1].T
+            if l > 1:
+                zbar[l - 1] += (W[l - 1][:, :-1].T @ zbar[l]) * dphi[l - 1]
+        return P
+
+
+def augment(x: np.ndarray) -> np.ndarray:
+    """[x^T; 1]: points (B, n) -> a (n + 1, B) float64 array whose last row is ones."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2:
+        raise ValueError(f"expected points of shape (n, d), got {x.shape}")
+    xa = np.ones((x.shape[1] + 1, x.shape[0]))
+    xa[:-1] = x.T
+    return xa

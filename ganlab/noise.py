@@ -1,0 +1,94 @@
+"""Noise distributions for the generator's input, and sample pools that make batches free.
+
+GAN Lab's two noise variants are ``uniform`` (U[0, 1)) and ``gaussian`` (N(0.5, 0.25^2) cut at
+2 sd, so inside [0, 1]); ``normal`` (N(0, 1)) and ``uniform_signed`` (U[-1, 1)) are the
+literature's usual choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def sample_noise(rng: np.random.Generator, kind: str, n: int, dim: int) -> np.ndarray:
+    """(n, dim) noise of the given kind."""
+    if kind == "uniform":
+        return rng.random((n, dim))
+    if kind == "uniform_signed":
+        return rng.uniform(-1.0, 1.0, (n, dim))
+    if kind == "normal":
+        return rng.standard_normal((n, dim))
+    if kind == "gaussian":
+        # Truncated normal by rejection: each redraw keeps ~95% of values, so few rounds.
+        z = rng.normal(0.5, 0.25, (n, dim))
+        bad = np.abs(z - 0.5) > 0.5
+        while bad.any():
+            z[bad] = rng.normal(0.5, 0.25, int(bad.sum()))
+            bad = np.abs(z - 0.5) > 0.5
+        return z
+    raise ValueError(f"unknown noise kind {kind!r}")
+
+
+def rng_state(rng: np.random.Generator) -> dict:
+    """A JSON-safe copy of a generator's state (128-bit integers as strings, for JavaScript)."""
+    return _stringify(rng.bit_generator.state)
+
+
+def set_rng_state(rng: np.random.Generator, state: dict) -> None:
+    rng.bit_generator.state = _intify(state)
+
+
+def _stringify(x):
+    if isinstance(x, dict):
+        return {k: _stringify(v) for k, v in x.items()}
+    if isinstance(x, int) and not isinstance(x, bool):
+        return str(x)
+    return x
+
+
+def _intify(x):
+    if isinstance(x, dict):
+        return {k: (v if k == "bit_generator" else _intify(v)) for k, v in x.items()}
+    if isinstance(x, str):
+        return int(x)
+    return x
+
+
+class Pool:
+    """Pre-drawn samples handed out as zero-copy batches, redrawn when used up.
+
+    Stored batch-major with a ones column, so ``take(B).T`` is an (d + 1, B) F-contiguous view
+    that BLAS reads directly as a layer input with bias row. The state needed to replay a pool is
+    the generator state *before* its last fill plus the cursor: a snapshot stays small.
+    """
+
+    SIZE = 12_000  # GAN Lab's pool size; also >= 11 batches of the largest allowed batch
+
+    def __init__(self, rng: np.random.Generator, fill: Callable[[np.random.Generator, int], np.ndarray], dim: int):
+        self.rng, self.fill, self.dim = rng, fill, dim
+        self.buf = np.ones((self.SIZE, dim + 1))
+        self._refill()
+
+    def _refill(self) -> None:
+        self._state_at_fill = rng_state(self.rng)
+        self.buf[:, :-1] = self.fill(self.rng, self.SIZE)
+        self.cursor = 0
+
+    def take(self, b: int) -> np.ndarray:
+        """The next ``b`` rows (b, d + 1), a view valid until the next ``take``."""
+        c = self.cursor
+        if c + b > self.SIZE:
+            self._refill()
+            c = 0
+        self.cursor = c + b
+        return self.buf[c : c + b]
+
+    def state(self) -> dict:
+        return {"rng": self._state_at_fill, "cursor": self.cursor}
+
+    def load(self, state: dict) -> None:
+        set_rng_state(self.rng, state["rng"])
+        self._refill()
+        self.cursor = int(state["cursor"])

@@ -1,0 +1,404 @@
+"""The training loop: one generator, one discriminator, their optimizers, data and noise.
+
+One epoch = ``k_d`` discriminator updates, then ``k_g`` generator updates (GAN Lab's definition).
+A discriminator update draws a real batch and a fake batch (G(z), G fixed), evaluates D on both
+in one pass, and descends L_D. A generator update draws z, evaluates D(G(z)), and descends L_G
+through D into G. The same config and seed give bit-identical results on one machine, and a
+snapshot holds everything needed to continue exactly where training stopped.
+
+Non-finite values never propagate: before any optimizer touches its state, the gradient is checked;
+a non-finite gradient rejects the update, keeps the last finite state and sets ``status``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .config import Config, ConfigError, make_config, restart_fields
+from .data import DataError, make_sampler
+from .losses import LOSSES
+from .mlp import MLP, Workspace, augment
+from .noise import Pool, rng_state, sample_noise, set_rng_state
+from .optimizers import make_optimizer
+
+MODES = ("both", "generator", "discriminator")
+SNAPSHOT_FORMAT = "ganlab-snapshot"
+SNAPSHOT_VERSION = 1
+
+
+@dataclass
+class Status:
+    """``state`` is "ok" or "diverged"; ``message`` says what happened and where."""
+
+    state: str = "ok"
+    message: str = ""
+    epoch: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+
+class _Buffers:
+    """Workspaces for one batch size B, wired so that data flows between networks without copies
+    where numpy allows (G's output in the G step is written straight into D's input rows)."""
+
+    def __init__(self, G: MLP, D: MLP, B: int):
+        self.B = B
+        # D step: D sees [real | fake] as one (3, 2B) input; batch-major storage, F-order view.
+        self.xd_rows = np.ones((2 * B, 3))
+        self.xd = self.xd_rows.T
+        self.g_for_d = Workspace(G, B)
+        self.d_both = Workspace(D, 2 * B)
+        self.dl_both = np.empty((1, 2 * B))
+        # G step: G writes its output into the first two rows of D's (3, B) input.
+        self.xg = np.ones((3, B))
+        self.g_for_g = Workspace(G, B)
+        self.g_for_g.out = self.xg[:2]
+        self.d_fake = Workspace(D, B)
+        self.dl_fake = np.empty((1, B))
+
+
+class Trainer:
+    """A GAN on 2D points. See the README for the API tour."""
+
+    def __init__(self, config: Config | dict | None = None, **overrides: Any):
+        self.config = make_config(config, **overrides)
+        self._build()
+
+    # -- construction ---------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        """(Re)create networks, optimizers, pools and counters from the config and its seed."""
+        cfg = self.config
+        ss = np.random.SeedSequence(cfg.seed)
+        s_g, s_d, s_noise, s_data, s_aux, s_sample = ss.spawn(6)
+        gc, dc = cfg.generator, cfg.discriminator
+        self.G = MLP(cfg.noise_dim, 2, gc.layers, gc.units, gc.activation, gc.output, cfg.init,
+                     np.random.default_rng(s_g))
+        self.D = MLP(2, 1, dc.layers, dc.units, dc.activation, "linear", cfg.init, np.random.default_rng(s_d))
+        self.g_opt = make_optimizer(self.G.size, cfg.g_optimizer)
+        self.d_opt = make_optimizer(self.D.size, cfg.d_optimizer)
+        self.loss = LOSSES[cfg.loss]
+        self._noise_rng = np.random.default_rng(s_noise)
+        self._data_rng = np.random.default_rng(s_data)
+        self._aux_rng = np.random.default_rng(s_aux)
+        self._sample_rng = np.random.default_rng(s_sample)
+        self._viz_seed = int(ss.generate_state(1)[0])
+        self.noise_pool = Pool(self._noise_rng, self._noise_fill, cfg.noise_dim)
+        self._set_data(cfg.data, cfg.data_params)
+        self._buf: _Buffers | None = None
+        self.epoch = self.d_steps = self.g_steps = 0
+        self.status = Status()
+        self._last: dict[str, Any] = {}
+        self._losses: dict[str, float] = {}
+
+    def _noise_fill(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return sample_noise(rng, self.config.noise, n, self.config.noise_dim)
+
+    def _set_data(self, name: str, params: dict) -> None:
+        try:
+            self.sampler = make_sampler(name, params)
+        except DataError as e:
+            raise ConfigError([("data_params" if params else "data", str(e))]) from None
+        self.data_pool = Pool(self._data_rng, self.sampler, 2)
+
+    def _buffers(self) -> _Buffers:
+        B = self.config.batch_size
+        if self._buf is None or self._buf.B != B:
+            self._buf = _Buffers(self.G, self.D, B)
+        return self._buf
+
+    # -- updates --------------------------------------------------------------------------------
+
+    def _apply(self, net: MLP, opt, who: str) -> bool:
+        """Apply ``net.grad`` with ``opt`` unless it is non-finite; then the update is refused."""
+        s = float(np.add.reduce(net.grad))
+        if not math.isfinite(s):
+            self.status = Status(
+                "diverged",
+                f"non-finite {who} gradient at epoch {self.epoch} (learning rate too high?); "
+                f"training stopped, weights kept from the last finite update",
+                self.epoch,
+            )
+            return False
+        opt.step(net.params, net.grad)
+        return True
+
+    def _d_update(self) -> bool:
+        b = self._buffers()
+        B, G, D, loss = b.B, self.G, self.D, self.loss
+        real = self.data_pool.take(B)
+        z = self.noise_pool.take(B)
+        fake = G.forward(b.g_for_d, z.T)
+        np.copyto(b.xd_rows[:B], real)
+        np.copyto(b.xd_rows[B:, :2], fake.T)
+        logits = D.forward(b.d_both, b.xd)
+        loss.d_grad(logits, B, b.dl_both)
+        D.backward(b.d_both, b.dl_both, param_grad=True, input_grad=False)
+        penalty = 0.0
+        if loss.gradient_penalty and self.config.gp_weight > 0:
+            eps = self._aux_rng.random((B, 1))
+            xr, xf = b.xd_rows[:B, :2], b.xd_rows[B:, :2]
+            penalty = D.penalty_grad(eps * xr + (1.0 - eps) * xf, self.config.gp_weight)
+        if not self._apply(D, self.d_opt, "discriminator"):
+            return False
+        if loss.clips_weights:
+            c = self.config.clip
+            np.clip(D.params, -c, c, out=D.params)
+        self.d_steps += 1
+        self._last["d"] = (loss, logits, B, penalty)
+        return True
+
+    def _g_update(self) -> bool:
+        b = self._buffers()
+        G, D, loss = self.G, self.D, self.loss
+        z = self.noise_pool.take(b.B)
+        G.forward(b.g_for_g, z.T)
+        logits = D.forward(b.d_fake, b.xg)
+        loss.g_grad(logits, b.dl_fake)
+        dx = D.backward(b.d_fake, b.dl_fake, param_grad=False, input_grad=True)
+        G.backward(b.g_for_g, dx, param_grad=True, input_grad=False)
+        if not self._apply(G, self.g_opt, "generator"):
+            return False
+        self.g_steps += 1
+        self._last["g"] = (loss, logits)
+        return True
+
+    def step(self, mode: str = "both") -> bool:
+        """One epoch (``both``), exactly one G update, or exactly one D update.
+
+        Returns False (and does nothing) once training has diverged; see ``status``.
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        if not self.status.ok:
+            return False
+        self._losses = {}
+        if mode == "discriminator":
+            return self._d_update()
+        if mode == "generator":
+            return self._g_update()
+        return self.train(1) == 1
+
+    def train(self, epochs: int, seconds: float | None = None) -> int:
+        """Run up to ``epochs`` epochs (stopping early after ``seconds`` of wall time, if given, or
+        on divergence). Returns the number of epochs completed."""
+        if not self.status.ok:
+            return 0
+        self._losses = {}
+        k_d, k_g = self.config.k_d, self.config.k_g
+        d_update, g_update = self._d_update, self._g_update
+        deadline = None if seconds is None else time.perf_counter() + seconds
+        done = 0
+        while done < epochs:
+            for _ in range(k_d):
+                if not d_update():
+                    return done
+            for _ in range(k_g):
+                if not g_update():
+                    return done
+            self.epoch += 1
+            done += 1
+            # Reading the clock costs about as much as an update; look every 8 epochs.
+            if deadline is not None and done & 7 == 0 and time.perf_counter() >= deadline:
+                break
+        return done
+
+    # -- reading the model ----------------------------------------------------------------------
+
+    @property
+    def losses(self) -> dict[str, float]:
+        """Loss values of the last D and G updates (before those updates), D's including any
+        gradient penalty. Computed on demand from the stored logits."""
+        if not self._losses and self._last:
+            out = {}
+            if "d" in self._last:
+                loss, l, nr, penalty = self._last["d"]
+                out["d"] = loss.d_value(l[0, :nr], l[0, nr:]) + penalty
+            if "g" in self._last:
+                loss, l = self._last["g"]
+                out["g"] = loss.g_value(l[0])
+            self._losses = out
+        return dict(self._losses)
+
+    def noise(self, n: int) -> np.ndarray:
+        """n noise vectors (n, noise_dim) from a stream that does not disturb training."""
+        return sample_noise(self._sample_rng, self.config.noise, n, self.config.noise_dim)
+
+    def viz_noise(self, n: int) -> np.ndarray:
+        """The same n noise vectors every call (for views where samples glide frame to frame)."""
+        rng = np.random.default_rng(self._viz_seed)
+        return sample_noise(rng, self.config.noise, n, self.config.noise_dim)
+
+    def real(self, n: int) -> np.ndarray:
+        """n points from the data distribution (a stream that does not disturb training)."""
+        return self.sampler(self._sample_rng, n)
+
+    def sample(self, n: int | None = None, noise: np.ndarray | None = None) -> np.ndarray:
+        """G(z) as (n, 2) for the given noise (n, noise_dim), or for n fresh noise vectors."""
+        z = self._noise_arg(n, noise)
+        return self._flag(self.G(z), "generator output")
+
+    def discriminate(self, points: np.ndarray, output: str = "prob") -> np.ndarray:
+        """D at points (n, 2): ``prob`` is what the page shows in [0, 1] (sigmoid of the logit
+        for log losses), ``logit`` the raw output. Returns (n,)."""
+        l = self.D(_points(points))[:, 0]
+        return self._flag(l if output == "logit" else self.loss.prob(l), "discriminator output")
+
+    def d_grad(self, points: np.ndarray, output: str = "prob") -> np.ndarray:
+        """dD/dx at points (n, 2): GAN Lab's gradient arrows (``prob``) or d logit / dx."""
+        x = _points(points)
+        if output == "logit":
+            return self._flag(self.D.input_grad(x), "discriminator gradient")
+        # d sigma(l)/dx = sigma'(l) dl/dx; the display squash is a sigmoid for every loss but
+        # lsgan, whose clip has derivative [0 < l < 1].
+        l = self.D(x)[:, 0]
+        if self.loss.name == "lsgan":
+            scale = ((l > 0) & (l < 1)).astype(float)
+        else:
+            p = self.loss.prob(l)
+            scale = p * (1 - p)
+        return self._flag(self.D.input_grad(x, scale[:, None]), "discriminator gradient")
+
+    def g_loss_grad(self, points: np.ndarray) -> np.ndarray:
+        """-d l_G / dx at fake points x (n, 2), l_G the per-sample generator loss: the direction
+        the generator's loss pushes each sample."""
+        x = _points(points)
+        l = self.D(x).T.copy()  # (1, n)
+        dl = np.empty_like(l)
+        self.loss.g_grad(l, dl)
+        dl *= -x.shape[0]
+        return self._flag(self.D.input_grad(x, dl.T), "generator loss gradient")
+
+    def _noise_arg(self, n, noise) -> np.ndarray:
+        if noise is None:
+            if n is None or n < 1:
+                raise ValueError("give n >= 1 or a noise array")
+            return self.noise(int(n))
+        z = np.asarray(noise, dtype=float)
+        if z.ndim != 2 or z.shape[1] != self.config.noise_dim:
+            raise ValueError(f"noise must have shape (n, {self.config.noise_dim}), got {z.shape}")
+        return z
+
+    def _flag(self, a: np.ndarray, what: str) -> np.ndarray:
+        if not np.isfinite(a).all():
+            self.status = Status("diverged", f"non-finite {what} at epoch {self.epoch}", self.epoch)
+        return a
+
+    # -- changing things ------------------------------------------------------------------------
+
+    def update(self, changes: dict | None = None, **kw: Any) -> list[str]:
+        """Change any hyperparameters (nested dict, dotted keys or keywords). Live fields apply
+        from the next update; architecture, noise, init and seed changes restart the model.
+        Returns notes on what happened (e.g. an optimizer state reset, a restart)."""
+        new = make_config(self.config, **{**(changes or {}), **kw})
+        old = self.config
+        notes: list[str] = []
+        restart = restart_fields(old, new)
+        self.config = new
+        if restart:
+            self._build()
+            return [f"restarted: {', '.join(restart)} changed"]
+        for who, net, attr in (("generator", self.G, "g_opt"), ("discriminator", self.D, "d_opt")):
+            hp_old, hp_new = getattr(old, attr[0] + "_optimizer"), getattr(new, attr[0] + "_optimizer")
+            opt = getattr(self, attr)
+            if hp_new.kind != hp_old.kind:
+                setattr(self, attr, make_optimizer(net.size, hp_new))
+                notes.append(f"{who} optimizer changed to {hp_new.kind}: its state was reset")
+            else:
+                opt.configure(hp_new)
+        self.loss = LOSSES[new.loss]
+        if (new.data, new.data_params) != (old.data, old.data_params):
+            self._set_data(new.data, new.data_params)
+            notes.append(f"data changed to {new.data}")
+        if not self.status.ok:
+            notes.append("training resumed from the last finite state")
+            self.status = Status(epoch=self.epoch)
+        return notes
+
+    def reset(self) -> None:
+        """Back to epoch 0: networks, optimizers and streams re-drawn from the seed."""
+        self._build()
+
+    # -- snapshot / restore ---------------------------------------------------------------------
+
+    def snapshot(self) -> dict:
+        """The whole state as a JSON-serialisable dict."""
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "version": SNAPSHOT_VERSION,
+            "ganlab": __version__,
+            "config": self.config.model_dump(mode="json"),
+            "epoch": self.epoch,
+            "d_steps": self.d_steps,
+            "g_steps": self.g_steps,
+            "generator": self.G.params.tolist(),
+            "discriminator": self.D.params.tolist(),
+            "g_optimizer": self.g_opt.state(),
+            "d_optimizer": self.d_opt.state(),
+            "noise_pool": self.noise_pool.state(),
+            "data_pool": self.data_pool.state(),
+            "aux_rng": rng_state(self._aux_rng),
+            "sample_rng": rng_state(self._sample_rng),
+            "losses": self.losses,
+            "status": asdict(self.status),
+        }
+
+    @classmethod
+    def from_snapshot(cls, snap: dict) -> Trainer:
+        t = cls.__new__(cls)
+        t.restore(snap)
+        return t
+
+    def restore(self, snap: dict) -> None:
+        """Load a snapshot; continuing then is bit-identical to never having stopped.
+        Raises ValueError naming what is wrong with a malformed snapshot (state unchanged)."""
+        if not isinstance(snap, dict) or snap.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError("not a ganlab snapshot (missing format 'ganlab-snapshot')")
+        if snap.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"unsupported snapshot version {snap.get('version')!r}")
+        fresh = Trainer.__new__(Trainer)
+        fresh.config = make_config(snap.get("config") or {})
+        fresh._build()
+        try:
+            for key, net in (("generator", fresh.G), ("discriminator", fresh.D)):
+                p = np.asarray(snap[key], dtype=float)
+                if p.shape != net.params.shape or not np.isfinite(p).all():
+                    raise ValueError(f"snapshot {key} weights: expected {net.size} finite numbers")
+                net.params[:] = p
+            for key in ("g_optimizer", "d_optimizer"):
+                opt = getattr(fresh, key[0] + "_opt")
+                st = snap[key]
+                if st.get("kind") != opt.kind:
+                    raise ValueError(f"snapshot {key} kind {st.get('kind')!r} != config {opt.kind!r}")
+                opt.load_state(st)
+            fresh.noise_pool.load(snap["noise_pool"])
+            fresh.data_pool.load(snap["data_pool"])
+            set_rng_state(fresh._aux_rng, snap["aux_rng"])
+            set_rng_state(fresh._sample_rng, snap["sample_rng"])
+            fresh.epoch, fresh.d_steps, fresh.g_steps = (
+                int(snap["epoch"]), int(snap["d_steps"]), int(snap["g_steps"]))
+            fresh._losses = {k: float(v) for k, v in (snap.get("losses") or {}).items()}
+            fresh.status = Status(**snap.get("status", {}))
+        except ValueError:
+            raise
+        except (KeyError, TypeError, AttributeError, IndexError) as e:
+            raise ValueError(f"malformed snapshot: {type(e).__name__}: {e}") from None
+        self.__dict__.update(fresh.__dict__)
+
+
+def _points(points) -> np.ndarray:
+    x = np.asarray(points, dtype=float)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"points must have shape (n, 2), got {x.shape}")
+    return x
+
+
+__all__ = ["Trainer", "Status", "MODES", "augment"]
