@@ -132,7 +132,7 @@ def _allowed(path: tuple) -> str:
 def _errors(e: ValidationError) -> list[tuple[str, str]]:
     out = []
     for err in e.errors():
-        loc = tuple(p for p in err["loc"] if not isinstance(p, int) or True)
+        loc = tuple(err["loc"])
         path = ".".join(str(p) for p in loc) or "config"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
@@ -144,10 +144,10 @@ def _errors(e: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
-def make_config(data: Config | dict | None = None, **overrides: Any) -> Config:
+def make_config(base: Config | dict | None = None, /, **overrides: Any) -> Config:
     """Validate a config from a dict (nested or with dotted keys) plus keyword overrides."""
-    base = data.model_dump() if isinstance(data, Config) else nest(dict(data or {}))
-    merged = merge(base, nest(overrides))
+    start = base.model_dump() if isinstance(base, Config) else nest(dict(base or {}))
+    merged = merge(start, nest(overrides))
     try:
         return Config.model_validate(merged)
     except ValidationError as e:

@@ -66,6 +66,7 @@ class MLP:
         self.size = sum(r * c for r, c in self.shapes)
         self.params = np.zeros(self.size)
         self.grad = np.zeros(self.size)
+        self.backup = np.empty(self.size)  # last weights before an update, to undo an overflow
         self.W = self._views(self.params)
         self.dW = self._views(self.grad)
         # Transposed weight views without the bias column, for backpropagating deltas.
@@ -158,15 +159,17 @@ class MLP:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """f(x) for points x of shape (B, n_in); returns (B, n_out). Allocates; for evaluation."""
         xa = augment(x)
-        return self.forward(Workspace(self, xa.shape[1]), xa).T.copy()
+        with np.errstate(over="ignore", invalid="ignore"):  # callers check and flag non-finite
+            return self.forward(Workspace(self, xa.shape[1]), xa).T.copy()
 
     def input_grad(self, x: np.ndarray, dout: np.ndarray | None = None) -> np.ndarray:
         """d(sum_i dout_i . f(x_i))/dx_i for points x (B, n_in); default dout = ones (B, n_out)."""
         xa = augment(x)
         ws = Workspace(self, xa.shape[1])
-        self.forward(ws, xa)
         d = np.ones((self.sizes[-1], xa.shape[1])) if dout is None else np.array(dout, float).T
-        return self.backward(ws, np.ascontiguousarray(d), param_grad=False, input_grad=True).T.copy()
+        with np.errstate(over="ignore", invalid="ignore"):  # callers check and flag non-finite
+            self.forward(ws, xa)
+            return self.backward(ws, np.ascontiguousarray(d), input_grad=True, param_grad=False).T.copy()
 
     def penalty_grad(self, x: np.ndarray, weight: float) -> float:
         """Add dP/dW to ``self.grad`` for the gradient penalty P and return P.

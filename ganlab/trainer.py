@@ -68,7 +68,7 @@ class _Buffers:
 class Trainer:
     """A GAN on 2D points. See the README for the API tour."""
 
-    def __init__(self, config: Config | dict | None = None, **overrides: Any):
+    def __init__(self, config: Config | dict | None = None, /, **overrides: Any):
         self.config = make_config(config, **overrides)
         self._build()
 
@@ -118,18 +118,26 @@ class Trainer:
     # -- updates --------------------------------------------------------------------------------
 
     def _apply(self, net: MLP, opt, who: str) -> bool:
-        """Apply ``net.grad`` with ``opt`` unless it is non-finite; then the update is refused."""
-        s = float(np.add.reduce(net.grad))
-        if not math.isfinite(s):
-            self.status = Status(
-                "diverged",
-                f"non-finite {who} gradient at epoch {self.epoch} (learning rate too high?); "
-                f"training stopped, weights kept from the last finite update",
-                self.epoch,
-            )
-            return False
+        """Apply ``net.grad`` with ``opt``. A non-finite gradient is refused before the optimizer
+        sees it; an update that overflows the weights (huge learning rate times a finite
+        gradient) is undone from a copy. Either way training stops with ``status`` saying why."""
+        if not math.isfinite(np.add.reduce(net.grad)):
+            return self._diverged(f"non-finite {who} gradient")
+        np.copyto(net.backup, net.params)
         opt.step(net.params, net.grad)
+        if not math.isfinite(np.add.reduce(net.params)):
+            np.copyto(net.params, net.backup)
+            return self._diverged(f"non-finite {who} weights after an update")
         return True
+
+    def _diverged(self, what: str) -> bool:
+        self.status = Status(
+            "diverged",
+            f"{what} at epoch {self.epoch} (learning rate too high?); training stopped, "
+            "weights kept from the last finite update",
+            self.epoch,
+        )
+        return False
 
     def _d_update(self) -> bool:
         b = self._buffers()
@@ -181,11 +189,10 @@ class Trainer:
         if not self.status.ok:
             return False
         self._losses = {}
-        if mode == "discriminator":
-            return self._d_update()
-        if mode == "generator":
-            return self._g_update()
-        return self.train(1) == 1
+        if mode == "both":
+            return self.train(1) == 1
+        with np.errstate(over="ignore", invalid="ignore"):  # blow-ups are caught, not warned
+            return self._d_update() if mode == "discriminator" else self._g_update()
 
     def train(self, epochs: int, seconds: float | None = None) -> int:
         """Run up to ``epochs`` epochs (stopping early after ``seconds`` of wall time, if given, or
@@ -193,9 +200,13 @@ class Trainer:
         if not self.status.ok:
             return 0
         self._losses = {}
+        deadline = None if seconds is None else time.perf_counter() + seconds
+        with np.errstate(over="ignore", invalid="ignore"):  # blow-ups are caught, not warned
+            return self._loop(epochs, deadline)
+
+    def _loop(self, epochs: int, deadline: float | None) -> int:
         k_d, k_g = self.config.k_d, self.config.k_g
         d_update, g_update = self._d_update, self._g_update
-        deadline = None if seconds is None else time.perf_counter() + seconds
         done = 0
         while done < epochs:
             for _ in range(k_d):
@@ -206,8 +217,7 @@ class Trainer:
                     return done
             self.epoch += 1
             done += 1
-            # Reading the clock costs about as much as an update; look every 8 epochs.
-            if deadline is not None and done & 7 == 0 and time.perf_counter() >= deadline:
+            if deadline is not None and time.perf_counter() >= deadline:
                 break
         return done
 

@@ -10,3 +10,4 @@ from .registry import DISTRIBUTIONS, Distribution, DataError, make_sampler, regi
 from . import presets  # noqa: F401,E402  (registers GAN Lab's presets)
 
 __all__ = ["DISTRIBUTIONS", "Distribution", "DataError", "make_sampler", "register"]
+from . import benchmarks  # noqa: F401,E402

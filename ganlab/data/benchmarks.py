@@ -1,0 +1,68 @@
+"""The literature's mode-collapse benchmarks, exact, scaled into the unit square.
+
+Ring of 8 (PacGAN, VEEGAN): means (cos 2 pi k/8, sin 2 pi k/8), k = 0..7 (radius 1, sd 0.01;
+VEEGAN's radius 2, sd 0.02 is the same shape). Scaled by 0.35 about (0.5, 0.5): radius 0.35,
+sd 0.0035.
+
+Grid of 25: means {-4, -2, 0, 2, 4}^2, sd 0.05. Scaled by 0.1 about (0.5, 0.5): means
+{0.1, 0.3, 0.5, 0.7, 0.9}^2, sd 0.005.
+
+Scaling keeps the ratio sd / spacing, so modes captured and % high quality (3 sd) mean exactly
+what they mean in the papers. Both expose their modes for :func:`ganlab.metrics.mode_coverage`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .mixture import sample_mixture
+from .registry import Distribution, register
+
+RING8_SCALE = 0.35
+GRID25_SCALE = 0.1
+
+_k = np.arange(8)  # not linspace(0, 2 pi, 8), which repeats the first centre
+RING8_MEANS = 0.5 + RING8_SCALE * np.column_stack([np.cos(2 * np.pi * _k / 8), np.sin(2 * np.pi * _k / 8)])
+RING8_SDS = np.full((8, 2), RING8_SCALE * 0.01)
+
+_g = np.array([-4.0, -2.0, 0.0, 2.0, 4.0])
+GRID25_MEANS = 0.5 + GRID25_SCALE * np.array([[x, y] for y in _g for x in _g])
+GRID25_SDS = np.full((25, 2), GRID25_SCALE * 0.05)
+
+
+def _diag_chol(sds: np.ndarray) -> np.ndarray:
+    chol = np.zeros((len(sds), 2, 2))
+    chol[:, 0, 0], chol[:, 1, 1] = sds[:, 0], sds[:, 1]
+    return chol
+
+
+_RING8 = (np.full(8, 1 / 8), RING8_MEANS, _diag_chol(RING8_SDS))
+_GRID25 = (np.full(25, 1 / 25), GRID25_MEANS, _diag_chol(GRID25_SDS))
+
+
+def ring8(rng, n, params):
+    """(1/8) sum_k N(0.5 + 0.35 (cos 2 pi k/8, sin 2 pi k/8), 0.0035^2 I)."""
+    return sample_mixture(rng, n, *_RING8)
+
+
+def grid25(rng, n, params):
+    """(1/25) sum_{i,j} N((0.1 + 0.2 i, 0.1 + 0.2 j), 0.005^2 I), i, j = 0..4."""
+    return sample_mixture(rng, n, *_GRID25)
+
+
+# Recommended presets, tuned with scripts/mode_collapse.py (see its docstring for the table).
+RING8_PRESET: dict = {}
+GRID25_PRESET: dict = {}
+
+register(Distribution(
+    "ring8", "Ring of 8",
+    "Eight tight Gaussians on a circle (PacGAN/VEEGAN benchmark): watch for modes that die.",
+    ring8, RING8_PRESET,
+    modes=lambda p: (RING8_MEANS.copy(), RING8_SDS.copy()),
+))
+register(Distribution(
+    "grid25", "Grid of 25",
+    "A 5 x 5 grid of tight Gaussians (VEEGAN/PacGAN benchmark): the classic mode-collapse test.",
+    grid25, GRID25_PRESET,
+    modes=lambda p: (GRID25_MEANS.copy(), GRID25_SDS.copy()),
+))
