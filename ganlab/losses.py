@@ -101,24 +101,23 @@ class LogLoss(_SigmoidAffine):
 
     def d_grad(self, l, nr, out):
         n = l.shape[1]
-
-        def make():
-            nf = n - nr
-            a = _split_const(n, nr, self.w / nr, 1.0 / max(nf, 1))
-            b = _split_const(n, nr, -self.w / nr, 0.0)
-            return a * 0.5, a * 0.5 + b, np.full((1, n), 0.5)
-
-        self._affine(l, out, *self._consts(("d", n, nr), make))
+        c = self._cache.get((n, nr)) or self._consts((n, nr), lambda: self._d_consts(n, nr))
+        self._affine(l, out, *c)
 
     def g_grad(self, l, out):
         n = l.shape[1]
+        c = self._cache.get(n) or self._consts(n, lambda: self._g_consts(n))
+        self._affine(l, out, *c)
 
-        def make():
-            a = -1.0 / n if self.saturating else 1.0 / n
-            b = 0.0 if self.saturating else -1.0 / n
-            return np.full((1, n), a / 2), np.full((1, n), a / 2 + b), np.full((1, n), 0.5)
+    def _d_consts(self, n, nr):
+        a = _split_const(n, nr, self.w / nr, 1.0 / max(n - nr, 1))
+        b = _split_const(n, nr, -self.w / nr, 0.0)
+        return a * 0.5, a * 0.5 + b, np.full((1, n), 0.5)
 
-        self._affine(l, out, *self._consts(("g", n), make))
+    def _g_consts(self, n):
+        a = -1.0 / n if self.saturating else 1.0 / n
+        b = 0.0 if self.saturating else -1.0 / n
+        return np.full((1, n), a / 2), np.full((1, n), a / 2 + b), np.full((1, n), 0.5)
 
 
 class LeastSquares(Loss):

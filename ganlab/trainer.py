@@ -110,9 +110,9 @@ class Trainer:
         self.data_pool = Pool(self._data_rng, self.sampler, 2)
 
     def _buffers(self) -> _Buffers:
-        B = self.config.batch_size
-        if self._buf is None or self._buf.B != B:
-            self._buf = _Buffers(self.G, self.D, B)
+        """Workspaces for the current batch size (dropped by ``update`` when it changes)."""
+        if self._buf is None:
+            self._buf = _Buffers(self.G, self.D, self.config.batch_size)
         return self._buf
 
     # -- updates --------------------------------------------------------------------------------
@@ -121,11 +121,14 @@ class Trainer:
         """Apply ``net.grad`` with ``opt``. A non-finite gradient is refused before the optimizer
         sees it; an update that overflows the weights (huge learning rate times a finite
         gradient) is undone from a copy. Either way training stops with ``status`` saying why."""
-        if not math.isfinite(np.add.reduce(net.grad)):
+        # g.g is finite exactly when g is (or |g| > 1e154, which is divergence all the same),
+        # and a dot is the cheapest full scan numpy has.
+        g, p = net.grad, net.params
+        if not math.isfinite(np.dot(g, g)):
             return self._diverged(f"non-finite {who} gradient")
-        np.copyto(net.backup, net.params)
-        opt.step(net.params, net.grad)
-        if not math.isfinite(np.add.reduce(net.params)):
+        np.copyto(net.backup, p)
+        opt.step(p, g)
+        if not math.isfinite(np.dot(p, p)):
             np.copyto(net.params, net.backup)
             return self._diverged(f"non-finite {who} weights after an update")
         return True
@@ -140,7 +143,7 @@ class Trainer:
         return False
 
     def _d_update(self) -> bool:
-        b = self._buffers()
+        b = self._buf or self._buffers()
         B, G, D, loss = b.B, self.G, self.D, self.loss
         real = self.data_pool.take(B)
         z = self.noise_pool.take(B)
@@ -165,7 +168,7 @@ class Trainer:
         return True
 
     def _g_update(self) -> bool:
-        b = self._buffers()
+        b = self._buf or self._buffers()
         G, D, loss = self.G, self.D, self.loss
         z = self.noise_pool.take(b.B)
         G.forward(b.g_for_g, z.T)
@@ -325,6 +328,8 @@ class Trainer:
             else:
                 opt.configure(hp_new)
         self.loss = LOSSES[new.loss]
+        if new.batch_size != old.batch_size:
+            self._buf = None
         if (new.data, new.data_params) != (old.data, old.data_params):
             self._set_data(new.data, new.data_params)
             notes.append(f"data changed to {new.data}")

@@ -31,13 +31,14 @@ def line(rng, n, params):
     return np.column_stack([0.8 - 0.75 * u + 0.01 * e[0], 0.6 + 0.3 * u + 0.01 * e[1]])
 
 
+GAUSSIANS_MEANS = np.array([[0.3, 0.7], [0.7, 0.4]])
+GAUSSIANS_SDS = np.array([[0.1, 0.1], [0.05, 0.2]])
+
+
 def gaussians(rng, n, params):
     """p = 0.5: N((0.3, 0.7), sd (0.1, 0.1)); else N((0.7, 0.4), sd (0.05, 0.2))."""
-    first = rng.random(n) < 0.5
-    e = rng.standard_normal((n, 2))
-    mean = np.where(first[:, None], [0.3, 0.7], [0.7, 0.4])
-    sd = np.where(first[:, None], [0.1, 0.1], [0.05, 0.2])
-    return mean + sd * e
+    k = (rng.random(n) >= 0.5).astype(np.intp)
+    return rng.standard_normal((n, 2)) * GAUSSIANS_SDS[k] + GAUSSIANS_MEANS[k]
 
 
 def ring(rng, n, params):
@@ -65,7 +66,7 @@ register(Distribution(
     "gaussians", "Two Gaussians",
     "GAN Lab's default: a round and an elongated Gaussian blob of equal weight.",
     gaussians, _ganlab_preset("gaussian", (1, 8), (1, 8), 0.1, 0.03, 2, 1),
-    modes=lambda p: (np.array([[0.3, 0.7], [0.7, 0.4]]), np.array([[0.1, 0.1], [0.05, 0.2]])),
+    modes=lambda p: (GAUSSIANS_MEANS.copy(), GAUSSIANS_SDS.copy()),
 ))
 register(Distribution(
     "ring", "Ring", "A noisy ellipse: G must bend a sheet of noise into a closed loop.",

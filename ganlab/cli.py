@@ -1,0 +1,233 @@
+"""Command line: ``ganlab`` (the web app), ``ganlab serve``, ``ganlab train``, ``ganlab data``.
+
+Every hyperparameter is a flag of ``ganlab train``, generated from the config models so the CLI can
+never disagree with them: ``generator.units`` is ``--g-units``, ``d_optimizer.lr`` is ``--d-lr``,
+``d_optimizer.kind`` is ``--d-optimizer``, top-level fields keep their names (``--batch-size``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import typing
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import ConfigError, flat_fields, make_config
+
+SECTION_PREFIX = {"generator": "g", "discriminator": "d", "g_optimizer": "g", "d_optimizer": "d"}
+
+
+def flag_for(path: str) -> str:
+    """Dotted config path -> CLI flag name (without dashes)."""
+    if "." not in path:
+        return path.replace("_", "-")
+    section, field = path.split(".")
+    field = "optimizer" if field == "kind" else field
+    return f"{SECTION_PREFIX[section]}-{field.replace('_', '-')}"
+
+
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("hyperparameters (default: GAN Lab's preset for --data)")
+    for path, info in flat_fields():
+        if path in ("data", "data_params", "seed"):  # explicit arguments of `train`
+            continue
+        ann, kw = info.annotation, {"dest": "cfg:" + path, "default": None}
+        choices = typing.get_args(ann) if typing.get_origin(ann) is typing.Literal else None
+        lo = hi = None
+        for m in info.metadata:
+            lo = next((getattr(m, a) for a in ("ge", "gt") if getattr(m, a, None) is not None), lo)
+            hi = next((getattr(m, a) for a in ("le", "lt") if getattr(m, a, None) is not None), hi)
+        rng = f" [{lo}..{hi}]" if lo is not None or hi is not None else ""
+        if ann is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        elif choices:
+            kw["choices"] = choices
+        else:
+            kw["type"] = ann if ann in (int, float) else str
+            kw["metavar"] = {int: "INT", float: "X"}.get(ann, "VALUE")
+        if path == "loss":
+            from .losses import LOSSES
+
+            kw["choices"] = list(LOSSES)
+        g.add_argument(f"--{flag_for(path)}", help=f"{info.description}{rng}", **kw)
+    g.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="any config field by dotted path, e.g. --set data_params='{\"spread\": 0.03}'")
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """Defaults, then the data preset (unless --no-preset), then flags and --set."""
+    from .data import DISTRIBUTIONS
+
+    data_file = getattr(args, "data_file", None)
+    changes: dict[str, Any] = {"data": args.data, "seed": args.seed}
+    if data_file:
+        from .cli_data import load_points_file
+
+        pts = load_points_file(data_file)
+        changes.update(data="points", data_params={"points": pts.tolist()})
+    base: dict[str, Any] = {}
+    dist = DISTRIBUTIONS.get(changes["data"])
+    if args.preset and dist is not None:
+        base = dict(dist.preset)
+    for k, v in vars(args).items():
+        if k.startswith("cfg:") and v is not None:
+            changes[k[4:]] = v
+    for item in args.set:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError([(item, "expected KEY=VALUE")])
+        try:
+            changes[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            changes[key] = raw
+    return make_config(base, **changes)
+
+
+def _finite(x: Any) -> Any:
+    """JSON-safe: non-finite floats become None."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .trainer import Trainer
+
+    cfg = config_from_args(args)
+    t = Trainer(cfg)
+    try:
+        from .cli_data import train_metrics
+    except ImportError:  # metrics arrive with the data/metrics module
+        train_metrics = None
+    every = args.report_every or max(1, args.epochs // 20)
+    tty = sys.stderr.isatty() and not args.json
+    start = time.perf_counter()
+
+    def report(final: bool = False) -> dict:
+        elapsed = time.perf_counter() - start
+        rec = {"epoch": t.epoch, "seconds": round(elapsed, 3),
+               "epochs_per_sec": round(t.epoch / elapsed, 1) if elapsed > 0 else None,
+               "losses": t.losses, "status": t.status.state}
+        if train_metrics is not None and (final or args.metrics):
+            rec["metrics"] = train_metrics(t)
+        if final:
+            rec["final"] = True
+            if not t.status.ok:
+                rec["message"] = t.status.message
+        rec = _finite(rec)
+        if args.json:
+            print(json.dumps(rec), flush=True)
+        elif tty and not final:
+            bar = int(30 * t.epoch / max(args.epochs, 1))
+            d, g = rec["losses"].get("d"), rec["losses"].get("g")
+            sys.stderr.write(f"\r[{'#' * bar}{'.' * (30 - bar)}] epoch {t.epoch}/{args.epochs}  "
+                             f"{rec['epochs_per_sec']} epochs/s  D {_fmt(d)}  G {_fmt(g)}   ")
+            sys.stderr.flush()
+        elif not final:
+            print(_line(rec), flush=True)
+        return rec
+
+    while t.epoch < args.epochs and t.status.ok:
+        t.train(min(every, args.epochs - t.epoch))
+        report()
+    if tty:
+        sys.stderr.write("\n")
+    rec = report(final=True)
+    if not args.json:
+        print("final: " + _line(rec))
+        if "metrics" in rec:
+            print("metrics: " + json.dumps(rec["metrics"]))
+    if args.out:
+        Path(args.out).write_text(json.dumps(t.snapshot()))
+        if not args.json:
+            print(f"snapshot written to {args.out}")
+    if not t.status.ok:
+        print(f"diverged: {t.status.message}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _fmt(x: Any) -> str:
+    return "-" if x is None else f"{x:.4f}"
+
+
+def _line(rec: dict) -> str:
+    L = rec["losses"]
+    return (f"epoch {rec['epoch']}  {rec['epochs_per_sec']} epochs/s  "
+            f"D loss {_fmt(L.get('d'))}  G loss {_fmt(L.get('g'))}  status {rec['status']}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import run
+
+    run(host=args.host, port=args.port, open_browser=not args.no_browser, workers=args.workers,
+        allowed_origins=args.allow_origin, max_sessions=args.max_sessions,
+        idle_timeout=args.idle_timeout)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ganlab", description="GAN Lab in Python: watch a GAN learn a 2D "
+                                "distribution live in the browser, or train one headless.")
+    p.add_argument("--version", action="version", version=f"ganlab {__version__}")
+    sub = p.add_subparsers(dest="command")
+
+    s = sub.add_parser("serve", help="start the web app (the default command)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--allow-origin", action="append", default=None, metavar="ORIGIN",
+                   help="extra allowed websocket Origin (repeatable; '*' allows all)")
+    s.add_argument("--max-sessions", type=int, default=64)
+    s.add_argument("--idle-timeout", type=float, default=1800.0, help="seconds")
+    s.set_defaults(func=cmd_serve)
+
+    t = sub.add_parser("train", help="train headless and report losses and metrics")
+    t.add_argument("--data", default="gaussians", help="distribution name (see `ganlab data list`)")
+    t.add_argument("--data-file", help="train on a CSV/JSON point set instead")
+    t.add_argument("--epochs", type=int, default=1000)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-preset", dest="preset", action="store_false",
+                   help="start from ganlab's defaults instead of the data's recommended preset")
+    t.add_argument("--json", action="store_true", help="one JSON object per report line")
+    t.add_argument("--metrics", action="store_true", help="compute metrics at every report, not only at the end")
+    t.add_argument("--report-every", type=int, default=0, help="epochs between reports (default: epochs/20)")
+    t.add_argument("--out", help="write the final snapshot (JSON) to this file")
+    add_config_flags(t)
+    t.set_defaults(func=cmd_train)
+
+    try:
+        from .cli_data import add_data_commands
+    except ImportError:
+        pass
+    else:
+        add_data_commands(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["serve", *(argv or [])])
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"ganlab: invalid configuration: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
