@@ -1,0 +1,51 @@
+"""`ganlab train` end to end, in process."""
+
+import json
+import subprocess
+import sys
+
+from ganlab import Trainer
+from ganlab.cli import main
+
+
+def test_train_json_reports_and_snapshot(tmp_path, capsys):
+    out = tmp_path / "snap.json"
+    rc = main(["train", "--data", "ring", "--epochs", "300", "--seed", "3", "--json",
+               "--report-every", "100", "--d-lr", "0.05", "--g-optimizer", "adam", "--out", str(out)])
+    assert rc == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["epoch"] for r in lines] == [100, 200, 300, 300]
+    assert lines[-1]["final"] is True and set(lines[-1]["losses"]) == {"d", "g"}
+    t = Trainer.from_snapshot(json.loads(out.read_text()))
+    assert t.epoch == 300 and t.config.data == "ring"
+    # the ring preset (GAN Lab: D 2 layers of 9 -> 3 hidden layers here), then the flags on top
+    assert t.config.discriminator.layers == 3 and t.config.discriminator.units == 9
+    assert t.config.d_optimizer.lr == 0.05 and t.config.g_optimizer.kind == "adam"
+    assert t.losses == lines[-1]["losses"]
+
+
+def test_same_seed_same_result_from_the_cli(capsys):
+    runs = []
+    for _ in range(2):
+        main(["train", "--epochs", "50", "--seed", "1", "--json", "--report-every", "50"])
+        runs.append(capsys.readouterr().out.splitlines()[-1])
+    assert json.loads(runs[0])["losses"] == json.loads(runs[1])["losses"]
+
+
+def test_invalid_flag_value_names_the_field(capsys):
+    assert main(["train", "--g-layers", "9"]) == 2
+    err = capsys.readouterr().err
+    assert "generator.layers" in err and "0..6" in err
+
+
+def test_set_reaches_any_field_and_divergence_exits_3(capsys):
+    rc = main(["train", "--epochs", "3000", "--json", "--loss", "lsgan", "--set", 'generator.output="linear"',
+               "--d-lr", "10", "--g-lr", "10"])
+    assert rc == 3
+    final = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert final["status"] == "diverged" and "non-finite" in final["message"]
+
+
+def test_console_script_help_runs():
+    r = subprocess.run([sys.executable, "-m", "ganlab", "train", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "--d-lr" in r.stdout and "--g-units" in r.stdout
