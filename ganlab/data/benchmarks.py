@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mixture import sample_mixture
+from .gaussian import diag_chol, sample_mixture
 from .registry import Distribution, register
 
 RING8_SCALE = 0.35
 GRID25_SCALE = 0.1
 
 _k = np.arange(8)  # not linspace(0, 2 pi, 8), which repeats the first centre
-RING8_MEANS = 0.5 + RING8_SCALE * np.column_stack([np.cos(2 * np.pi * _k / 8), np.sin(2 * np.pi * _k / 8)])
+_a = 2 * np.pi * _k / 8
+RING8_MEANS = 0.5 + RING8_SCALE * np.column_stack([np.cos(_a), np.sin(_a)])
 RING8_SDS = np.full((8, 2), RING8_SCALE * 0.01)
 
 _g = np.array([-4.0, -2.0, 0.0, 2.0, 4.0])
@@ -30,14 +31,8 @@ GRID25_MEANS = 0.5 + GRID25_SCALE * np.array([[x, y] for y in _g for x in _g])
 GRID25_SDS = np.full((25, 2), GRID25_SCALE * 0.05)
 
 
-def _diag_chol(sds: np.ndarray) -> np.ndarray:
-    chol = np.zeros((len(sds), 2, 2))
-    chol[:, 0, 0], chol[:, 1, 1] = sds[:, 0], sds[:, 1]
-    return chol
-
-
-_RING8 = (np.full(8, 1 / 8), RING8_MEANS, _diag_chol(RING8_SDS))
-_GRID25 = (np.full(25, 1 / 25), GRID25_MEANS, _diag_chol(GRID25_SDS))
+_RING8 = (np.full(8, 1 / 8), RING8_MEANS, diag_chol(RING8_SDS))
+_GRID25 = (np.full(25, 1 / 25), GRID25_MEANS, diag_chol(GRID25_SDS))
 
 
 def ring8(rng, n, params):

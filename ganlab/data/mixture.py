@@ -1,7 +1,8 @@
 """Gaussian mixtures: the sampler shared by the benchmark presets and the editable ``mixture``.
 
 A mixture is sum_k w_k N(mu_k, Sigma_k) with weights w_k >= 0 summing to 1 (normalised here), means
-mu_k in [0, 1]^2 and covariances Sigma_k, given per axis (sds (s_x, s_y): Sigma = diag(s_x^2, s_y^2))
+mu_k in [0, 1]^2 and covariances Sigma_k, given per axis (sds (s_x, s_y):
+Sigma = diag(s_x^2, s_y^2))
 or in full (2 x 2, symmetric positive definite). A sample picks k with probability w_k, then
 x = mu_k + L_k e with e ~ N(0, I) and L_k the Cholesky factor of Sigma_k.
 """
@@ -12,17 +13,20 @@ from typing import Any
 
 import numpy as np
 
-from .registry import DataError
+from .gaussian import diag_chol, sample_mixture
+from .registry import DataError, Distribution, register
 
 MAX_COMPONENTS = 100
-
-
-def sample_mixture(rng: np.random.Generator, n: int, weights: np.ndarray, means: np.ndarray,
-                   chol: np.ndarray) -> np.ndarray:
-    """n points from sum_k w_k N(mu_k, L_k L_k^T); ``chol`` is (k, 2, 2) lower triangular."""
-    k = rng.choice(len(weights), size=n, p=weights)
-    e = rng.standard_normal((n, 2))
-    return means[k] + np.einsum("nij,nj->ni", chol[k], e)
+# What ``mixture`` with no params gives: three blobs of unequal weight and shape.
+DEFAULT_MIXTURE: dict[str, Any] = {
+    "weights": [0.5, 0.25, 0.25],
+    "means": [[0.3, 0.3], [0.7, 0.3], [0.5, 0.72]],
+    "covs": [
+        [[0.004, 0.0], [0.0, 0.004]],
+        [[0.002, 0.0015], [0.0015, 0.002]],
+        [[0.006, 0.0], [0.0, 0.001]],
+    ],
+}
 
 
 def _array(params: dict, key: str, shape_tail: tuple[int, ...], k: int | None) -> np.ndarray:
@@ -47,6 +51,8 @@ def check_mixture(params: dict[str, Any]) -> dict[str, Any]:
     unknown = set(params) - {"means", "weights", "sds", "covs"}
     if unknown:
         raise DataError(f"mixture takes means, weights, sds or covs; unknown {sorted(unknown)}")
+    if not params:
+        params = DEFAULT_MIXTURE
     if "means" not in params:
         raise DataError("mixture needs means: a list of [x, y] component centres")
     means = _array(params, "means", (2,), None)
@@ -83,10 +89,7 @@ def mixture_chol(params: dict[str, Any]) -> np.ndarray:
     """Cholesky factors (k, 2, 2) of checked params."""
     if "covs" in params:
         return np.linalg.cholesky(np.asarray(params["covs"], dtype=float))
-    sds = np.asarray(params["sds"], dtype=float)
-    chol = np.zeros((len(sds), 2, 2))
-    chol[:, 0, 0], chol[:, 1, 1] = sds[:, 0], sds[:, 1]
-    return chol
+    return diag_chol(np.asarray(params["sds"], dtype=float))
 
 
 def mixture(rng, n, params):
@@ -102,3 +105,17 @@ def mixture_modes(params):
         c = np.asarray(params["covs"], dtype=float)
         return means, np.sqrt(c[:, [0, 1], [0, 1]])
     return means, np.asarray(params["sds"], dtype=float)
+
+
+register(Distribution(
+    "mixture", "Gaussian mixture",
+    "Your own mixture of Gaussians: edit weights, centres and spreads (per axis or full).",
+    mixture,
+    {
+        "loss": "nonsaturating", "noise": "normal", "init": "he", "k_d": 1, "k_g": 1,
+        "generator": {"layers": 3, "units": 32}, "discriminator": {"layers": 3, "units": 32},
+        "d_optimizer": {"kind": "adam", "lr": 0.001, "beta1": 0.5},
+        "g_optimizer": {"kind": "adam", "lr": 0.001, "beta1": 0.5},
+    },
+    check=check_mixture, modes=mixture_modes,
+))

@@ -57,3 +57,16 @@ def make_sampler(name: str, params: dict[str, Any] | None = None) -> Sampler:
         return np.asarray(dist.sample(rng, n, params), dtype=float).reshape(n, 2)
 
     return sample
+
+
+def sample_points(name: str, n: int, params: dict[str, Any] | None = None, seed: int = 0) -> np.ndarray:
+    """n points (n, 2) of distribution ``name`` from ``np.random.default_rng(seed)``."""
+    return make_sampler(name, params)(np.random.default_rng(seed), int(n))
+
+
+def modes_of(name: str, params: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(means (k, 2), sds (k, 2)) of a mixture distribution, or None if it has no modes."""
+    dist = DISTRIBUTIONS.get(name)
+    if dist is None or dist.modes is None:
+        return None
+    return dist.modes(check_params(name, params))

@@ -1,4 +1,4 @@
-"""Mode coverage for Gaussian-mixture data (VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018).
+"""Mode coverage on Gaussian mixtures (VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018).
 
 For generated samples x_i and modes (mu_k, s_k) with per-axis sds s_k:
 
@@ -21,12 +21,16 @@ DEFAULT_SAMPLES = 2500
 THRESHOLD = 3.0
 
 
-def nearest_mode(points: np.ndarray, means: np.ndarray, sds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest_mode(points: np.ndarray, means: np.ndarray,
+                 sds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(index of the nearest mode (n,), its sd-scaled distance (n,)), d_k as in the module doc."""
-    x = np.asarray(points, dtype=float)[:, None, :]
-    d2 = (((x - np.asarray(means, dtype=float)[None]) / np.asarray(sds, dtype=float)[None]) ** 2).sum(-1)
+    # d_k^2 = sum_a x_a^2 / s_ka^2 - 2 x_a mu_ka / s_ka^2 + mu_ka^2 / s_ka^2: two small matmuls.
+    x = np.asarray(points, dtype=float)
+    mu = np.asarray(means, dtype=float)
+    inv = 1.0 / np.asarray(sds, dtype=float) ** 2
+    d2 = (x * x) @ inv.T - 2.0 * x @ (mu * inv).T + (mu * mu * inv).sum(axis=1)
     k = d2.argmin(axis=1)
-    return k, np.sqrt(d2[np.arange(len(k)), k])
+    return k, np.sqrt(np.maximum(d2[np.arange(len(k)), k], 0.0))
 
 
 def js_bits(p: np.ndarray, q: np.ndarray) -> float:
