@@ -238,6 +238,8 @@ class Trainer:
             if "g" in self._last:
                 loss, l = self._last["g"]
                 out["g"] = loss.g_value(l[0])
+            if not all(map(math.isfinite, out.values())):
+                self.status = Status("diverged", f"non-finite loss at epoch {self.epoch}", self.epoch)
             self._losses = out
         return dict(self._losses)
 
