@@ -1,0 +1,275 @@
+// Hyperparameter controls and the distribution picker, built from GET /api/schema so that the page
+// never repeats a range or a choice the server defines. Fields that restart training carry a ↻
+// badge; main.js asks for confirmation before sending them.
+
+const LR_STOPS = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1];
+const HIDDEN = new Set(["data", "data_params"]); // edited through the picker
+const GROUPS = [
+  ["Noise", /^noise/],
+  ["Generator", /^(generator\.|g_optimizer\.(kind|lr)$)/],
+  ["Discriminator", /^(discriminator\.|d_optimizer\.(kind|lr)$)/],
+  ["Training", /^(loss|k_d|k_g|batch_size|seed|init)$/],
+  ["Advanced", /./],
+];
+const LABELS = {
+  noise: "Noise type", noise_dim: "Noise dimension", layers: "Hidden layers", units: "Units per layer",
+  activation: "Activation", output: "Output", kind: "Optimizer", lr: "Learning rate", loss: "Loss",
+  k_d: "k_D (D updates / epoch)", k_g: "k_G (G updates / epoch)", batch_size: "Batch size", seed: "Seed",
+  init: "Initialisation", gp_weight: "Gradient penalty weight", clip: "Weight clip",
+};
+
+export const fieldId = (path) => `cfg-${path.replace(/\./g, "-")}`;
+
+/** Flatten a nested config to {dotted.path: value}; data_params stays one value. */
+export function flatten(obj, prefix = "", out = {}) {
+  for (const [k, v] of Object.entries(obj || {})) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (v && typeof v === "object" && !Array.isArray(v) && p !== "data_params") flatten(v, p, out);
+    else out[p] = v;
+  }
+  return out;
+}
+
+/** The schema's fields as a flat list, whatever its shape: a list of fields, or a JSON Schema. */
+export function normaliseSchema(schema) {
+  // /api/schema gives {config: {fields: [...]}}; a raw pydantic JSON Schema is accepted as well.
+  const root = schema.config_schema || schema.config || schema.schema || schema;
+  const defs = root.$defs || root.definitions || {};
+  if (Array.isArray(root.fields)) schema = {...schema, fields: root.fields};
+  const deref = (p) => {
+    const ref = p.$ref || p.allOf?.[0]?.$ref;
+    return ref ? defs[ref.split("/").pop()] : p;
+  };
+  const fields = [];
+  if (Array.isArray(schema.fields)) {
+    for (const f of schema.fields) fields.push(normaliseField(f.path || f.name, f));
+  } else {
+    const walk = (props, prefix) => {
+      for (const [k, p0] of Object.entries(props || {})) {
+        const p = deref(p0);
+        const path = prefix ? `${prefix}.${k}` : k;
+        if (p && p.properties && k !== "data_params") walk(p.properties, path);
+        else fields.push(normaliseField(path, {...p, ...p0, $ref: undefined}));
+      }
+    };
+    walk(root.properties, "");
+  }
+  const losses = asList(schema.losses);
+  const loss = fields.find((f) => f.path === "loss");
+  if (loss && losses.length) loss.choices = losses.map((l) => ({value: l.name, label: l.label || l.name, title: l.description}));
+  return {fields, distributions: asList(schema.distributions || schema.data || schema.datasets), losses};
+}
+
+function asList(x) {
+  if (!x) return [];
+  if (Array.isArray(x)) return x.map((v) => (typeof v === "string" ? {name: v} : v));
+  return Object.entries(x).map(([name, v]) => (typeof v === "object" ? {name, ...v} : {name, label: String(v)}));
+}
+
+function normaliseField(path, p) {
+  let type = p.type;
+  if (!type && p.anyOf) type = p.anyOf.find((a) => a.type !== "null")?.type;
+  const choices = p.choices || p.enum || (p.anyOf && p.anyOf.flatMap((a) => a.enum || []));
+  return {
+    path, type: type || (choices && choices.length ? "string" : "number"),
+    title: p.title, description: p.description || "",
+    min: p.minimum ?? p.exclusive_minimum ?? p.exclusiveMinimum ?? p.min,
+    max: p.maximum ?? p.exclusive_maximum ?? p.exclusiveMaximum ?? p.max,
+    exclusiveMin: p.minimum === undefined && (p.exclusive_minimum ?? p.exclusiveMinimum) !== undefined,
+    choices: choices && choices.length ? choices.map((c) => (typeof c === "object" ? c : {value: c, label: String(c)})) : null,
+    restart: !!(p.restart || p.json_schema_extra?.restart || p.live === false), default: p.default,
+  };
+}
+
+export class Controls {
+  constructor(root, fields, onChange) {
+    this.root = root;
+    this.fields = fields.filter((f) => !HIDDEN.has(f.path));
+    this.onChange = onChange;
+    this.inputs = {};
+    root.innerHTML = "";
+    const used = new Set();
+    for (const [name, re] of GROUPS) {
+      const group = this.fields.filter((f) => !used.has(f.path) && re.test(f.path));
+      if (!group.length) continue;
+      group.forEach((f) => used.add(f.path));
+      const box = document.createElement(name === "Advanced" ? "details" : "fieldset");
+      box.className = "group";
+      box.innerHTML = name === "Advanced" ? `<summary>${name}</summary>` : `<legend>${name}</legend>`;
+      for (const f of group) box.appendChild(this.build(f));
+      root.appendChild(box);
+    }
+  }
+
+  build(f) {
+    const wrap = document.createElement("div");
+    wrap.className = "field" + (f.restart ? " restart" : "");
+    const leaf = f.path.split(".").pop();
+    const who = f.path.startsWith("g_") ? "G " : f.path.startsWith("d_") ? "D " : "";
+    const label = document.createElement("label");
+    label.htmlFor = fieldId(f.path);
+    label.textContent = who + (LABELS[leaf] || f.title || leaf);
+    label.title = `${f.path}: ${f.description}`;
+    if (f.restart) label.insertAdjacentHTML("beforeend", ' <span class="badge" title="Changing this restarts training">&#x21BB;</span>');
+    let input;
+    if (f.choices) {
+      input = document.createElement("select");
+      for (const c of f.choices) input.add(new Option(c.label ?? String(c.value), String(c.value)));
+    } else if (f.type === "boolean") {
+      input = document.createElement("input");
+      input.type = "checkbox";
+    } else if (leaf === "lr") {
+      input = document.createElement("select"); // GAN Lab's log-spaced choices; others are kept if set
+      for (const v of LR_STOPS) input.add(new Option(String(v), String(v)));
+    } else {
+      input = document.createElement("input");
+      input.type = "number";
+      if (f.min !== undefined) input.min = f.exclusiveMin ? "" : f.min;
+      if (f.max !== undefined) input.max = f.max;
+      input.step = f.type === "integer" ? "1" : "any";
+    }
+    input.id = fieldId(f.path);
+    input.dataset.path = f.path;
+    input.addEventListener("change", () => {
+      const v = this.read(f, input);
+      if (v === undefined) { input.classList.add("invalid"); return; }
+      input.classList.remove("invalid");
+      this.onChange(f, v);
+    });
+    this.inputs[f.path] = {f, input, wrap};
+    const range = f.choices || leaf === "lr" ? "" : rangeText(f);
+    wrap.append(label, input);
+    if (range) wrap.insertAdjacentHTML("beforeend", `<small class="range">${range}</small>`);
+    return wrap;
+  }
+
+  read(f, input) {
+    if (f.type === "boolean") return input.checked;
+    if (f.choices) {
+      const c = f.choices.find((x) => String(x.value) === input.value);
+      return c ? c.value : undefined;
+    }
+    if (f.type === "string") return input.value;
+    const v = Number(input.value);
+    if (input.value === "" || !Number.isFinite(v)) return undefined;
+    if (f.type === "integer" && !Number.isInteger(v)) return undefined;
+    if (f.min !== undefined && (f.exclusiveMin ? v <= f.min : v < f.min)) return undefined;
+    if (f.max !== undefined && v > f.max) return undefined;
+    return v;
+  }
+
+  /** Show values (dotted path -> value) without firing change events. */
+  set(values) {
+    for (const [path, v] of Object.entries(values)) {
+      const c = this.inputs[path];
+      if (!c) continue;
+      const {input, f} = c;
+      if (f.type === "boolean") input.checked = !!v;
+      else {
+        if (input.tagName === "SELECT" && ![...input.options].some((o) => o.value === String(v))) input.add(new Option(String(v), String(v)));
+        input.value = String(v);
+      }
+      input.classList.remove("invalid");
+    }
+  }
+
+  /** Mark a control as pending (restart), acknowledged or refused, for a moment. */
+  mark(path, state, message = "") {
+    const c = this.inputs[path];
+    if (!c) return;
+    c.wrap.dataset.state = state;
+    c.wrap.title = message;
+    clearTimeout(c.timer);
+    if (state === "acked") c.timer = setTimeout(() => { if (c.wrap.dataset.state === "acked") c.wrap.dataset.state = ""; }, 2500);
+  }
+}
+
+function rangeText(f) {
+  if (f.min === undefined && f.max === undefined) return "";
+  const lo = f.min === undefined ? "" : f.exclusiveMin ? `>${f.min}` : f.min;
+  return `${lo}–${f.max ?? ""}`;
+}
+
+/** The distribution picker: one button per distribution, with an icon drawn from its samples. */
+export class Picker {
+  constructor(root, distributions, onPick) {
+    this.root = root;
+    this.buttons = {};
+    root.innerHTML = "";
+    for (const d of distributions) {
+      const b = document.createElement("button");
+      b.className = "dist";
+      b.id = `data-${d.name}`;
+      b.title = d.description || d.label || d.name;
+      b.dataset.name = d.name;
+      const c = document.createElement("canvas");
+      c.width = c.height = 96;
+      b.appendChild(c);
+      b.insertAdjacentHTML("beforeend", `<span>${escapeHtml(d.label || d.name)}</span>`);
+      b.addEventListener("click", () => onPick(d.name));
+      root.appendChild(b);
+      this.buttons[d.name] = {b, c};
+      const pts = d.preview || d.samples || cachedIcon(d.name);
+      if (d.name === "drawn") drawPencil(c);
+      else if (d.name === "points") drawUpload(c);
+      else if (Array.isArray(pts) && pts.length) drawIcon(c, pts);
+      else drawUnknown(c);
+    }
+  }
+
+  select(name) { for (const [n, {b}] of Object.entries(this.buttons)) b.classList.toggle("selected", n === name); }
+
+  /** Draw an icon from the live real samples of a distribution (when the schema has no preview)
+   * and remember them, so that each icon shows its distribution once it has been seen. */
+  icon(name, points) {
+    const x = this.buttons[name];
+    if (!x || x.done || name === "drawn" || name === "points") return;
+    const pts = [];
+    for (let i = 0; i < Math.min(points.length / 2, 300); i++) pts.push([+points[2 * i].toFixed(3), +points[2 * i + 1].toFixed(3)]);
+    drawIcon(x.c, pts);
+    x.done = true;
+    try { localStorage.setItem(`ganlab.icon.${name}`, JSON.stringify(pts)); } catch { /* storage full or off */ }
+  }
+}
+
+function drawIcon(c, pts) {
+  const ctx = c.getContext("2d"), w = c.width;
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, w);
+  ctx.fillStyle = "rgba(0,136,55,0.55)";
+  const n = pts.length / (Array.isArray(pts[0]) ? 1 : 2);
+  for (let i = 0; i < Math.min(n, 600); i++) {
+    const [x, y] = Array.isArray(pts[0]) ? pts[i] : [pts[2 * i], pts[2 * i + 1]];
+    ctx.beginPath(); ctx.arc(x * w, (1 - y) * w, 2.2, 0, 6.2832); ctx.fill();
+  }
+}
+
+function cachedIcon(name) {
+  try { return JSON.parse(localStorage.getItem(`ganlab.icon.${name}`) || "null"); } catch { return null; }
+}
+
+/** Not seen yet: a faint dotted square, replaced by the real samples once the data is loaded. */
+function drawUnknown(c) {
+  const ctx = c.getContext("2d"), w = c.width;
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, w);
+  ctx.fillStyle = "rgba(0,136,55,0.25)";
+  for (let i = 1; i < 8; i++) for (let j = 1; j < 8; j++) ctx.fillRect(i * w / 8 - 1.5, j * w / 8 - 1.5, 3, 3);
+}
+
+function drawPencil(c) {
+  const ctx = c.getContext("2d"), w = c.width;
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, w);
+  ctx.strokeStyle = "rgba(0,136,55,0.7)"; ctx.lineWidth = 6; ctx.lineCap = "round";
+  ctx.beginPath(); ctx.moveTo(16, 70); ctx.bezierCurveTo(30, 10, 55, 95, 80, 26); ctx.stroke();
+}
+
+function drawUpload(c) {
+  const ctx = c.getContext("2d"), w = c.width;
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, w);
+  ctx.strokeStyle = "#888"; ctx.lineWidth = 5; ctx.lineCap = "round";
+  ctx.beginPath(); ctx.moveTo(48, 70); ctx.lineTo(48, 26); ctx.moveTo(32, 42); ctx.lineTo(48, 26); ctx.lineTo(64, 42);
+  ctx.moveTo(24, 78); ctx.lineTo(72, 78); ctx.stroke();
+}
+
+export function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+}

@@ -1,0 +1,517 @@
+// Glue: loads the schema, builds the views and controls, keeps the URL hash in step with the
+// experiment, and turns clicks, keys and server messages into updates of the views.
+
+import {Session} from "./socket.js";
+import {State, SETTINGS, LAYERS, SPEEDS, addConfigFields} from "./state.js";
+import {DataView} from "./dataview.js";
+import {Graph, STAGES} from "./graph.js";
+import {Charts} from "./charts.js";
+import {Controls, Picker, normaliseSchema, flatten} from "./controls.js";
+import {Drawing} from "./draw.js";
+
+const $ = (id) => document.getElementById(id);
+const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
+const THUMB_LAYERS = ["real", "fake", "heatmap", "noise", "manifold"]; // the graph always needs these
+const STAGE_SECONDS = [0.3, 0.75, 1.5, 3];
+
+const app = window.ganlab = {
+  state: new State(), session: null, running: false, slowmo: false, stage: null,
+  server: {}, pending: {}, fields: [], dists: [], frames: 0,
+};
+const {state} = app;
+
+// --- views ---------------------------------------------------------------------------------------
+const dv = app.dataView = new DataView($("data-view"), $("data-tooltip"));
+const charts = app.charts = new Charts(
+  {loss: $("chart-loss"), div: $("chart-div"), modes: $("chart-modes")},
+  {loss: $("legend-loss"), div: $("legend-div"), modes: $("legend-modes")});
+const graph = app.graph = new Graph($("model-graph"), {
+  onToggle: (layer, on) => toggleLayer(layer, on),
+  onGeneratorHover: (on) => animateManifold(on),
+});
+const drawing = app.drawing = new Drawing($("data-view"), (e) => dv.toUnit(e), sendDrawing, () => { dv.dirty = true; });
+dv.strokes = () => drawing.strokes;
+
+// --- status line -----------------------------------------------------------------------------------
+let statusTimer = 0;
+function say(text, kind = "info") {
+  const el = $("status");
+  el.textContent = text;
+  el.className = kind;
+  clearTimeout(statusTimer);
+  if (kind === "info") statusTimer = setTimeout(() => { el.textContent = ""; el.className = ""; }, 6000);
+}
+
+function setConn(text, cls) { const c = $("conn"); c.textContent = text; c.className = `conn ${cls}`; }
+
+// --- URL -----------------------------------------------------------------------------------------
+function writeHash() {
+  const h = state.toHash();
+  history.replaceState(null, "", h ? `#${h}` : location.pathname + location.search);
+}
+
+/** Take the server's config (from hello or an ack) as the truth: controls, state, URL. */
+function adoptConfig(config) {
+  app.server = flatten(config);
+  for (const [k, v] of Object.entries(app.server)) {
+    if (!SETTINGS.some((s) => s.key === k)) continue;
+    // Drawn / uploaded points live compressed in "pts"; do not write them twice.
+    state.set(k, k === "data_params" && USER_DATA.has(app.server.data) ? {} : v);
+  }
+  app.controls?.set(app.server);
+  for (const p of Object.keys(app.pending)) if (app.server[p] === app.pending[p]) delete app.pending[p];
+  showPending();
+  app.picker?.select(app.server.data);
+  const userData = USER_DATA.has(app.server.data);
+  drawing.setEnabled(app.server.data === "drawn");
+  dv.showStrokes = app.server.data === "drawn";
+  $("draw-tools").hidden = app.server.data !== "drawn";
+  if (!userData) state.set("pts", []);
+  writeHash();
+}
+
+// --- requests --------------------------------------------------------------------------------------
+async function ask(type, fields = {}) {
+  try {
+    return await app.session.request(type, fields);
+  } catch (e) {
+    if (e.code !== "disconnected") say(`${type}: ${e.message}`, "error");
+    throw e;
+  }
+}
+
+let snapTimer = 0;
+/** Keep a fresh snapshot for reconnection (debounced: many acks come in bursts). */
+function refreshSnapshotSoon() {
+  clearTimeout(snapTimer);
+  snapTimer = setTimeout(() => app.session.connected && app.session.refreshSnapshot().catch(() => {}), 300);
+}
+setInterval(() => { if (app.running && app.session?.connected) app.session.refreshSnapshot().catch(() => {}); }, 5000);
+
+function showCounts(m) {
+  if (m.epoch === undefined) return;
+  $("epoch").textContent = String(m.epoch);
+  if (m.d_steps !== undefined) $("updates").textContent = `D ${m.d_steps} · G ${m.g_steps}`;
+}
+
+function setRunning(on) {
+  if (app.running === on) return;
+  app.running = on;
+  document.body.classList.toggle("running", on);
+  $("play").setAttribute("aria-pressed", String(on));
+  $("play").setAttribute("aria-label", on ? "Pause" : "Run");
+  graph.setRunning(on);
+}
+
+async function play() { const a = await ask("play"); setRunning(!!a.running); }
+async function pause() { const a = await ask("pause"); setRunning(!!a.running); showCounts(a); refreshSnapshotSoon(); }
+async function togglePlay() { return app.running ? pause() : play(); }
+
+async function step(mode) {
+  const a = await ask("step", {mode});
+  setRunning(false);
+  showCounts(a);
+  refreshSnapshotSoon();
+}
+
+async function reset() {
+  const a = await ask("reset");
+  charts.clear();
+  showCounts({epoch: a.epoch ?? 0, d_steps: 0, g_steps: 0});
+  say("Reset to epoch 0" + (app.server.data === "drawn" ? " (your drawing is kept)" : ""));
+  refreshSnapshotSoon();
+}
+
+async function sendConfig(changes) {
+  const paths = Object.keys(changes);
+  try {
+    const a = await ask("config", {changes});
+    adoptConfig(a.config);
+    for (const p of paths) app.controls.mark(p, "acked", "applied");
+    if (a.restarted) { charts.clear(); showCounts({epoch: 0, d_steps: 0, g_steps: 0}); }
+    const notes = (a.notes || []).join("; ");
+    say(`${paths.map((p) => `${p} = ${JSON.stringify(changes[p])}`).join(", ")} ✓${notes ? ` — ${notes}` : ""}`);
+    refreshSnapshotSoon();
+  } catch (e) {
+    for (const p of paths) app.controls.mark(p, "error", e.message);
+    app.controls.set(app.server); // back to what the server has
+  }
+}
+
+async function sendData(name, params, applyPreset = false) {
+  const fields = {name, apply_preset: applyPreset};
+  if (params) fields.params = params;
+  const a = await ask("data", fields);
+  adoptConfig(a.config);
+  if (a.notes?.length) say(a.notes.join("; "));
+  refreshSnapshotSoon();
+  return a;
+}
+
+// --- controls ------------------------------------------------------------------------------------
+function onControl(f, v) {
+  if (f.restart) {
+    if (app.server[f.path] === v) delete app.pending[f.path];
+    else app.pending[f.path] = v;
+    showPending();
+  } else {
+    sendConfig({[f.path]: v});
+  }
+}
+
+/** Restart-needed changes wait in a bar that says so until the user applies or cancels them. */
+function showPending() {
+  const keys = Object.keys(app.pending);
+  $("restart-bar").hidden = !keys.length;
+  for (const {wrap} of Object.values(app.controls?.inputs || {})) if (wrap.dataset.state === "pending") wrap.dataset.state = "";
+  for (const k of keys) app.controls?.mark(k, "pending", "restart needed");
+  $("restart-text").textContent = keys.length
+    ? `Restart needed: ${keys.map((k) => `${k} ${JSON.stringify(app.server[k])} → ${JSON.stringify(app.pending[k])}`).join(", ")}. Training will start again from epoch 0.`
+    : "";
+}
+
+$("restart-apply").addEventListener("click", () => { const ch = app.pending; app.pending = {}; showPending(); sendConfig(ch); });
+$("restart-cancel").addEventListener("click", () => { app.pending = {}; showPending(); app.controls.set(app.server); });
+
+function pickDistribution(name) {
+  if (name === "points") return $("file-points").click();
+  if (name === "drawn") {
+    app.picker.select("drawn");
+    drawing.setEnabled(true);
+    dv.showStrokes = true;
+    $("draw-tools").hidden = false;
+    if (drawing.strokes.length) sendDrawing();
+    else say("Draw on the data view with the mouse, a pen or a finger.", "sticky");
+    return;
+  }
+  state.set("pts", []);
+  sendData(name, null, $("apply-preset").checked).catch(() => {});
+}
+
+function sendDrawing() {
+  dv.dirty = true;
+  state.set("pts", drawing.strokes);
+  writeHash();
+  if (!drawing.strokes.length) { say("Drawing cleared: draw a shape to set the data.", "sticky"); return; }
+  const spread = Number($("draw-spread").value);
+  state.set("spread", spread);
+  sendData("drawn", {strokes: drawing.strokes, spread}).then(() => say(`Data: your drawing (${drawing.count()} points)`)).catch(() => {});
+}
+
+$("draw-undo").addEventListener("click", () => drawing.undo());
+$("draw-clear").addEventListener("click", () => drawing.clear());
+$("draw-spread").addEventListener("change", () => { if (drawing.strokes.length) sendDrawing(); });
+
+// --- layers --------------------------------------------------------------------------------------
+function toggleLayer(layer, on) {
+  const set = new Set(state.get("layers"));
+  on ? set.add(layer) : set.delete(layer);
+  state.set("layers", LAYERS.filter((l) => set.has(l)));
+  showLayers();
+  sendView();
+  writeHash();
+}
+
+function showLayers() {
+  const layers = state.get("layers");
+  for (const l of LAYERS) $(`layer-${l}`).checked = layers.includes(l);
+  graph.setChecked(layers);
+  dv.setVisible(app.manifoldHover ? [...layers, "manifold"] : layers);
+}
+
+function sendView() {
+  if (!app.session?.connected) return;
+  const want = new Set([...state.get("layers"), ...THUMB_LAYERS]);
+  if (app.slowmo) want.add("g_grad");
+  ask("view", {layers: [...want]}).catch(() => {});
+}
+
+for (const l of LAYERS) $(`layer-${l}`).addEventListener("change", (e) => toggleLayer(l, e.target.checked));
+
+let manifoldAnim = 0;
+/** Hovering the generator plays noise space -> data space over 2 s (GAN Lab's animation). */
+function animateManifold(on) {
+  app.manifoldHover = on;
+  cancelAnimationFrame(manifoldAnim);
+  showLayers();
+  if (!on) { dv.manifoldT = 1; dv.dirty = true; return; }
+  const t0 = performance.now();
+  const frame = (now) => {
+    const t = Math.min(1, (now - t0) / 2000);
+    dv.manifoldT = t < 0.5 ? 2 * t * t : 1 - (-2 * t + 2) ** 2 / 2; // ease in-out
+    dv.dirty = true;
+    if (t < 1 && app.manifoldHover) manifoldAnim = requestAnimationFrame(frame);
+  };
+  manifoldAnim = requestAnimationFrame(frame);
+}
+
+// --- speed and slow motion ----------------------------------------------------------------------------
+function speedIndex(v) { const i = SPEEDS.indexOf(v); return i < 0 ? SPEEDS.length - 1 : i; }
+function showSpeed() {
+  const v = state.get("speed");
+  $("speed").value = String(speedIndex(v));
+  $("speed-label").textContent = v === null ? "max" : `${v}/s`;
+}
+function sendSpeed() { if (app.session?.connected) ask("speed", {epochs_per_sec: state.get("speed")}).catch(() => {}); }
+$("speed").addEventListener("input", () => { state.set("speed", SPEEDS[Number($("speed").value)]); showSpeed(); writeHash(); sendSpeed(); });
+function nudgeSpeed(d) {
+  const i = Math.min(SPEEDS.length - 1, Math.max(0, speedIndex(state.get("speed")) + d));
+  state.set("speed", SPEEDS[i]); showSpeed(); writeHash(); sendSpeed();
+}
+
+async function setSlowmo(on) {
+  const a = await ask("slowmo", {on, stage_seconds: state.get("stage_seconds")});
+  app.slowmo = a.slowmo === undefined ? on : !!(a.slowmo.on ?? a.slowmo);
+  $("slowmo").setAttribute("aria-pressed", String(app.slowmo));
+  $("stage-seconds-wrap").hidden = !app.slowmo;
+  if (!app.slowmo) { app.stage = null; graph.setStage(null); dv.emphasis = null; dv.dirty = true; }
+  else say("Slow motion: press run to walk through the ten stages of each epoch.");
+  sendView();
+}
+$("slowmo").addEventListener("click", () => setSlowmo(!app.slowmo).catch(() => {}));
+
+// A small select for the stage duration, shown next to the slow-motion button while it is on.
+$("slowmo").insertAdjacentHTML("afterend", `<label id="stage-seconds-wrap" class="muted" hidden title="Seconds per stage">
+  <select id="stage-seconds">${STAGE_SECONDS.map((s) => `<option value="${s}">${s} s</option>`).join("")}</select></label>`);
+$("stage-seconds").addEventListener("change", () => {
+  state.set("stage_seconds", Number($("stage-seconds").value));
+  writeHash();
+  if (app.slowmo) setSlowmo(true).catch(() => {});
+});
+
+// --- buttons and keys ----------------------------------------------------------------------------
+const guard = (f) => () => { f().catch(() => {}); };
+$("play").addEventListener("click", guard(togglePlay));
+$("reset").addEventListener("click", guard(reset));
+$("step-both").addEventListener("click", guard(() => step("both")));
+$("step-generator").addEventListener("click", guard(() => step("generator")));
+$("step-discriminator").addEventListener("click", guard(() => step("discriminator")));
+
+function help(show) { $("help").hidden = !show; if (show) $("help-close").focus(); }
+$("help-button").addEventListener("click", () => help(true));
+$("help-close").addEventListener("click", () => help(false));
+$("help").addEventListener("click", (e) => { if (e.target === $("help")) help(false); });
+
+for (const b of document.querySelectorAll("button.info")) {
+  b.addEventListener("click", () => { const p = b.parentElement.nextElementSibling; p.hidden = !p.hidden; b.setAttribute("aria-expanded", String(!p.hidden)); });
+}
+
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape") { help(false); return; }
+  const t = e.target;
+  if (e.ctrlKey || e.metaKey || e.altKey || (t && /^(INPUT|SELECT|TEXTAREA)$/.test(t.tagName) && t.type !== "checkbox")) return;
+  const keys = {
+    " ": togglePlay, s: () => step("both"), g: () => step("generator"), d: () => step("discriminator"),
+    r: reset, m: () => setSlowmo(!app.slowmo), "?": async () => help($("help").hidden),
+    "+": async () => nudgeSpeed(1), "=": async () => nudgeSpeed(1), "-": async () => nudgeSpeed(-1),
+    u: async () => drawing.undo(),
+  };
+  let f = keys[e.key];
+  if (!f && /^[1-7]$/.test(e.key)) { const l = LAYERS[Number(e.key) - 1]; f = async () => toggleLayer(l, !state.get("layers").includes(l)); }
+  if (!f) return;
+  e.preventDefault();
+  if (t && t.blur && t.tagName === "BUTTON") t.blur(); // space must not also click a focused button
+  f().catch(() => {});
+});
+
+// --- files ---------------------------------------------------------------------------------------
+function download(name, blob) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+const stamp = () => `${app.server.data || "ganlab"}-epoch${$("epoch").textContent}`;
+
+$("save-state").addEventListener("click", guard(async () => {
+  const snap = await app.session.refreshSnapshot();
+  const file = {...snap, page: {hash: state.toHash()}};
+  download(`ganlab-${stamp()}.json`, new Blob([JSON.stringify(file)], {type: "application/json"}));
+  say("State saved (config, weights, optimizer state, random streams).");
+}));
+$("load-state").addEventListener("click", () => $("file-state").click());
+$("file-state").addEventListener("change", guard(async () => {
+  const f = $("file-state").files[0];
+  $("file-state").value = "";
+  if (!f) return;
+  let snap;
+  try { snap = JSON.parse(await f.text()); } catch { say(`${f.name} is not JSON`, "error"); return; }
+  const page = snap.page;
+  delete snap.page;
+  if (page?.hash) { // page-side settings (layers, speed, drawing) saved with the state
+    state.fromHash(page.hash);
+    drawing.set(state.get("pts"));
+    showLayers(); showSpeed(); sendView(); sendSpeed();
+  }
+  const a = await ask("restore", {snapshot: snap});
+  app.session.snapshot = snap;
+  charts.clear();
+  adoptConfig(a.config);
+  showCounts({epoch: a.epoch, d_steps: snap.d_steps ?? 0, g_steps: snap.g_steps ?? 0});
+  say(`Loaded ${f.name} at epoch ${a.epoch}`);
+}));
+
+$("export-png").addEventListener("click", () => $("data-view").toBlob((b) => download(`ganlab-${stamp()}.png`, b), "image/png"));
+$("export-csv").addEventListener("click", () => download(`ganlab-${stamp()}-metrics.csv`, new Blob([charts.toCSV()], {type: "text/csv"})));
+$("copy-link").addEventListener("click", async () => {
+  writeHash();
+  try { await navigator.clipboard.writeText(location.href); say("Link copied: it reproduces this experiment."); }
+  catch { say(`Link: ${location.href}`, "sticky"); }
+});
+$("import-points").addEventListener("click", () => $("file-points").click());
+$("file-points").addEventListener("change", guard(async () => {
+  const f = $("file-points").files[0];
+  $("file-points").value = "";
+  if (!f) return;
+  let pts;
+  try { pts = parsePoints(await f.text()); } catch (e) { say(`${f.name}: ${e.message}`, "error"); return; }
+  drawing.setEnabled(false);
+  state.set("pts", [pts]);
+  await sendData("points", {points: pts});
+  say(`Imported ${pts.length} points from ${f.name}`);
+}));
+
+/** Points from CSV ("x,y" per line, an optional header) or JSON ([[x, y]], [{x, y}] or
+ * {"points": ...}); anything outside the unit square is rescaled into [0.05, 0.95]. */
+export function parsePoints(text) {
+  let pts;
+  const t = text.trim();
+  if (t.startsWith("[") || t.startsWith("{")) {
+    let j = JSON.parse(t);
+    if (!Array.isArray(j)) j = j.points;
+    if (!Array.isArray(j)) throw new Error("expected a list of points or {\"points\": [...]}");
+    pts = j.map((p) => (Array.isArray(p) ? [Number(p[0]), Number(p[1])] : [Number(p.x), Number(p.y)]));
+  } else {
+    pts = t.split(/\r?\n/).map((l) => l.split(/[,;\s]+/).filter(Boolean).map(Number)).filter((r) => r.length >= 2 && r.slice(0, 2).every(Number.isFinite)).map((r) => [r[0], r[1]]);
+  }
+  pts = pts.filter((p) => p.every(Number.isFinite));
+  if (!pts.length) throw new Error("no points found (expected x,y per line or a JSON list)");
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const [x, y] of pts) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); }
+  if (x0 < 0 || y0 < 0 || x1 > 1 || y1 > 1) {
+    const s = 0.9 / Math.max(x1 - x0, y1 - y0, 1e-9), cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+    pts = pts.map(([x, y]) => [0.5 + (x - cx) * s, 0.5 + (y - cy) * s]);
+    say("Points were rescaled into the unit square.");
+  }
+  return pts;
+}
+
+// --- session -------------------------------------------------------------------------------------
+function onFrame({meta, layers}) {
+  app.frames++;
+  app.lastMeta = meta;
+  showCounts(meta);
+  setRunning(!!meta.running);
+  const eps = meta.epochs_per_sec;
+  $("eps").textContent = !Number.isFinite(eps) ? "0" : eps >= 100 ? eps.toFixed(0) : eps.toFixed(1);
+  dv.setFrame(layers);
+  if (layers.real && app.picker) app.picker.icon(app.server.data, layers.real.data);
+  graph.update(dv.layers, meta.losses);
+  charts.add(meta);
+  if (meta.stage && app.slowmo) {
+    app.stage = meta.stage;
+    graph.setStage(meta.stage);
+    dv.emphasis = STAGES[meta.stage.index]?.view || null;
+  }
+}
+
+async function onHello(msg) {
+  app.ready = false; // true once the URL's experiment is in place (tests wait for it)
+  setConn("connected", "ok");
+  say("");
+  // A non-empty hash is an experiment to reproduce: its config (defaults + the hash) replaces the
+  // server's, then a reset makes it start from epoch 0 exactly as it would from scratch.
+  const fromUrl = location.hash.length > 1;
+  const server = flatten(msg.config);
+  app.server = server;
+  showCounts(msg);
+  setRunning(!!msg.running);
+  sendView(); sendSpeed();
+  if (fromUrl) {
+    const want = state.config();
+    const data = want.data ?? server.data;
+    const pts = state.get("pts");
+    let changed = false;
+    if (USER_DATA.has(data) && pts.length) {
+      drawing.set(data === "drawn" ? pts : []);
+      const params = data === "drawn" ? {strokes: pts, spread: state.get("spread")} : {points: pts.flat()};
+      await sendData(data, params).catch(() => {});
+      changed = true;
+    } else if (data !== server.data || JSON.stringify(want.data_params ?? {}) !== JSON.stringify(server.data_params ?? {})) {
+      await sendData(data, want.data_params && Object.keys(want.data_params).length ? want.data_params : null).catch(() => {});
+      changed = true;
+    }
+    const changes = {};
+    for (const [k, v] of Object.entries(want)) if (k !== "data" && k !== "data_params" && v !== undefined && JSON.stringify(v) !== JSON.stringify(app.server[k])) changes[k] = v;
+    if (Object.keys(changes).length) {
+      try { const a = await ask("config", {changes}); adoptConfig(a.config); changed = true; } catch { /* said */ }
+    }
+    if (changed) await ask("reset").catch(() => {});
+    charts.clear();
+  } else {
+    adoptConfig(msg.config);
+  }
+  adoptConfig(app.server);
+  refreshSnapshotSoon();
+  app.ready = true;
+}
+
+function connect() {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const s = app.session = new Session(`${proto}//${location.host}/ws`);
+  s.addEventListener("hello", (e) => onHello(e.detail).catch((err) => say(String(err), "error")));
+  s.addEventListener("frame", (e) => onFrame(e.detail));
+  s.addEventListener("reconnected", (e) => {
+    setConn("connected", "ok");
+    say("Reconnected: session restored from the last snapshot.");
+    adoptConfig(e.detail.config);
+    sendView(); sendSpeed();
+    if (app.slowmo) setSlowmo(true).catch(() => {});
+    if (app.wasRunning) play().catch(() => {});
+  });
+  s.addEventListener("disconnected", () => { app.wasRunning = app.running; setConn("offline", "bad"); });
+  s.addEventListener("reconnecting", (e) => say(`Connection lost; reconnecting in ${(e.detail.in / 1000).toFixed(1)} s…`, "sticky"));
+  s.addEventListener("fatal", (e) => say(e.detail.message, "error"));
+  s.addEventListener("status", (e) => {
+    const m = e.detail;
+    setRunning(!!m.running);
+    showCounts(m);
+    if (m.state === "diverged") say(`Training diverged: ${m.message} Change a hyperparameter or reset.`, "error");
+    else if (m.message) say(m.message);
+  });
+  s.addEventListener("server-error", (e) => say(`${e.detail.code}: ${e.detail.message}`, "error"));
+  s.connect();
+}
+
+async function start() {
+  showLayers();
+  showSpeed();
+  let schema = {};
+  try {
+    const r = await fetch("/api/schema");
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    schema = await r.json();
+  } catch (e) {
+    say(`Could not load /api/schema (${e.message}); controls are unavailable.`, "error");
+  }
+  const {fields, distributions} = normaliseSchema(schema);
+  app.fields = fields;
+  app.dists = distributions;
+  addConfigFields(fields);
+  state.fill();
+  const ignored = state.fromHash(location.hash);
+  if (ignored.length) say(`Ignored unknown URL settings: ${ignored.join(", ")}`);
+  drawing.set(state.get("pts"));
+  $("draw-spread").value = String(state.get("spread"));
+  $("stage-seconds").value = String(state.get("stage_seconds"));
+  app.controls = new Controls($("controls"), fields, onControl);
+  app.picker = new Picker($("dist-picker"), distributions, pickDistribution);
+  showLayers();
+  showSpeed();
+  connect();
+}
+
+start();

@@ -1,0 +1,146 @@
+// The protocol client (docs/protocol.md): one websocket = one training session.
+// Requests get a promise resolved by the ack (or rejected by the error) carrying the same id.
+// A JSON `frame` is paired with the binary message that follows it (same seq) and the layers are
+// exposed as Float32Array views, never copied. The connection comes back by itself: on a drop we
+// reconnect with exponential backoff and `restore` the last snapshot we hold.
+
+const LAYER_NAMES = {1: "real", 2: "fake", 3: "heatmap", 4: "d_grad", 5: "g_grad",
+  6: "manifold", 7: "manifold_area", 8: "optimal_d", 9: "noise"};
+const MAGIC = 0x31464c47; // "GLF1" read as a little-endian uint32
+
+/** Parse a binary frame: header, layer table, then float32 payloads viewed in place. */
+export function parseBinary(buf) {
+  const dv = new DataView(buf);
+  if (buf.byteLength < 16 || dv.getUint32(0, true) !== MAGIC) throw new Error("bad binary frame");
+  const seq = dv.getUint32(4, true), count = dv.getUint32(8, true);
+  const layers = {};
+  for (let i = 0; i < count; i++) {
+    const at = 16 + 16 * i;
+    const id = dv.getUint32(at, true), rows = dv.getUint32(at + 4, true);
+    const cols = dv.getUint32(at + 8, true), offset = dv.getUint32(at + 12, true);
+    const name = LAYER_NAMES[id];
+    if (!name || offset + rows * cols * 4 > buf.byteLength) continue; // unknown layer: skip it
+    layers[name] = {rows, cols, data: new Float32Array(buf, offset, rows * cols)};
+  }
+  return {seq, layers};
+}
+
+export class Session extends EventTarget {
+  constructor(url) {
+    super();
+    this.url = url;
+    this.ws = null;
+    this.nextId = 1;
+    this.pending = new Map();   // id -> {resolve, reject, type}
+    this.frameMeta = null;      // the JSON half of a frame, waiting for its binary half
+    this.snapshot = null;       // last full state we hold (restored after a reconnect)
+    this.hello = null;
+    this.backoff = 500;
+    this.closedByUs = false;
+    this.connected = false;
+    this.restoring = false;
+  }
+
+  emit(type, detail) { this.dispatchEvent(new CustomEvent(type, {detail})); }
+
+  connect() {
+    this.closedByUs = false;
+    const ws = new WebSocket(this.url);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.onmessage = (ev) => this.onMessage(ev.data);
+    ws.onclose = (ev) => this.onClose(ev);
+    ws.onerror = () => {}; // onclose follows and handles it; an error event carries no detail
+  }
+
+  close() { this.closedByUs = true; this.ws?.close(1000); }
+
+  /** Drop the connection without telling the server (tests use it to exercise reconnection). */
+  drop() { this.ws?.close(4000, "client drop"); }
+
+  onClose(ev) {
+    const wasConnected = this.connected;
+    this.connected = false;
+    this.frameMeta = null;
+    for (const p of this.pending.values()) p.reject(Object.assign(new Error("disconnected"), {code: "disconnected"}));
+    this.pending.clear();
+    this.emit("disconnected", {code: ev.code, reason: ev.reason});
+    if (this.closedByUs) return;
+    // 1008: refused by origin policy; retrying cannot help.
+    if (ev.code === 1008) { this.emit("fatal", {message: "connection refused by the server (origin)"}); return; }
+    if (wasConnected) this.backoff = 500;
+    const wait = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, 10000);
+    this.emit("reconnecting", {in: wait});
+    setTimeout(() => this.connect(), wait);
+  }
+
+  async onHello(msg) {
+    const first = this.hello === null;
+    this.hello = msg;
+    this.connected = true;
+    if (!first && this.snapshot) {
+      // A new server session: bring back where we were before the drop.
+      this.restoring = true;
+      try { await this.request("restore", {snapshot: this.snapshot}); }
+      catch (e) { this.emit("notice", {message: `could not restore the session: ${e.message}`}); }
+      this.restoring = false;
+    }
+    this.emit(first ? "hello" : "reconnected", msg);
+  }
+
+  onMessage(data) {
+    if (typeof data !== "string") {
+      const meta = this.frameMeta;
+      this.frameMeta = null;
+      let bin;
+      try { bin = parseBinary(data); } catch (e) { this.emit("notice", {message: e.message}); return; }
+      if (!meta || meta.seq !== bin.seq) return; // unpaired half: drop it, the next frame is coming
+      this.emit("frame", {meta, layers: bin.layers});
+      return;
+    }
+    let msg;
+    try { msg = JSON.parse(data); } catch { return; }
+    switch (msg.type) {
+      case "hello": this.onHello(msg); break;
+      case "frame": this.frameMeta = msg; break;
+      case "ack": case "error": {
+        const p = msg.id !== undefined ? this.pending.get(msg.id) : undefined;
+        if (p) {
+          this.pending.delete(msg.id);
+          if (msg.type === "ack") p.resolve(msg);
+          else p.reject(Object.assign(new Error(msg.message || msg.code), {code: msg.code, reply: msg}));
+        } else if (msg.type === "error") {
+          this.emit("server-error", msg);
+        }
+        if (msg.type === "ack" && msg.snapshot) this.snapshot = msg.snapshot;
+        break;
+      }
+      case "status": this.emit("status", msg); break;
+      default: break;
+    }
+  }
+
+  /** Send one message; resolves with its ack, rejects with its error (err.code = protocol code). */
+  request(type, fields = {}) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN || !this.connected) {
+      return Promise.reject(Object.assign(new Error("not connected"), {code: "disconnected"}));
+    }
+    const id = this.nextId++;
+    const t0 = performance.now();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, {
+        resolve: (m) => { this.emit("ack", {type, msg: m, ms: performance.now() - t0}); resolve(m); },
+        reject: (e) => { this.emit("request-error", {type, error: e}); reject(e); },
+      });
+      this.ws.send(JSON.stringify({...fields, type, id}));
+    });
+  }
+
+  /** Ask for the full state and keep it for a later restore. */
+  async refreshSnapshot() {
+    const ack = await this.request("snapshot");
+    this.snapshot = ack.snapshot;
+    return ack.snapshot;
+  }
+}

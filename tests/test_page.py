@@ -1,0 +1,362 @@
+"""The page in a real browser: the system chromium driven by playwright against a live server.
+
+Every test opens a fresh page (a fresh training session), and every page is checked on the way out
+for console errors, uncaught exceptions and requests to anything but the local server.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason=f"system chromium not found at {CHROMIUM}")
+
+STABLE_IDS = ["play", "reset", "step-generator", "step-discriminator", "step-both", "slowmo",
+              "epoch", "updates", "speed", "eps", "data-view", "model-graph", "stage-caption",
+              "chart-loss", "chart-div", "save-state", "load-state", "export-png", "export-csv",
+              "copy-link", "import-points", "help-button", "apply-preset", "conn", "status"]
+LAYERS = ["heatmap", "real", "fake", "d_grad", "g_grad", "manifold", "optimal_d"]
+CAPTIONS = ["Generator derives fake samples from noise", "Discriminator classifies real and fake",
+            "Discriminator loss is computed", "Gradients of the discriminator loss",
+            "Discriminator parameters are updated", "Generator derives fake samples from noise",
+            "Discriminator classifies the fake samples", "Generator loss is computed",
+            "Gradients of the generator loss", "Generator parameters are updated"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    import uvicorn
+
+    from ganlab.server.app import create_app
+
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started:
+        if time.time() > deadline or not thread.is_alive():
+            pytest.fail("the server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A page plus what it logged; ``open`` waits until the session said hello."""
+
+    def __init__(self, browser, base):
+        self.base = base
+        self.context = browser.new_context(viewport={"width": 1280, "height": 860})
+        self.problems: list[str] = []
+        self.page = self.new_page()
+
+    def new_page(self):
+        pg = self.context.new_page()
+        pg.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
+        pg.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
+        local = re.compile(r"^(https?|wss?)://127\.0\.0\.1:\d+/|^(data|blob):")
+        pg.on("request", lambda r: local.match(r.url) or self.problems.append(f"external: {r.url}"))
+        return pg
+
+    def open(self, path="/", page=None):
+        pg = page or self.page
+        pg.goto(self.base + path)
+        pg.wait_for_function("window.ganlab && window.ganlab.ready && window.ganlab.frames > 0")
+        return pg
+
+
+@pytest.fixture
+def ui(browser, server):
+    p = Page(browser, server)
+    yield p
+    problems = list(p.problems)
+    p.context.close()
+    assert not problems, problems
+
+
+def epoch(pg) -> int:
+    return int(pg.text_content("#epoch"))
+
+
+def updates(pg) -> tuple[int, int]:
+    d, g = re.fullmatch(r"D (\d+) · G (\d+)", pg.text_content("#updates")).groups()
+    return int(d), int(g)
+
+
+def pixels(pg) -> str:
+    """A digest of the data view's pixels (sum and a sparse sample)."""
+    return pg.evaluate("""() => {
+        const c = document.getElementById('data-view');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let s = 0, h = 0;
+        for (let i = 0; i < d.length; i += 4) { s += d[i] + 2 * d[i + 1] + 3 * d[i + 2]; h = (h * 31 + d[i] + d[i + 2]) | 0; }
+        return s + ':' + h;
+    }""")
+
+
+def fakes(pg) -> list[float]:
+    return pg.evaluate("() => Array.from(window.ganlab.dataView.layers.fake.data)")
+
+
+def settle(pg, ms=400):
+    """Wait until gliding samples have reached their targets (pixels stop changing)."""
+    last = pixels(pg)
+    for _ in range(20):
+        pg.wait_for_timeout(ms)
+        now = pixels(pg)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def test_page_opens_with_stable_ids_and_controls(ui):
+    pg = ui.open()
+    assert pg.title().startswith("GAN Lab")
+    for i in STABLE_IDS + [f"layer-{l}" for l in LAYERS]:
+        assert pg.locator(f"#{i}").count() == 1, f"#{i} missing"
+    assert epoch(pg) == 0
+    assert pg.text_content("#conn") == "connected"
+    # Controls come from /api/schema: every hyperparameter the issue names is there.
+    for path in ["noise", "noise_dim", "generator.layers", "generator.units", "generator.activation",
+                 "discriminator.layers", "discriminator.units", "discriminator.activation",
+                 "g_optimizer.kind", "g_optimizer.lr", "d_optimizer.kind", "d_optimizer.lr", "loss",
+                 "k_d", "k_g", "batch_size", "seed"]:
+        assert pg.locator("#cfg-" + path.replace(".", "-")).count() == 1, path
+    for name in ["line", "gaussians", "ring", "disjoint", "drawn"]:
+        assert pg.locator(f"#data-{name}").count() == 1
+    assert "selected" in pg.get_attribute("#data-gaussians", "class")
+    # Restart-needed fields are marked before they apply.
+    assert pg.locator("#cfg-generator-layers").locator("xpath=..").locator(".badge").count() == 1
+    assert pg.locator("#cfg-d_optimizer-lr").locator("xpath=..").locator(".badge").count() == 0
+
+
+def test_play_climbs_and_moves_fakes_then_pause_stops(ui):
+    pg = ui.open()
+    before = fakes(pg)
+    pg.click("#play")
+    pg.wait_for_function("Number(document.getElementById('epoch').textContent) > 20")
+    e1 = epoch(pg)
+    pg.wait_for_timeout(400)
+    assert epoch(pg) > e1, "the epoch counter must keep climbing while running"
+    assert pg.get_attribute("#play", "aria-pressed") == "true"
+    assert fakes(pg) != before, "fake samples must move while training"
+    assert "running" in pg.get_attribute("#model-graph", "class")  # edges march
+    pg.click("#play")
+    pg.wait_for_function("document.getElementById('play').getAttribute('aria-pressed') === 'false'")
+    pg.wait_for_timeout(300)
+    stopped = epoch(pg)
+    pg.wait_for_timeout(700)
+    assert epoch(pg) == stopped, "paused training must not advance"
+
+
+def test_step_buttons(ui):
+    """Epoch = completed epochs (k_D D updates then k_G G updates); single updates show in #updates."""
+    pg = ui.open()
+    k_d = int(pg.input_value("#cfg-k_d"))
+    k_g = int(pg.input_value("#cfg-k_g"))
+    assert (epoch(pg), updates(pg)) == (0, (0, 0))
+    pg.click("#step-discriminator")
+    pg.wait_for_function("document.getElementById('updates').textContent === 'D 1 · G 0'")
+    assert epoch(pg) == 0
+    pg.click("#step-generator")
+    pg.wait_for_function("document.getElementById('updates').textContent === 'D 1 · G 1'")
+    assert epoch(pg) == 0
+    pg.click("#step-both")
+    pg.wait_for_function("document.getElementById('epoch').textContent === '1'")
+    assert updates(pg) == (1 + k_d, 1 + k_g)
+    pg.keyboard.press("s")  # the keyboard shortcut steps one epoch too
+    pg.wait_for_function("document.getElementById('epoch').textContent === '2'")
+
+
+def test_learning_rate_change_is_acknowledged(ui):
+    pg = ui.open()
+    pg.select_option("#cfg-d_optimizer-lr", "0.03")
+    field = pg.locator("#cfg-d_optimizer-lr").locator("xpath=..")
+    pg.wait_for_function("document.getElementById('cfg-d_optimizer-lr').parentElement.dataset.state === 'acked'")
+    assert field.get_attribute("data-state") == "acked"
+    assert "d_optimizer.lr = 0.03" in pg.text_content("#status")
+    assert "d_optimizer.lr=0.03" in pg.evaluate("location.hash")
+    # A restart-needed field waits for confirmation first.
+    pg.fill("#cfg-generator-units", "12")
+    pg.press("#cfg-generator-units", "Enter")
+    pg.wait_for_selector("#restart-bar", state="visible")
+    assert "generator.units" in pg.text_content("#restart-text")
+    pg.click("#restart-apply")
+    pg.wait_for_selector("#restart-bar", state="hidden")
+    pg.wait_for_function("location.hash.includes('generator.units=12')")
+
+
+def test_drawing_sets_real_samples_along_the_stroke(ui):
+    pg = ui.open()
+    pg.click("#data-drawn")
+    box = pg.locator("#data-view").bounding_box()
+    x0, y0, w = box["x"], box["y"], box["width"]
+    # A diagonal from (0.2, 0.2) to (0.8, 0.8) in data coordinates (y up).
+    pg.mouse.move(x0 + 0.2 * w, y0 + 0.8 * w)
+    pg.mouse.down()
+    for i in range(1, 31):
+        t = 0.2 + 0.6 * i / 30
+        pg.mouse.move(x0 + t * w, y0 + (1 - t) * w)
+    pg.mouse.up()
+    pg.wait_for_function("location.hash.includes('data=drawn')")
+    pg.wait_for_function("""() => {
+        const r = window.ganlab.dataView.layers.real;
+        if (!r || window.ganlab.server.data !== 'drawn') return false;
+        let near = 0;
+        for (let i = 0; i < r.rows; i++) if (Math.abs(r.data[2*i] - r.data[2*i+1]) < 0.12) near++;
+        return near / r.rows > 0.95;
+    }""", timeout=5000)
+    # The drawing survives reset, and undo / clear work.
+    pg.click("#reset")
+    pg.wait_for_function("document.getElementById('epoch').textContent === '0'")
+    assert pg.evaluate("window.ganlab.drawing.strokes.length") == 1
+    assert pg.evaluate("window.ganlab.server.data") == "drawn"
+    pg.click("#draw-undo")
+    assert pg.evaluate("window.ganlab.drawing.strokes.length") == 0
+
+
+def test_each_layer_toggle_changes_pixels(ui):
+    pg = ui.open()
+    pg.click("#step-both")  # some structure in every layer
+    pg.wait_for_function("document.getElementById('epoch').textContent === '1'")
+    for layer in LAYERS:
+        before = settle(pg)
+        pg.click(f"#layer-{layer}")
+        pg.wait_for_function(f"() => window.ganlab.dataView.visible.has('{layer}') === "
+                             f"document.getElementById('layer-{layer}').checked")
+        pg.wait_for_function("([before, digest]) => eval(digest) !== before",
+                             arg=[before, DIGEST_JS], timeout=5000)
+        # The graph's checkbox mirrors the view's.
+        graph_box = pg.locator(f"#graph-layer-{layer}")
+        if graph_box.count():
+            assert graph_box.is_checked() == pg.is_checked(f"#layer-{layer}")
+    # ... and toggles it back from the graph.
+    checked = pg.is_checked("#layer-real")
+    pg.click("#graph-layer-real")
+    assert pg.is_checked("#layer-real") != checked
+
+
+DIGEST_JS = """(() => {
+    const c = document.getElementById('data-view');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let s = 0, h = 0;
+    for (let i = 0; i < d.length; i += 4) { s += d[i] + 2 * d[i + 1] + 3 * d[i + 2]; h = (h * 31 + d[i] + d[i + 2]) | 0; }
+    return s + ':' + h;
+})()"""
+
+
+def test_slow_motion_walks_through_ten_stages(ui):
+    pg = ui.open()
+    pg.click("#slowmo")
+    pg.wait_for_selector("#stage-seconds-wrap", state="visible")
+    pg.select_option("#stage-seconds", "0.3")
+    pg.wait_for_timeout(200)
+    pg.click("#play")
+    seen: dict[int, str] = {}
+    deadline = time.time() + 12
+    while len(seen) < 10 and time.time() < deadline:
+        stage = pg.get_attribute("#stage-caption", "data-stage")
+        if stage is not None and pg.is_visible("#stage-caption"):
+            seen[int(stage)] = pg.text_content("#stage-caption")
+            # The graph highlights the nodes of this stage.
+            assert pg.locator("#model-graph .node.hl").count() >= 1
+        pg.wait_for_timeout(60)
+    assert sorted(seen) == list(range(10)), seen
+    for i, caption in enumerate(CAPTIONS):
+        assert caption in seen[i] and seen[i].startswith(f"{i + 1}/10"), (i, seen[i])
+    assert epoch(pg) >= 1
+    pg.click("#play")
+    pg.click("#slowmo")
+    pg.wait_for_selector("#stage-caption", state="hidden")
+
+
+def test_reset_returns_to_epoch_zero(ui):
+    pg = ui.open()
+    pg.keyboard.press("Space")
+    pg.wait_for_function("Number(document.getElementById('epoch').textContent) > 5")
+    pg.keyboard.press("Space")
+    pg.wait_for_function("document.getElementById('play').getAttribute('aria-pressed') === 'false'")
+    pg.keyboard.press("r")
+    pg.wait_for_function("document.getElementById('epoch').textContent === '0'")
+    assert updates(pg) == (0, 0)
+
+
+def test_url_reproduces_an_experiment(ui):
+    pg = ui.open()
+    pg.click("#data-ring")
+    pg.wait_for_function("window.ganlab.server.data === 'ring'")
+    pg.fill("#cfg-seed", "7")
+    pg.press("#cfg-seed", "Enter")
+    pg.click("#restart-apply")
+    pg.wait_for_function("location.hash.includes('seed=7')")
+    pg.select_option("#cfg-g_optimizer-lr", "0.1")
+    pg.wait_for_function("location.hash.includes('g_optimizer.lr=0.1')")
+    url = pg.url
+
+    def run(p):
+        for i in range(1, 4):
+            p.click("#step-both")
+            p.wait_for_function(f"window.ganlab.lastMeta && window.ganlab.lastMeta.epoch === {i}")
+        return fakes(p)
+
+    pg.click("#reset")
+    pg.wait_for_function("window.ganlab.lastMeta.epoch === 0")
+    first = run(pg)
+    other = ui.new_page()
+    other.goto(url)
+    other.wait_for_function("window.ganlab && window.ganlab.ready")
+    other.wait_for_function("window.ganlab.server.data === 'ring' && window.ganlab.server.seed === 7 "
+                            "&& window.ganlab.server['g_optimizer.lr'] === 0.1")
+    other.wait_for_function("window.ganlab.lastMeta && window.ganlab.lastMeta.epoch === 0")
+    assert "selected" in other.get_attribute("#data-ring", "class")
+    assert other.input_value("#cfg-seed") == "7"
+    second = run(other)
+    assert len(first) == len(second) > 0
+    assert max(abs(a - b) for a, b in zip(first, second, strict=True)) < 1e-6
+
+
+def test_keyboard_help_overlay_and_reconnect(ui):
+    pg = ui.open()
+    pg.keyboard.press("?")
+    assert pg.is_visible("#help")
+    pg.keyboard.press("Escape")
+    assert not pg.is_visible("#help")
+    for _ in range(3):
+        pg.click("#step-both")
+    pg.wait_for_function("document.getElementById('epoch').textContent === '3'")
+    pg.wait_for_function("window.ganlab.session.snapshot && window.ganlab.session.snapshot.epoch === 3")
+    session = pg.evaluate("window.ganlab.session.hello.session")
+    pg.evaluate("window.ganlab.session.drop()")
+    pg.wait_for_function(f"window.ganlab.session.connected && window.ganlab.session.hello.session !== '{session}'")
+    pg.wait_for_function("window.ganlab.lastMeta.epoch === 3 && "
+                         "document.getElementById('conn').textContent === 'connected'")
+    assert epoch(pg) == 3
