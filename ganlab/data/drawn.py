@@ -31,10 +31,10 @@ def as_points(value: Any, what: str, limit: int, inside: bool = True) -> np.ndar
         a = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         raise DataError(f"{what} must be a list of [x, y] pairs of numbers") from None
+    if a.size == 0:
+        raise DataError(f"{what} is empty")
     if a.ndim != 2 or a.shape[1] != 2:
         raise DataError(f"{what} must be a list of [x, y] pairs, got shape {a.shape}")
-    if len(a) == 0:
-        raise DataError(f"{what} is empty")
     if len(a) > limit:
         raise DataError(f"{what} has {len(a)} points; at most {limit} are allowed")
     bad = ~np.isfinite(a).all(axis=1)

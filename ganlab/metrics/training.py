@@ -100,9 +100,10 @@ def frame_metrics(trainer, real: np.ndarray | None = None, fake: np.ndarray | No
         out.update(mode_coverage(fakes, *modes))
     f = fakes[:PR_SAMPLES] if fake is None else np.asarray(fake, dtype=float)[:PR_SAMPLES]
     f = f[np.isfinite(f).all(axis=1)]
+    p = rc = None
     if len(f) >= 2:
         p, rc = pr_from_radii(ref[:PR_SAMPLES], ref_radii, f, PR_K)
-        out.update(precision=p, recall=rc)
+    out.update(precision=p, recall=rc)
     r = ref[:PR_SAMPLES] if real is None else np.asarray(real, dtype=float)[:PR_SAMPLES]
     out["d_accuracy"] = d_accuracy(trainer, r, f)
     out.update(grad_norms(trainer))
