@@ -2,6 +2,8 @@
 // never repeats a range or a choice the server defines. Fields that restart training carry a ↻
 // badge; main.js asks for confirmation before sending them.
 
+import {parseBinary} from "./socket.js";
+
 const LR_STOPS = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1];
 const HIDDEN = new Set(["data", "data_params"]); // edited through the picker
 const GROUPS = [
@@ -212,12 +214,15 @@ export class Picker {
       const pts = d.preview || d.samples || cachedIcon(d.name);
       if (d.name === "drawn") drawPencil(c);
       else if (d.name === "points") drawUpload(c);
-      else if (Array.isArray(pts) && pts.length) drawIcon(c, pts);
+      else if (Array.isArray(pts) && pts.length) { drawIcon(c, pts); this.buttons[d.name].preset = true; }
       else drawUnknown(c);
     }
   }
 
   select(name) { for (const [n, {b}] of Object.entries(this.buttons)) b.classList.toggle("selected", n === name); }
+
+  /** Distributions whose icon still needs samples. */
+  missing() { return Object.entries(this.buttons).filter(([n, x]) => !x.done && !x.preset && n !== "drawn" && n !== "points").map(([n]) => n); }
 
   /** Draw an icon from the live real samples of a distribution (when the schema has no preview)
    * and remember them, so that each icon shows its distribution once it has been seen. */
@@ -272,4 +277,37 @@ function drawUpload(c) {
 
 export function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+}
+
+/** Icons drawn from the distributions themselves: a short-lived second session (public protocol
+ * only) switches through the distributions not yet cached and takes 300 real samples of each;
+ * the user's session is untouched. Runs once per browser (icons are kept in localStorage). */
+export function loadPreviews(url, names, onIcon) {
+  if (!names.length) return;
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  let i = -1, acked = false, framed = false;
+  const next = () => {
+    i += 1;
+    acked = framed = false;
+    if (i >= names.length) { ws.close(1000); return; }
+    ws.send(JSON.stringify({type: "data", id: `icon-${i}`, name: names[i]}));
+  };
+  ws.onmessage = (ev) => {
+    if (typeof ev.data !== "string") {
+      // Only a frame that follows the ack shows the new distribution.
+      if (!acked || !framed) return;
+      const {layers} = parseBinary(ev.data);
+      if (layers.real) onIcon(names[i], layers.real.data);
+      next();
+      return;
+    }
+    const m = JSON.parse(ev.data);
+    if (m.type === "hello") ws.send(JSON.stringify({type: "view", id: "view", layers: ["real"], samples: 300, fps: 60}));
+    else if (m.type === "ack" && m.id === "view") next();
+    else if (m.type === "ack" && m.id === `icon-${i}`) acked = true;
+    else if (m.type === "error") next(); // a distribution that needs parameters keeps its placeholder
+    else if (m.type === "frame") framed = acked;
+  };
+  ws.onerror = () => {};
 }

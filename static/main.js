@@ -6,7 +6,7 @@ import {State, SETTINGS, LAYERS, SPEEDS, addConfigFields} from "./state.js";
 import {DataView} from "./dataview.js";
 import {Graph, STAGES} from "./graph.js";
 import {Charts} from "./charts.js";
-import {Controls, Picker, normaliseSchema, flatten} from "./controls.js";
+import {Controls, Picker, normaliseSchema, flatten, loadPreviews} from "./controls.js";
 import {Drawing} from "./draw.js";
 
 const $ = (id) => document.getElementById(id);
@@ -457,6 +457,10 @@ async function onHello(msg) {
   adoptConfig(app.server);
   refreshSnapshotSoon();
   app.ready = true;
+  if (!app.previewsLoaded) { // after the experiment is in place: first paint and setup come first
+    app.previewsLoaded = true;
+    loadPreviews(app.session.url, app.picker.missing(), (name, pts) => app.picker.icon(name, pts));
+  }
 }
 
 function connect() {

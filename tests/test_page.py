@@ -360,3 +360,58 @@ def test_keyboard_help_overlay_and_reconnect(ui):
     pg.wait_for_function("window.ganlab.lastMeta.epoch === 3 && "
                          "document.getElementById('conn').textContent === 'connected'")
     assert epoch(pg) == 3
+
+
+def test_files_save_load_export_import(ui, tmp_path):
+    pg = ui.open()
+    for i in range(1, 3):
+        pg.click("#step-both")
+        pg.wait_for_function(f"window.ganlab.lastMeta.epoch === {i}")
+    at_two = fakes(pg)
+    with pg.expect_download() as dl:
+        pg.click("#save-state")
+    saved = tmp_path / "state.json"
+    dl.value.save_as(saved)
+    import json
+
+    snap = json.loads(saved.read_text())
+    assert snap["epoch"] == 2 and snap["generator"] and "page" in snap
+    pg.click("#reset")
+    pg.wait_for_function("window.ganlab.lastMeta.epoch === 0")
+    pg.set_input_files("#file-state", str(saved))
+    pg.wait_for_function("window.ganlab.lastMeta.epoch === 2 && document.getElementById('epoch').textContent === '2'")
+    pg.wait_for_function("(want) => { const f = window.ganlab.dataView.layers.fake.data;"
+                         " return f.length === want.length && f.every((v, i) => Math.abs(v - want[i]) < 1e-6); }",
+                         arg=at_two)
+    with pg.expect_download() as dl:
+        pg.click("#export-csv")
+    lines = open(dl.value.path()).read().splitlines()
+    assert lines[0].startswith("epoch,d_steps,g_steps,d_loss,g_loss,kl,js")
+    with pg.expect_download() as dl:
+        pg.click("#export-png")
+    assert open(dl.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    # Import a point set: a CSV with a header, all points near (0.7, 0.3).
+    csv = "x,y\n" + "\n".join(f"{0.7 + 0.001 * (i % 7)},{0.3 - 0.001 * (i % 5)}" for i in range(40))
+    pg.set_input_files("#file-points", files=[{"name": "p.csv", "mimeType": "text/csv",
+                                               "buffer": csv.encode()}])
+    pg.wait_for_function("window.ganlab.server.data === 'points'")
+    pg.wait_for_function("""() => { const r = window.ganlab.dataView.layers.real.data;
+        for (let i = 0; i < r.length; i += 2) if (Math.hypot(r[i] - 0.7, r[i + 1] - 0.3) > 0.15) return false;
+        return true; }""")
+    assert "data=points" in pg.evaluate("location.hash")
+
+
+def test_speed_control_paces_training(ui):
+    pg = ui.open()
+    pg.fill("#speed", "3")  # the fourth stop: 10 epochs per second
+    pg.dispatch_event("#speed", "input")
+    assert pg.text_content("#speed-label") == "10/s"
+    pg.wait_for_function("location.hash.includes('speed=10')")
+    pg.click("#play")
+    pg.wait_for_timeout(1500)
+    e0, t0 = epoch(pg), time.time()
+    pg.wait_for_timeout(2000)
+    rate = (epoch(pg) - e0) / (time.time() - t0)
+    pg.click("#play")
+    assert 5 < rate < 15, rate
+    assert 5 < float(pg.text_content("#eps")) < 15
