@@ -41,7 +41,7 @@ export class Drawing {
   down(e) {
     if (!this.enabled || (e.pointerType === "mouse" && e.button !== 0)) return;
     e.preventDefault();
-    this.canvas.setPointerCapture(e.pointerId);
+    try { this.canvas.setPointerCapture(e.pointerId); } catch { /* synthetic or already-gone pointer */ }
     this.active = {id: e.pointerId, stroke: []};
     this.strokes.push(this.active.stroke);
     this.add(...this.toUnit(e));

@@ -415,3 +415,22 @@ def test_speed_control_paces_training(ui):
     pg.click("#play")
     assert 5 < rate < 15, rate
     assert 5 < float(pg.text_content("#eps")) < 15
+
+
+def test_touch_pointer_draws(ui):
+    """A finger draws like a mouse (pointer events with pointerType "touch")."""
+    pg = ui.open()
+    pg.click("#data-drawn")
+    pg.evaluate("""() => {
+        const c = document.getElementById('data-view'), r = c.getBoundingClientRect();
+        const ev = (type, x, y) => c.dispatchEvent(new PointerEvent(type, {pointerId: 7, pointerType: 'touch',
+            isPrimary: true, bubbles: true, cancelable: true, clientX: r.left + x * r.width, clientY: r.top + (1 - y) * r.height}));
+        ev('pointerdown', 0.5, 0.2);
+        for (let i = 1; i <= 20; i++) ev('pointermove', 0.5, 0.2 + 0.6 * i / 20);
+        ev('pointerup', 0.5, 0.8);
+    }""")
+    assert pg.evaluate("getComputedStyle(document.getElementById('data-view')).touchAction") == "none"
+    pg.wait_for_function("""() => { const r = window.ganlab.dataView.layers.real;
+        if (window.ganlab.server.data !== 'drawn') return false;
+        let near = 0; for (let i = 0; i < r.rows; i++) if (Math.abs(r.data[2*i] - 0.5) < 0.1) near++;
+        return near / r.rows > 0.95; }""")
