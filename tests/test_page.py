@@ -6,11 +6,13 @@ for console errors, uncaught exceptions and requests to anything but the local s
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -117,7 +119,10 @@ def pixels(pg) -> str:
         const c = document.getElementById('data-view');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let s = 0, h = 0;
-        for (let i = 0; i < d.length; i += 4) { s += d[i] + 2 * d[i + 1] + 3 * d[i + 2]; h = (h * 31 + d[i] + d[i + 2]) | 0; }
+        for (let i = 0; i < d.length; i += 4) {
+            s += d[i] + 2 * d[i + 1] + 3 * d[i + 2];
+            h = (h * 31 + d[i] + d[i + 2]) | 0;
+        }
         return s + ':' + h;
     }""")
 
@@ -269,7 +274,10 @@ DIGEST_JS = """(() => {
     const c = document.getElementById('data-view');
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let s = 0, h = 0;
-    for (let i = 0; i < d.length; i += 4) { s += d[i] + 2 * d[i + 1] + 3 * d[i + 2]; h = (h * 31 + d[i] + d[i + 2]) | 0; }
+    for (let i = 0; i < d.length; i += 4) {
+        s += d[i] + 2 * d[i + 1] + 3 * d[i + 2];
+        h = (h * 31 + d[i] + d[i + 2]) | 0;
+    }
     return s + ':' + h;
 })()"""
 
@@ -372,8 +380,6 @@ def test_files_save_load_export_import(ui, tmp_path):
         pg.click("#save-state")
     saved = tmp_path / "state.json"
     dl.value.save_as(saved)
-    import json
-
     snap = json.loads(saved.read_text())
     assert snap["epoch"] == 2 and snap["generator"] and "page" in snap
     pg.click("#reset")
@@ -385,11 +391,11 @@ def test_files_save_load_export_import(ui, tmp_path):
                          arg=at_two)
     with pg.expect_download() as dl:
         pg.click("#export-csv")
-    lines = open(dl.value.path()).read().splitlines()
+    lines = Path(dl.value.path()).read_text().splitlines()
     assert lines[0].startswith("epoch,d_steps,g_steps,d_loss,g_loss,kl,js")
     with pg.expect_download() as dl:
         pg.click("#export-png")
-    assert open(dl.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert Path(dl.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Import a point set: a CSV with a header, all points near (0.7, 0.3).
     csv = "x,y\n" + "\n".join(f"{0.7 + 0.001 * (i % 7)},{0.3 - 0.001 * (i % 5)}" for i in range(40))
     pg.set_input_files("#file-points", files=[{"name": "p.csv", "mimeType": "text/csv",
@@ -423,8 +429,9 @@ def test_touch_pointer_draws(ui):
     pg.click("#data-drawn")
     pg.evaluate("""() => {
         const c = document.getElementById('data-view'), r = c.getBoundingClientRect();
-        const ev = (type, x, y) => c.dispatchEvent(new PointerEvent(type, {pointerId: 7, pointerType: 'touch',
-            isPrimary: true, bubbles: true, cancelable: true, clientX: r.left + x * r.width, clientY: r.top + (1 - y) * r.height}));
+        const ev = (type, x, y) => c.dispatchEvent(new PointerEvent(type, {
+            pointerId: 7, pointerType: 'touch', isPrimary: true, bubbles: true, cancelable: true,
+            clientX: r.left + x * r.width, clientY: r.top + (1 - y) * r.height}));
         ev('pointerdown', 0.5, 0.2);
         for (let i = 1; i <= 20; i++) ev('pointermove', 0.5, 0.2 + 0.6 * i / 20);
         ev('pointerup', 0.5, 0.8);
