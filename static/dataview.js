@@ -150,8 +150,20 @@ export class DataView {
       ctx.fillStyle = rgb(COLORS.fakeFill, 0.8 * this.alpha("fake"));
       ctx.strokeStyle = rgb(COLORS.fake, this.alpha("fake"));
       ctx.lineWidth = dpr;
+      // tanh lets G leave the unit square: such fakes are pinned to the border as hollow rings
+      // (and counted) instead of silently vanishing.
+      let outside = 0;
       for (let i = 0; i < s.length / 2; i++) {
-        ctx.beginPath(); ctx.arc(px(s[2 * i]), py(s[2 * i + 1]), r * big, 0, 6.2832); ctx.fill(); ctx.stroke();
+        const x = s[2 * i], y = s[2 * i + 1], out = !(x >= 0 && x <= 1 && y >= 0 && y <= 1);
+        ctx.beginPath();
+        ctx.arc(px(Math.min(0.995, Math.max(0.005, x))), py(Math.min(0.995, Math.max(0.005, y))), r * big, 0, 6.2832);
+        if (out) { outside++; ctx.stroke(); } else { ctx.fill(); ctx.stroke(); }
+      }
+      if (outside) {
+        ctx.font = `${12 * dpr}px system-ui, sans-serif`;
+        ctx.fillStyle = rgb(COLORS.fake);
+        ctx.textAlign = "right";
+        ctx.fillText(`${outside} fake${outside > 1 ? "s" : ""} outside the square (rings on the border)`, W - 6 * dpr, 16 * dpr);
       }
     }
   }

@@ -292,11 +292,13 @@ def test_slow_motion_walks_through_ten_stages(ui):
     seen: dict[int, str] = {}
     deadline = time.time() + 12
     while len(seen) < 10 and time.time() < deadline:
-        stage = pg.get_attribute("#stage-caption", "data-stage")
-        if stage is not None and pg.is_visible("#stage-caption"):
-            seen[int(stage)] = pg.text_content("#stage-caption")
-            # The graph highlights the nodes of this stage.
-            assert pg.locator("#model-graph .node.hl").count() >= 1
+        # Read the stage, its caption and the highlights at once: stages change every 0.3 s.
+        stage, text, lit = pg.evaluate("""() => { const c = document.getElementById('stage-caption');
+            return [c.hidden ? null : c.dataset.stage, c.textContent,
+                    document.querySelectorAll('#model-graph .node.hl').length]; }""")
+        if stage is not None:
+            seen[int(stage)] = text
+            assert lit >= 1, "the graph highlights the nodes of the stage"
         pg.wait_for_timeout(60)
     assert sorted(seen) == list(range(10)), seen
     for i, caption in enumerate(CAPTIONS):
