@@ -479,6 +479,7 @@ function connect() {
   s.addEventListener("disconnected", () => { app.wasRunning = app.running; setConn("offline", "bad"); });
   s.addEventListener("reconnecting", (e) => say(`Connection lost; reconnecting in ${(e.detail.in / 1000).toFixed(1)} s…`, "sticky"));
   s.addEventListener("fatal", (e) => say(e.detail.message, "error"));
+  s.addEventListener("notice", (e) => say(e.detail.message, "error"));
   s.addEventListener("status", (e) => {
     const m = e.detail;
     setRunning(!!m.running);

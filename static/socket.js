@@ -82,8 +82,10 @@ export class Session extends EventTarget {
     if (!first && this.snapshot) {
       // A new server session: bring back where we were before the drop.
       this.restoring = true;
-      try { await this.request("restore", {snapshot: this.snapshot}); }
-      catch (e) { this.emit("notice", {message: `could not restore the session: ${e.message}`}); }
+      try {
+        const ack = await this.request("restore", {snapshot: this.snapshot});
+        msg = {...msg, config: ack.config, epoch: ack.epoch}; // the restored state, not the fresh one
+      } catch (e) { this.emit("notice", {message: `could not restore the session: ${e.message}`}); }
       this.restoring = false;
     }
     this.emit(first ? "hello" : "reconnected", msg);

@@ -144,7 +144,17 @@ def settle(pg, ms=400):
 
 
 def test_page_opens_with_stable_ids_and_controls(ui):
+    t0 = time.time()
     pg = ui.open()
+    # Small and fast: usable (session ready, first frame painted) within seconds, well under 300 kB.
+    assert time.time() - t0 < 5
+    size = pg.evaluate("performance.getEntriesByType('resource').reduce((a, r) => a + r.decodedBodySize, 0)"
+                       " + performance.getEntriesByType('navigation')[0].decodedBodySize")
+    assert size < 300_000, size
+    # Each view explains itself from its "i" button.
+    for view in ["data", "controls", "graph", "metrics", "view"]:
+        pg.click(f"#info-{view}")
+        assert pg.locator(f"#info-{view}").locator("xpath=../following-sibling::p[1]").is_visible()
     assert pg.title().startswith("GAN Lab")
     for i in STABLE_IDS + [f"layer-{l}" for l in LAYERS]:
         assert pg.locator(f"#{i}").count() == 1, f"#{i} missing"
@@ -356,6 +366,8 @@ def test_url_reproduces_an_experiment(ui):
 
 def test_keyboard_help_overlay_and_reconnect(ui):
     pg = ui.open()
+    pg.select_option("#cfg-d_optimizer-lr", "0.3")  # a custom config must survive the reconnection
+    pg.wait_for_function("window.ganlab.server['d_optimizer.lr'] === 0.3")
     pg.keyboard.press("?")
     assert pg.is_visible("#help")
     pg.keyboard.press("Escape")
@@ -370,6 +382,8 @@ def test_keyboard_help_overlay_and_reconnect(ui):
     pg.wait_for_function("window.ganlab.lastMeta.epoch === 3 && "
                          "document.getElementById('conn').textContent === 'connected'")
     assert epoch(pg) == 3
+    assert pg.input_value("#cfg-d_optimizer-lr") == "0.3"
+    assert pg.evaluate("window.ganlab.server['d_optimizer.lr']") == 0.3
 
 
 def test_files_save_load_export_import(ui, tmp_path):
