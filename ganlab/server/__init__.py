@@ -1,0 +1,59 @@
+"""The live server: FastAPI + uvicorn, one training session per websocket (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import webbrowser
+from typing import Any
+
+from .settings import Settings
+
+WS_MAX_SIZE = 16 << 20  # uvicorn closes (1009) above this; 4 MiB..16 MiB get a `too_large` reply
+
+
+def run(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, workers: int = 1,
+        log_level: str = "info", **settings: Any) -> None:
+    """Serve the app with uvicorn until interrupted.
+
+    ``settings`` are :class:`Settings` fields (``allowed_origins``, ``max_sessions``,
+    ``idle_timeout``, ...; None means default). With ``workers > 1`` uvicorn starts that many
+    processes from the import string ``ganlab.server.app:app_from_env``; each reads the settings
+    from ``GANLAB_*`` variables, and sessions need nothing shared because each lives in its
+    connection.
+    """
+    import uvicorn
+
+    from .app import create_app
+
+    s = Settings.create(**settings)
+    if open_browser:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        _open_when_up(f"http://{shown}:{port}/")
+    common = dict(host=host, port=port, ws_max_size=WS_MAX_SIZE, log_level=log_level)
+    if workers > 1:
+        os.environ.update(s.to_env())
+        uvicorn.run("ganlab.server.app:app_from_env", factory=True, workers=workers, **common)
+    else:
+        uvicorn.run(create_app(s), **common)
+
+
+def _open_when_up(url: str, timeout: float = 15.0) -> None:
+    """Open the browser once the server answers (so the page never shows a refused connection)."""
+    import urllib.request
+
+    def wait_and_open() -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                urllib.request.urlopen(url + "healthz", timeout=1).close()
+                webbrowser.open(url)
+                return
+            except OSError:
+                time.sleep(0.2)
+
+    threading.Thread(target=wait_and_open, daemon=True).start()
+
+
+__all__ = ["Settings", "run", "WS_MAX_SIZE"]

@@ -1,0 +1,116 @@
+"""The FastAPI app: the page, health, schema, the live websocket, static files.
+
+``create_app(settings)`` builds an app; ``app_from_env()`` is the import-string factory that
+uvicorn's worker processes call (``ganlab.server.app:app_from_env``), reading ``GANLAB_*``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from ganlab import __version__
+
+from .frames import dumps
+from .origins import origin_allowed
+from .schema import build_schema
+from .session import PROTOCOL, Session, error
+from .settings import Settings
+from .tuning import tune_malloc
+
+log = logging.getLogger("ganlab.server")
+REPO = Path(__file__).resolve().parents[2]  # ganlab/server/app.py -> the checkout (editable)
+
+PLACEHOLDER = """<!doctype html><meta charset="utf-8"><title>ganlab</title>
+<p>ganlab {{ version }}: the page is not built yet (templates/index.html is missing).
+The live protocol is at <code>/ws</code>, the schema at <a href="/api/schema">/api/schema</a>.</p>
+"""
+
+
+def _dir(configured: str, name: str) -> Path:
+    """``configured`` if given, else ``<repo>/<name>`` next to the package, else ``./<name>``."""
+    if configured:
+        return Path(configured)
+    for base in (REPO, Path.cwd()):
+        if (base / name).is_dir():
+            return base / name
+    return REPO / name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app. One websocket at ``/ws`` is one training session (docs/protocol.md)."""
+    settings = settings or Settings()
+    tune_malloc()
+    app = FastAPI(title="ganlab", version=__version__, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.sessions = {}
+    static_dir = _dir(settings.static_dir, "static")
+    templates_dir = _dir(settings.templates_dir, "templates")
+    templates = Jinja2Templates(directory=str(templates_dir))
+    context = {"version": __version__, "protocol": PROTOCOL, "ws_path": "/ws",
+               "schema_url": "/api/schema", "static_url": "/static"}
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index(request: Request):
+        if not (templates_dir / "index.html").is_file():
+            return HTMLResponse(PLACEHOLDER.replace("{{ version }}", __version__))
+        return templates.TemplateResponse(request, "index.html", context)
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok", "version": __version__, "protocol": PROTOCOL,
+                "sessions": len(app.state.sessions), "max_sessions": settings.max_sessions}
+
+    @app.get("/api/schema")
+    async def schema():
+        return JSONResponse(build_schema())
+
+    @app.websocket("/ws")
+    async def ws_endpoint(ws: WebSocket):
+        await live(ws, app)
+
+    app.mount("/static", StaticFiles(directory=str(static_dir), check_dir=False), name="static")
+    return app
+
+
+async def live(ws: WebSocket, app: FastAPI) -> None:
+    """Admit a websocket (origin, capacity), then run its session until it ends."""
+    settings: Settings = app.state.settings
+    sessions: dict[str, Session] = app.state.sessions
+    origin = ws.headers.get("origin")
+    if not origin_allowed(origin, ws.headers.get("host"), settings.allowed_origins):
+        # Accept, then close with 1008: a browser only sees the close code if the handshake
+        # succeeded (a refused handshake shows as 1006). Nothing is sent before the close.
+        log.warning("websocket from origin %r refused", origin)
+        await ws.accept()
+        await ws.close(1008, "origin not allowed")
+        return
+    await ws.accept()
+    if len(sessions) >= settings.max_sessions:
+        await ws.send_text(dumps(error(None, "server_busy",
+                                       f"the server is full ({settings.max_sessions} sessions); "
+                                       "try again later")))
+        await ws.close(1013, "server busy")
+        return
+    session = Session(ws, settings)
+    sessions[session.id] = session
+    try:
+        await session.serve()
+    finally:
+        del sessions[session.id]
+        with contextlib.suppress(Exception):  # already closed by the client or by idling out
+            await ws.close(1000)
+
+
+def app_from_env() -> FastAPI:
+    """App factory for worker processes: settings from ``GANLAB_*`` environment variables."""
+    return create_app(Settings.from_env())
+
+
+__all__ = ["app_from_env", "create_app", "live"]

@@ -1,0 +1,109 @@
+"""``GET /api/schema``: what the page needs to build its controls, generated from the models.
+
+Config fields come from :class:`ganlab.config.Config` (types, defaults, ranges, choices, the
+``restart`` flag), distributions from :data:`ganlab.data.DISTRIBUTIONS`, losses from
+:data:`ganlab.losses.LOSSES`, the view's ranges from :class:`messages.View`: nothing is written
+twice, so the page and the server cannot disagree.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from ganlab import Config, __version__
+from ganlab.config import flat_fields
+from ganlab.data import DISTRIBUTIONS
+from ganlab.losses import LOSSES
+
+from . import messages
+from .frames import LAYER_IDS
+from .layers import DEFAULT_VIEW
+from .session import PROTOCOL, STAGES
+
+_TYPES = {int: "integer", float: "number", bool: "boolean", str: "string", dict: "object"}
+
+
+def field_schema(path: str, info: FieldInfo, default: Any) -> dict[str, Any]:
+    """{path, type, default, description, restart, [minimum/maximum/exclusive_*], [choices]}."""
+    ann = info.annotation
+    out: dict[str, Any] = {"path": path, "type": "object", "default": default,
+                           "description": info.description or "",
+                           "restart": bool((info.json_schema_extra or {}).get("restart"))}
+    metadata = list(info.metadata)
+    if typing.get_origin(ann) in (types.UnionType, typing.Union):
+        ann = next(a for a in typing.get_args(ann) if a is not type(None))
+        out["nullable"] = True
+    if typing.get_origin(ann) is typing.Annotated:
+        ann, *extra = typing.get_args(ann)
+        metadata += [x for e in extra for x in (e.metadata if isinstance(e, FieldInfo) else [e])]
+    origin = typing.get_origin(ann)
+    if origin is typing.Literal:
+        choices = list(typing.get_args(ann))
+        out["type"], out["choices"] = _TYPES.get(type(choices[0]), "string"), choices
+    elif origin is list:
+        (item,) = typing.get_args(ann)
+        out["type"] = "array"
+        if typing.get_origin(item) is typing.Literal:
+            out["choices"] = list(typing.get_args(item))
+    else:
+        out["type"] = _TYPES.get(origin or ann, "object")
+    for meta in metadata:
+        for attr, key in (("ge", "minimum"), ("le", "maximum"), ("gt", "exclusive_minimum"),
+                          ("lt", "exclusive_maximum")):
+            if getattr(meta, attr, None) is not None:
+                out[key] = getattr(meta, attr)
+    return out
+
+
+def config_fields() -> list[dict[str, Any]]:
+    defaults = Config().model_dump(mode="json")
+    out = []
+    for path, info in flat_fields():
+        d: Any = defaults
+        for part in path.split("."):
+            d = d[part]
+        f = field_schema(path, info, d)
+        if path == "data":
+            f["choices"] = list(DISTRIBUTIONS)
+        elif path == "loss":
+            f["choices"] = list(LOSSES)
+        out.append(f)
+    return out
+
+
+def _model_fields(model: type[BaseModel]) -> list[dict[str, Any]]:
+    return [field_schema(name, info, None if info.is_required() else info.default)
+            for name, info in model.model_fields.items() if name not in ("type", "id")]
+
+
+@lru_cache(maxsize=1)
+def build_schema() -> dict[str, Any]:
+    """The whole schema (cached: everything in it is fixed once the process has imported)."""
+    return {
+        "protocol": PROTOCOL,
+        "version": __version__,
+        "distributions": [
+            {"name": d.name, "label": d.label, "description": d.description,
+             "preset": d.preset, "has_modes": d.modes is not None,
+             "takes_params": d.check is not None}
+            for d in DISTRIBUTIONS.values()
+        ],
+        "losses": [{"name": x.name, "label": x.label, "description": x.description}
+                   for x in LOSSES.values()],
+        "config": {"fields": config_fields(), "defaults": Config().model_dump(mode="json")},
+        "view": {"default": DEFAULT_VIEW, "fields": _model_fields(messages.View),
+                 "layers": list(messages.LAYER_NAMES)},
+        "layers": [{"id": i, "name": n} for n, i in LAYER_IDS.items()],
+        "stages": [{"index": i, "name": n, "caption": c} for i, (n, c) in enumerate(STAGES)],
+        "messages": {name: {"fields": _model_fields(model)}
+                     for name, model in messages.MESSAGES.items()},
+    }
+
+
+__all__ = ["build_schema", "config_fields", "field_schema"]

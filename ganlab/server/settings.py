@@ -1,0 +1,89 @@
+"""Server settings: limits, origins and pacing, from keyword arguments or ``GANLAB_*`` variables.
+
+The same settings reach every worker process: ``run`` writes them to the environment with
+:meth:`Settings.to_env` and each worker reads them back with :meth:`Settings.from_env`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+ENV_PREFIX = "GANLAB_"
+MiB = 1 << 20
+
+# Browsers on the machine itself may open any port; other hosts must be listed.
+DEFAULT_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+
+
+@dataclass
+class Settings:
+    """Everything the app factory needs; all fields have safe local defaults."""
+
+    allowed_origins: list[str] = field(default_factory=list)  # extra origins; "*" allows all
+    max_sessions: int = 64  # per worker process
+    idle_timeout: float = 1800.0  # seconds without a message while paused
+    max_message_bytes: int = 4 * MiB  # larger text messages get `too_large`
+    rate_limit: float = 200.0  # messages per second, sustained
+    rate_burst: float = 200.0  # messages allowed at once above the sustained rate
+    default_fps: int = 30
+    metrics_hz: float = 5.0  # metrics (KL/JS, modes, precision/recall) per second while running
+    chunk_seconds: float = 0.001  # longest stretch of training before the loop runs others
+    static_dir: str = ""  # "" = <repo>/static next to the package
+    templates_dir: str = ""  # "" = <repo>/templates next to the package
+
+    def __post_init__(self) -> None:
+        self.allowed_origins = _origins(self.allowed_origins)
+        if self.max_sessions < 1:
+            raise ValueError("max_sessions must be >= 1")
+        if self.idle_timeout <= 0 or self.rate_limit <= 0 or self.chunk_seconds <= 0:
+            raise ValueError("idle_timeout, rate_limit and chunk_seconds must be > 0")
+        if not 1 <= self.default_fps <= 60:
+            raise ValueError("default_fps must be in 1..60")
+
+    @classmethod
+    def create(cls, **kw: Any) -> Settings:
+        """Settings from keyword arguments, ignoring the ones given as None (CLI defaults)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(kw) - known
+        if unknown:
+            raise TypeError(f"unknown server settings: {', '.join(sorted(unknown))}")
+        return cls(**{k: v for k, v in kw.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Settings from ``GANLAB_<FIELD>`` variables (e.g. GANLAB_MAX_SESSIONS=10)."""
+        env = os.environ if environ is None else environ
+        kw: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            default = getattr(cls(), f.name)
+            if isinstance(default, list):
+                kw[f.name] = raw
+            elif isinstance(default, bool):
+                kw[f.name] = raw.lower() in ("1", "true", "yes")
+            else:
+                kw[f.name] = type(default)(raw)
+        return cls(**kw)
+
+    def to_env(self) -> dict[str, str]:
+        """The variables that make :meth:`from_env` return these settings."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[ENV_PREFIX + f.name.upper()] = ",".join(v) if isinstance(v, list) else str(v)
+        return out
+
+
+def _origins(value: Any) -> list[str]:
+    """Accept a list or a comma-separated string; normalise away trailing slashes."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [str(o).strip().rstrip("/") for o in items if str(o).strip()]
+
+
+__all__ = ["Settings", "DEFAULT_ORIGINS", "MiB"]
