@@ -67,15 +67,25 @@ function adoptConfig(config) {
   dv.showStrokes = app.server.data === "drawn";
   $("draw-tools").hidden = app.server.data !== "drawn";
   if (!userData) state.set("pts", []);
+  // Distributions with parameters (e.g. the Gaussian mixture) get a small JSON editor.
+  const dist = app.dists.find((d) => d.name === app.server.data);
+  $("data-params-box").hidden = userData || !dist?.takes_params;
+  if (document.activeElement !== $("data-params")) $("data-params").value = JSON.stringify(app.server.data_params || {});
   writeHash();
 }
+
+$("data-params-apply").addEventListener("click", () => {
+  let params;
+  try { params = JSON.parse($("data-params").value || "{}"); } catch (e) { say(`parameters: ${e.message}`, "error"); return; }
+  sendData(app.server.data, params).then(() => say(`Parameters of ${app.server.data} applied`)).catch(() => {});
+});
 
 // --- requests --------------------------------------------------------------------------------------
 async function ask(type, fields = {}) {
   try {
     return await app.session.request(type, fields);
   } catch (e) {
-    if (e.code !== "disconnected") say(`${type}: ${e.message}`, "error");
+    if (e.code !== "disconnected") say(e.message.startsWith(`${type}`) ? e.message : `${type}: ${e.message}`, "error");
     throw e;
   }
 }
