@@ -450,6 +450,8 @@ async function onHello(msg) {
       const params = data === "drawn" ? {strokes: pts, spread: state.get("spread")} : {points: pts.flat()};
       await sendData(data, params).catch(() => {});
       changed = true;
+    } else if (USER_DATA.has(data)) {
+      say("The link names a drawing but holds no points: draw a shape to set the data.", "sticky");
     } else if (data !== server.data || JSON.stringify(want.data_params ?? {}) !== JSON.stringify(server.data_params ?? {})) {
       await sendData(data, want.data_params && Object.keys(want.data_params).length ? want.data_params : null).catch(() => {});
       changed = true;
