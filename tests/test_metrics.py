@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ganlab import Trainer
+from ganlab.cli_data import train_metrics
 from ganlab.data import modes_of, sample_points
 from ganlab.metrics import (
     d_accuracy,
@@ -18,6 +19,7 @@ from ganlab.metrics import (
     histogram,
     mode_coverage,
     precision_recall,
+    reference_real,
 )
 from ganlab.metrics.modes import js_bits
 
@@ -222,3 +224,20 @@ def test_frame_metrics_are_cheap():
         frame_metrics(t, real, fake)
         best = min(best, time.perf_counter() - t0)
     assert best < 0.03, f"frame_metrics took {best * 1e3:.1f} ms"
+
+
+def test_frame_metrics_follow_a_data_change():
+    t = Trainer(data="spiral", seed=0)
+    assert "modes_total" not in frame_metrics(t)
+    t.update(data="grid25", data_params={})
+    assert frame_metrics(t)["modes_total"] == 25
+    ref = reference_real(t)
+    assert mode_coverage(ref, *modes_of("grid25"))["high_quality"] > 0.97  # grid25 points now
+
+
+def test_train_metrics_for_the_cli():
+    t = Trainer(data="ring8", seed=0)
+    t.train(10)
+    m = train_metrics(t)
+    json.dumps(m, allow_nan=False)
+    assert m["modes_total"] == 8 and {"kl", "js", "precision", "recall", "d_accuracy"} <= set(m)

@@ -48,13 +48,14 @@ _REAL_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _reference(trainer, n: int) -> tuple[np.ndarray, np.ndarray]:
-    key = (trainer.config.data, repr(trainer.config.data_params), trainer.config.seed, n)
+    # The trainer builds a new sampler whenever data, params or seed change: compare by identity
+    # (never by the params, which may hold 100,000 points).
     hit = _REAL_CACHE.get(trainer)
-    if hit is None or hit[0] != key:
+    if hit is None or hit[0] is not trainer.sampler or hit[1] != n:
         rng = np.random.default_rng([trainer.config.seed, 0x6A7A])
         real = trainer.sampler(rng, n)
-        hit = _REAL_CACHE[trainer] = (key, real, knn_radii(real[:PR_SAMPLES], PR_K))
-    return hit[1], hit[2]
+        hit = _REAL_CACHE[trainer] = (trainer.sampler, n, real, knn_radii(real[:PR_SAMPLES], PR_K))
+    return hit[2], hit[3]
 
 
 def reference_real(trainer, n: int = FRAME_SAMPLES) -> np.ndarray:
