@@ -98,7 +98,7 @@ async def live(ws: WebSocket, app: FastAPI) -> None:
                                        "try again later")))
         await ws.close(1013, "server busy")
         return
-    session = Session(ws, settings)
+    session = Session(ws, settings, sessions)
     sessions[session.id] = session
     try:
         await session.serve()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import time
 from typing import Any
@@ -75,8 +76,9 @@ class Closed(Exception):
 class Session:
     """A trainer, its view and pacing, bound to one websocket."""
 
-    def __init__(self, ws: WebSocket, settings: Settings):
+    def __init__(self, ws: WebSocket, settings: Settings, peers: dict | None = None):
         self.ws, self.settings = ws, settings
+        self.peers = peers if peers is not None else {}  # this process's sessions, self included
         self.id = secrets.token_hex(8)
         self.trainer = Trainer()
         self.frames = FrameBuilder(view={**DEFAULT_VIEW, "fps": settings.default_fps})
@@ -104,7 +106,7 @@ class Session:
         return {
             "type": "hello", "protocol": PROTOCOL, "version": __version__, "session": self.id,
             "config": self.trainer.config.model_dump(mode="json"), "epoch": self.trainer.epoch,
-            "view": dict(self.frames.view), "running": self.running,
+            "view": dict(self.frames.view), "running": self.running, "worker": os.getpid(),
             "limits": {"max_message_bytes": s.max_message_bytes, "rate_limit": s.rate_limit,
                        "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions},
         }
@@ -153,8 +155,8 @@ class Session:
         # Metrics cost more than all layers together (~1 ms): while running they come at
         # `metrics_hz`; every frame of a paused session or a slow-motion stage carries them.
         now = time.monotonic()
-        with_metrics = (not self.running or stage is not None
-                        or now - self.metrics_at >= 1.0 / self.settings.metrics_hz)
+        hz = min(self.settings.metrics_hz, self.settings.metrics_budget / self.running_peers())
+        with_metrics = not self.running or stage is not None or now - self.metrics_at >= 1.0 / hz
         if with_metrics:
             self.metrics_at = now
         layers, metrics = self.frames.build(t, with_metrics)
@@ -223,8 +225,11 @@ class Session:
                 continue
             await self.handle(text)
 
+    def running_peers(self) -> int:
+        return max(1, sum(1 for p in self.peers.values() if p.running))
+
     async def _train(self) -> None:
-        chunk = self.settings.chunk_seconds
+        s = self.settings
         per_epoch = 2e-4  # seconds per epoch, learned as training runs
         tokens, last = 0.0, time.monotonic()
         while True:
@@ -237,6 +242,9 @@ class Session:
             if self.slowmo["on"]:
                 await self._stage()
                 continue
+            # All running sessions take one chunk per event-loop pass, so chunks shrink as sessions
+            # multiply: a pass (and so the wait of any command) stays near `round_seconds`.
+            chunk = min(s.chunk_seconds, s.round_seconds / self.running_peers())
             n = max(1, int(chunk / per_epoch))
             if self.speed is not None:
                 now = time.monotonic()
@@ -285,7 +293,11 @@ class Session:
         due = time.monotonic()
         while True:
             now = time.monotonic()
-            due = max(due + 1.0 / self.frames.view["fps"], now)  # never catch up in bursts
+            # Frames share a per-process budget so that under load they cannot starve training.
+            fps = self.frames.view["fps"]
+            if self.running:
+                fps = min(fps, max(1.0, s.frame_budget / self.running_peers()))
+            due = max(due + 1.0 / fps, now)  # never catch up in bursts
             await asyncio.sleep(due - now)
             if not self.running and time.monotonic() - self.last_message > s.idle_timeout:
                 # Already closing is fine: the session ends either way.

@@ -29,7 +29,10 @@ class Settings:
     rate_burst: float = 200.0  # messages allowed at once above the sustained rate
     default_fps: int = 30
     metrics_hz: float = 5.0  # metrics (KL/JS, modes, precision/recall) per second while running
+    metrics_budget: float = 80.0  # metrics computations per second for a whole process
     chunk_seconds: float = 0.001  # longest stretch of training before the loop runs others
+    round_seconds: float = 0.02  # target time for every running session to get one chunk
+    frame_budget: float = 800.0  # frames per second for all running sessions of a process
     static_dir: str = ""  # "" = <repo>/static next to the package
     templates_dir: str = ""  # "" = <repo>/templates next to the package
 
@@ -37,8 +40,10 @@ class Settings:
         self.allowed_origins = _origins(self.allowed_origins)
         if self.max_sessions < 1:
             raise ValueError("max_sessions must be >= 1")
-        if self.idle_timeout <= 0 or self.rate_limit <= 0 or self.chunk_seconds <= 0:
-            raise ValueError("idle_timeout, rate_limit and chunk_seconds must be > 0")
+        for name in ("idle_timeout", "rate_limit", "chunk_seconds", "round_seconds",
+                     "frame_budget", "metrics_hz", "metrics_budget"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
         if not 1 <= self.default_fps <= 60:
             raise ValueError("default_fps must be in 1..60")
 

@@ -1,0 +1,181 @@
+"""Load test: N websocket clients training at full speed against one local server.
+
+Starts ``ganlab.server.run`` in a subprocess on a free loopback port, connects N sessions with the
+``websockets`` client, plays them all, and over the measurement window reports per session the
+frames per second and epochs per second, and across sessions the round-trip time of ``pause``
+(send -> ack, each client pausing and resuming about once a second) at p50 / p99.
+
+    python scripts/load.py --sessions 40 --seconds 10 [--workers 2] [--repeat 3]
+
+Targets (issue 4, this 2-core machine): 40 sessions, each > 15 frames/s and > 250 epochs/s,
+pause acknowledged within 100 ms at p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, workers: int, sessions: int) -> subprocess.Popen:
+    code = ("from ganlab.server import run; "
+            f"run(port={port}, open_browser=False, workers={workers}, "
+            f"max_sessions={sessions + 8}, log_level='warning')")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT)
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+class Client:
+    """One session: plays, counts frames and epochs, pauses and resumes about once a second."""
+
+    def __init__(self, url: str, fps: int | None):
+        self.url, self.fps = url, fps
+        self.frames: list[tuple[float, int]] = []  # (time, epoch) of each JSON frame
+        self.pause_rtt: list[float] = []
+        self.waiting: dict[int, asyncio.Future] = {}
+        self.next_id = 0
+
+    async def request(self, ws, type: str, **fields) -> dict:
+        self.next_id += 1
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting[self.next_id] = fut
+        await ws.send(json.dumps({"type": type, "id": self.next_id, **fields}))
+        return await fut
+
+    async def reader(self, ws) -> None:
+        async for msg in ws:
+            if isinstance(msg, bytes):
+                continue  # the binary half: size only matters to the network, not to counting
+            if msg.startswith('{"type":"frame"'):
+                head = msg[:120]
+                i = head.index('"epoch":') + 8
+                self.frames.append((time.perf_counter(), int(head[i:head.index(",", i)])))
+                continue
+            data = json.loads(msg)
+            fut = self.waiting.pop(data.get("id"), None)
+            if fut is not None and not fut.done():
+                fut.set_result(data)
+
+    async def run(self, warmup: float, seconds: float, start: asyncio.Event) -> None:
+        async with connect(self.url, max_size=None, open_timeout=30) as ws:
+            hello = json.loads(await ws.recv())
+            assert hello["type"] == "hello", hello
+            self.worker = hello.get("worker")
+            task = asyncio.create_task(self.reader(ws))
+            if self.fps:
+                await self.request(ws, "view", fps=self.fps)
+            await start.wait()
+            await self.request(ws, "play")
+            t_measure = time.perf_counter() + warmup
+            t_end = t_measure + seconds
+            await asyncio.sleep(warmup)
+            while time.perf_counter() < t_end:
+                await asyncio.sleep(0.5 + 0.5 * (hash((id(self), time.perf_counter())) % 100) / 100)
+                t0 = time.perf_counter()
+                ack = await self.request(ws, "pause")
+                self.pause_rtt.append(time.perf_counter() - t0)
+                assert ack["type"] == "ack", ack
+                await self.request(ws, "play")
+            self.window = (t_measure, t_end)
+            await self.request(ws, "pause")
+            task.cancel()
+
+    def rates(self) -> tuple[float, float]:
+        t0, t1 = self.window
+        inside = [(t, e) for t, e in self.frames if t0 <= t <= t1]
+        if len(inside) < 2:
+            return 0.0, 0.0
+        span = inside[-1][0] - inside[0][0]
+        return len(inside) / (t1 - t0), (inside[-1][1] - inside[0][1]) / span
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+async def one_run(port: int, n: int, warmup: float, seconds: float, fps: int | None,
+                  stagger: float) -> dict:
+    clients = [Client(f"ws://127.0.0.1:{port}/ws", fps) for _ in range(n)]
+    start = asyncio.Event()
+    tasks = []
+    for c in clients:
+        # Browsers arrive one by one; a burst of simultaneous connects would all land on
+        # whichever worker process happens to be accepting.
+        tasks.append(asyncio.create_task(c.run(warmup, seconds, start)))
+        await asyncio.sleep(stagger)
+    await asyncio.sleep(1.0)  # all connected and idle
+    start.set()
+    await asyncio.gather(*tasks)
+    fr, ep = zip(*(c.rates() for c in clients), strict=True)
+    rtt = [x for c in clients for x in c.pause_rtt]
+    return {
+        "sessions": n, "frames_per_s_min": min(fr), "frames_per_s_median": statistics.median(fr),
+        "epochs_per_s_min": min(ep), "epochs_per_s_median": statistics.median(ep),
+        "epochs_per_s_total": sum(ep), "pause_rtt_ms_p50": 1000 * pct(rtt, 0.5),
+        "pause_rtt_ms_p99": 1000 * pct(rtt, 0.99), "pauses": len(rtt),
+        "per_worker": sorted(Counter(c.worker for c in clients).values()),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=40)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--fps", type=int, default=None, help="view fps to request (default: server's)")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--stagger", type=float, default=0.02, help="seconds between two connects")
+    ap.add_argument("--port", type=int, default=0, help="use a running server instead of starting one")
+    args = ap.parse_args()
+    port = args.port or free_port()
+    proc = None if args.port else start_server(port, args.workers, args.sessions)
+    try:
+        runs = []
+        for i in range(args.repeat):
+            r = asyncio.run(one_run(port, args.sessions, args.warmup, args.seconds, args.fps,
+                                  args.stagger))
+            runs.append(r)
+            print(f"run {i + 1}: " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
+                                               for k, v in r.items()), flush=True)
+        if len(runs) > 1:
+            med = {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "per_worker"}
+            print("median: " + ", ".join(f"{k} {v:.1f}" for k, v in med.items()))
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""A real uvicorn (``ganlab.server.run`` in a subprocess on a free port) and real websockets
+clients: sessions isolated from each other under a flood and an abrupt disconnect, snapshot /
+restore across connections, origin refusal, server busy, and several worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from ganlab import Trainer
+
+pytestmark = pytest.mark.timeout(60)
+ROOT = Path(__file__).resolve().parents[1]
+MAX_SESSIONS = 6
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def healthz(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+        return json.loads(r.read())
+
+
+def start(workers: int = 1, **settings) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    kw = ", ".join(f"{k}={v!r}" for k, v in settings.items())
+    code = (f"from ganlab.server import run; run(port={port}, open_browser=False, "
+            f"workers={workers}, log_level='warning', {kw})")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        try:
+            healthz(port)
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server():
+    proc, port = start(max_sessions=MAX_SESSIONS)
+    yield port
+    stop(proc)
+
+
+def wait_sessions(port: int, n: int, seconds: float = 5.0) -> int:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if (got := healthz(port)["sessions"]) == n:
+            return got
+        time.sleep(0.05)
+    return healthz(port)["sessions"]
+
+
+class Client:
+    """A protocol client: replies resolve futures by id; frames are counted."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.frames: list[dict] = []
+        self.errors: list[dict] = []
+        self.futures: dict = {}
+        self.next_id = 0
+        self.task = asyncio.create_task(self._read())
+
+    @classmethod
+    async def open(cls, port: int, **kw) -> Client:
+        ws = await connect(f"ws://127.0.0.1:{port}/ws", max_size=None, **kw)
+        hello = json.loads(await ws.recv())
+        assert hello["type"] == "hello"
+        c = cls(ws)
+        c.hello = hello
+        return c
+
+    async def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the abruptly dropped client ends here
+            await self._read_all()
+
+    async def _read_all(self) -> None:
+        async for msg in self.ws:
+            if isinstance(msg, bytes):
+                continue
+            data = json.loads(msg)
+            if data["type"] == "frame":
+                self.frames.append(data)
+            elif data["type"] in ("ack", "error"):
+                if data["type"] == "error":
+                    self.errors.append(data)
+                fut = self.futures.pop(data["id"], None)
+                if fut is not None:
+                    fut.set_result(data)
+
+    async def request(self, type: str, **fields) -> dict:
+        self.next_id += 1
+        fut = asyncio.get_running_loop().create_future()
+        self.futures[self.next_id] = fut
+        await self.ws.send(json.dumps({"type": type, "id": self.next_id, **fields}))
+        return await asyncio.wait_for(fut, 10)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self.task.cancel()
+
+
+def test_sessions_are_isolated_under_flood_and_abrupt_disconnect(server):
+    async def main():
+        normal = [await Client.open(server) for _ in range(2)]
+        flooder_ws = await connect(f"ws://127.0.0.1:{server}/ws", max_size=None)
+        await flooder_ws.recv()
+        dropper = await Client.open(server)
+        assert wait_sessions(server, 4) == 4
+        for c in (*normal, dropper):
+            await c.request("play")
+        await asyncio.sleep(0.3)
+
+        async def flood():  # as fast as possible, never reading
+            for i in range(1500):
+                await flooder_ws.send(json.dumps({"type": "ping", "id": i}))
+
+        flood_task = asyncio.create_task(flood())
+        dropper.ws.transport.abort()  # no close handshake
+        counts = [len(c.frames) for c in normal]
+        rtts = []
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:
+            for c in normal:
+                s = time.perf_counter()
+                assert (await c.request("pause"))["type"] == "ack"
+                rtts.append(time.perf_counter() - s)
+                await c.request("play")
+            await asyncio.sleep(0.1)
+        elapsed = time.monotonic() - t0
+        fps = [(len(c.frames) - n) / elapsed for c, n in zip(normal, counts, strict=True)]
+        assert min(fps) > 5, fps  # default 30 fps; generous for a shared 2-core machine
+        assert max(rtts) < 0.5, rtts
+        assert all(c.frames[-1]["epoch"] > 0 for c in normal)
+
+        # The abruptly closed session is gone; the flooder's session carries on.
+        assert wait_sessions(server, 3) == 3
+        await asyncio.wait_for(flood_task, 20)
+        replies = []
+        while len(replies) < 1500:
+            raw = await asyncio.wait_for(flooder_ws.recv(), 10)
+            if isinstance(raw, bytes):
+                continue
+            msg = json.loads(raw)
+            if msg["type"] in ("ack", "error"):
+                replies.append(msg)
+        codes = {r.get("code") for r in replies}
+        assert "rate_limited" in codes and None in codes
+        assert [r["id"] for r in replies] == list(range(1500)), "one reply per message, in order"
+        await flooder_ws.send(json.dumps({"type": "ping", "id": "last"}))
+        while isinstance(raw := await flooder_ws.recv(), bytes) or json.loads(raw)["type"] != "ack":
+            pass
+        msg = json.loads(raw)
+        assert msg["id"] == "last"
+        for c in normal:
+            await c.close()
+        await flooder_ws.close()
+
+    asyncio.run(main())
+    assert wait_sessions(server, 0) == 0, "no session outlives its connection"
+
+
+def test_snapshot_restore_across_connections(server):
+    async def main():
+        a = await Client.open(server)
+        await a.request("config", changes={"seed": 3, "g_optimizer.kind": "adam"})
+        for _ in range(20):
+            await a.request("step")
+        snap = (await a.request("snapshot"))["snapshot"]
+        await a.close()
+        b = await Client.open(server)
+        ack = await b.request("restore", snapshot=snap)
+        assert ack["type"] == "ack" and ack["epoch"] == 20
+        await b.request("step")
+        after = (await b.request("snapshot"))["snapshot"]
+        await b.close()
+        return snap, after
+
+    snap, after = asyncio.run(main())
+    ref = Trainer.from_snapshot(snap)
+    ref.step()
+    np.testing.assert_array_equal(np.asarray(after["generator"]), ref.G.params)
+    assert after["epoch"] == 21
+
+
+def test_foreign_origin_is_refused(server):
+    async def main():
+        async with connect(f"ws://127.0.0.1:{server}/ws", origin="http://evil.example") as ws:
+            with pytest.raises(ConnectionClosed) as e:
+                await ws.recv()
+            return e.value.rcvd.code
+
+    assert asyncio.run(main()) == 1008
+    port_origin = f"http://127.0.0.1:{server}"
+
+    async def allowed():
+        c = await Client.open(server, origin=port_origin)
+        await c.close()
+        return c.hello
+
+    assert asyncio.run(allowed())["type"] == "hello"
+
+
+def test_server_busy(server):
+    assert wait_sessions(server, 0) == 0
+
+    async def main():
+        full = [await Client.open(server) for _ in range(MAX_SESSIONS)]
+        async with connect(f"ws://127.0.0.1:{server}/ws") as ws:
+            msg = json.loads(await ws.recv())
+            with pytest.raises(ConnectionClosed) as e:
+                await ws.recv()
+        for c in full:
+            await c.close()
+        return msg, e.value.rcvd.code
+
+    msg, code = asyncio.run(main())
+    assert msg["type"] == "error" and msg["code"] == "server_busy" and code == 1013
+
+
+def test_several_workers_read_settings_from_env():
+    proc, port = start(workers=2, max_sessions=5, idle_timeout=600)
+    try:
+        async def main():
+            clients = [await Client.open(port) for _ in range(4)]
+            for c in clients:
+                assert c.hello["limits"]["max_sessions"] == 5
+                assert c.hello["limits"]["idle_timeout"] == 600
+                assert (await c.request("step"))["epoch"] == 1
+            workers = {c.hello["worker"] for c in clients}
+            for c in clients:
+                await c.close()
+            return workers
+
+        assert len(asyncio.run(main())) >= 1
+    finally:
+        stop(proc)
