@@ -59,7 +59,7 @@ def main() -> None:
     p.add_argument("--data", nargs="+", default=["ring8", "grid25"], choices=["ring8", "grid25"])
     p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--seconds", type=float, default=150.0, help="wall time per run")
+    p.add_argument("--seconds", type=float, default=150.0, help="wall time per run (s)")
     p.add_argument("--samples", type=int, default=2500, help="generated samples per evaluation")
     p.add_argument("--checks", type=int, default=10, help="coverage checks per run")
     args = p.parse_args()

@@ -1,0 +1,65 @@
+"""What one live frame costs: frame_metrics and the view layers, best of several runs.
+
+    OPENBLAS_NUM_THREADS=1 python scripts/bench_frame.py   # what the server should run with
+"""
+
+from __future__ import annotations
+
+import time
+
+from ganlab import Trainer, views
+from ganlab.data import modes_of
+from ganlab.metrics import divergences, frame_metrics, mode_coverage, precision_recall
+from ganlab.metrics.training import reference_real
+
+NETS = {
+    "GAN Lab default (2 x 8)": {},
+    "recommended grid25 (3 x 64)": {"generator": {"layers": 3, "units": 64},
+                                    "discriminator": {"layers": 3, "units": 64}},
+}
+
+
+def best_ms(fn, repeat: int = 30) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best * 1e3
+
+
+def bench(label: str, nets: dict) -> None:
+    t = Trainer(nets, data="grid25", seed=0)
+    t.train(20)
+    real, fake = t.real(500), t.sample(noise=t.viz_noise(500))
+    ref, fk = reference_real(t), t.sample(noise=t.viz_noise(2500))
+    modes = modes_of("grid25")
+    rows = {
+        "frame_metrics (all)": lambda: frame_metrics(t, real, fake),
+        "  G on 2,500 fixed noise": lambda: t.sample(noise=t.viz_noise(2500)),
+        "  divergences 20x20+1": lambda: divergences(ref, fk),
+        "  mode_coverage 2,500 x 25": lambda: mode_coverage(fk, *modes),
+        "  precision_recall 200 (uncached)": lambda: precision_recall(ref[:200], fk[:200]),
+        "heatmap(50)": lambda: views.heatmap(t, 50),
+        "manifold(20)": lambda: views.manifold(t, 20),
+        "gradients(500 fakes)": lambda: views.gradients(t, fake),
+        "optimal_discriminator(50)": lambda: views.optimal_discriminator(real, fake, 50),
+    }
+    print(label)
+    total = 0.0
+    for name, fn in rows.items():
+        ms = best_ms(fn)
+        if not name.startswith("  "):
+            total += ms
+        print(f"  {name:<36} {ms:7.2f} ms")
+    print(f"  {'total (unindented rows)':<36} {total:7.2f} ms")
+
+
+def main() -> None:
+    for label, nets in NETS.items():
+        bench(label, nets)
+
+
+if __name__ == "__main__":
+    main()
