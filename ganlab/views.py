@@ -47,8 +47,10 @@ def gradients(trainer, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def gradient_field(trainer, n: int = 30, kind: str = "d") -> np.ndarray:
     """(n, n, 2) over the grid centres (row 0 at the top): ``d`` = dD/dx, ``g`` = -d l_G/dx (the
-    push a fake sample at that point would get)."""
-    n = _check_n(n)
+    push a fake sample at that point would get). n 2..200 (arrows need a coarser grid than colour)."""
+    n = int(n)
+    if not 2 <= n <= HEATMAP_MAX:
+        raise ValueError(f"gradient field size must be in 2..{HEATMAP_MAX}, got {n}")
     x = grid_centres(n)
     if kind == "d":
         g = trainer.d_grad(x)
