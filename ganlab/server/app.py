@@ -20,7 +20,7 @@ from ganlab import __version__
 from .frames import dumps
 from .origins import origin_allowed
 from .schema import build_schema
-from .session import PROTOCOL, Session, error
+from .session import PROTOCOL, Load, Session, error
 from .settings import Settings
 from .tuning import tune_malloc
 
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="ganlab", version=__version__, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.sessions = {}
+    app.state.load = Load()
     static_dir = _dir(settings.static_dir, "static")
     templates_dir = _dir(settings.templates_dir, "templates")
     templates = Jinja2Templates(directory=str(templates_dir))
@@ -98,7 +99,7 @@ async def live(ws: WebSocket, app: FastAPI) -> None:
                                        "try again later")))
         await ws.close(1013, "server busy")
         return
-    session = Session(ws, settings, sessions)
+    session = Session(ws, settings, app.state.load)
     sessions[session.id] = session
     try:
         await session.serve()

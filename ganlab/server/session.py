@@ -69,6 +69,13 @@ class TokenBucket:
         return False
 
 
+class Load:
+    """What the sessions of one process share: how many are running (chunks and frame rates
+    are divided among them)."""
+
+    running = 0
+
+
 class Closed(Exception):
     """The websocket is gone; the session ends."""
 
@@ -76,13 +83,13 @@ class Closed(Exception):
 class Session:
     """A trainer, its view and pacing, bound to one websocket."""
 
-    def __init__(self, ws: WebSocket, settings: Settings, peers: dict | None = None):
+    def __init__(self, ws: WebSocket, settings: Settings, load: Load | None = None):
         self.ws, self.settings = ws, settings
-        self.peers = peers if peers is not None else {}  # this process's sessions, self included
+        self.load = load or Load()  # shared by this process's sessions
         self.id = secrets.token_hex(8)
         self.trainer = Trainer()
         self.frames = FrameBuilder(view={**DEFAULT_VIEW, "fps": settings.default_fps})
-        self.running = False
+        self._running = False
         self.speed: float | None = None  # target epochs/s; None = as fast as possible
         self.slowmo = {"on": False, "stage_seconds": 1.5}
         self.stage = 0  # next slow-motion stage
@@ -96,8 +103,20 @@ class Session:
         self.diverged_reported = False
         self.last_message = time.monotonic()
         self.bucket = TokenBucket(settings.rate_limit, settings.rate_burst)
-        self.wake = asyncio.Event()
+        self.wake = asyncio.Event()  # runner: play / pause / speed / slow-motion changed
+        self.dirty = asyncio.Event()  # frame sender: paused state changed
         self.send_lock = asyncio.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @running.setter
+    def running(self, on: bool) -> None:
+        if on != self._running:
+            self.load.running += 1 if on else -1
+            self._running = on
+            self.dirty.set()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -121,6 +140,7 @@ class Session:
                 if not t.cancelled() and t.exception() and not isinstance(t.exception(), Closed):
                     log.error("session %s failed", self.id, exc_info=t.exception())
         finally:
+            self.running = False  # leave the process's count of running sessions
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -226,7 +246,7 @@ class Session:
             await self.handle(text)
 
     def running_peers(self) -> int:
-        return max(1, sum(1 for p in self.peers.values() if p.running))
+        return max(1, self.load.running)
 
     async def _train(self) -> None:
         s = self.settings
@@ -299,6 +319,13 @@ class Session:
                 fps = min(fps, max(1.0, s.frame_budget / self.running_peers()))
             due = max(due + 1.0 / fps, now)  # never catch up in bursts
             await asyncio.sleep(due - now)
+            if not self.running and self._key() == self.sent_key:
+                # Paused and drawn: sleep until something changes (or it is time to idle out).
+                self.dirty.clear()
+                left = s.idle_timeout - (time.monotonic() - self.last_message)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.dirty.wait(), max(0.0, left) + 0.01)
+                due = time.monotonic()
             if not self.running and time.monotonic() - self.last_message > s.idle_timeout:
                 # Already closing is fine: the session ends either way.
                 with contextlib.suppress(Exception):
@@ -339,6 +366,7 @@ class Session:
     def changed(self) -> None:
         self.version += 1
         self.wake.set()
+        self.dirty.set()
 
     def on_play(self, msg: m.Play) -> dict:
         if not self.trainer.status.ok:
