@@ -1,0 +1,75 @@
+"""Small pieces of the server: settings, origins, binary frames, JSON without NaN, the schema."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ganlab.server.frames import HEADER, decode, dumps, encode
+from ganlab.server.origins import origin_allowed
+from ganlab.server.schema import build_schema
+from ganlab.server.settings import Settings
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def test_settings_round_trip_through_env():
+    s = Settings.create(allowed_origins="https://a.example, https://b.example/", max_sessions=3,
+                        idle_timeout=12.5, rate_limit=None)
+    assert s.allowed_origins == ["https://a.example", "https://b.example"]
+    assert s.rate_limit == 200.0, "None means default (the CLI passes unset options as None)"
+    assert Settings.from_env(s.to_env()) == s
+    with pytest.raises(TypeError):
+        Settings.create(nope=1)
+    with pytest.raises(ValueError):
+        Settings(max_sessions=0)
+
+
+@pytest.mark.parametrize("origin,host,allowed,ok", [
+    (None, "h:1", [], True),
+    ("http://h:1", "h:1", [], True),
+    ("http://127.0.0.1:5173", "x:1", [], True),
+    ("http://localhost", "x:1", [], True),
+    ("http://evil.example", "127.0.0.1:8000", [], False),
+    ("http://127.0.0.1:80.evil.example", "x:1", [], False),
+    ("null", "x:1", [], False),
+    ("https://lab.example.org", "x:1", ["https://lab.example.org"], True),
+    ("https://lab.example.org:444", "x:1", ["https://lab.example.org:*"], True),
+    ("http://evil.example", "x:1", ["*"], True),
+])
+def test_origins(origin, host, allowed, ok):
+    assert origin_allowed(origin, host, allowed) is ok
+
+
+def test_binary_frame_layout_is_aligned_and_round_trips():
+    rng = np.random.default_rng(0)
+    layers = {"real": rng.random((7, 2)), "heatmap": rng.random((3, 3)),
+              "manifold_area": np.array([[np.nan, np.inf, -np.inf]])}
+    data = encode(42, layers)
+    assert data[:4] == b"GLF1"
+    head = np.frombuffer(data, "<u4", count=4)
+    assert head[1] == 42 and head[2] == 3 and head[3] == 0
+    table = np.frombuffer(data, "<u4", count=12, offset=HEADER).reshape(3, 4)
+    assert list(table[:, 0]) == [1, 3, 7]
+    assert all(off % 4 == 0 for off in table[:, 3])
+    assert table[0, 3] == HEADER + 16 * 3
+    seq, back = decode(data)
+    assert seq == 42 and list(back) == list(layers)
+    np.testing.assert_allclose(back["real"], layers["real"], rtol=1e-6)
+    assert back["manifold_area"][0, 0] == 0 and np.isfinite(back["manifold_area"]).all()
+
+
+def test_json_never_holds_non_finite_numbers():
+    text = dumps({"a": math.nan, "b": [1.0, math.inf], "c": {"d": -math.inf}, "e": np.float64(2)})
+    assert json.loads(text) == {"a": None, "b": [1.0, None], "c": {"d": None}, "e": 2.0}
+
+
+def test_schema_is_json_and_complete():
+    s = build_schema()
+    json.dumps(s, allow_nan=False)
+    paths = {f["path"] for f in s["config"]["fields"]}
+    assert {"seed", "loss", "generator.layers", "d_optimizer.lr", "k_d", "batch_size"} <= paths
+    assert all("type" in f and "default" in f and "restart" in f for f in s["config"]["fields"])
