@@ -192,6 +192,30 @@ def test_sessions_are_isolated_under_flood_and_abrupt_disconnect(server):
     assert wait_sessions(server, 0) == 0, "no session outlives its connection"
 
 
+def test_no_tasks_or_sessions_leak(server):
+    assert wait_sessions(server, 0) == 0
+    before = healthz(server)["tasks"]
+
+    async def main():
+        for _ in range(3):
+            clients = [await Client.open(server) for _ in range(MAX_SESSIONS)]
+            for c in clients[::2]:
+                await c.request("play")
+            await asyncio.sleep(0.2)
+            for i, c in enumerate(clients):
+                if i % 2:
+                    await c.close()
+                else:
+                    c.ws.transport.abort()
+                    c.task.cancel()
+            assert wait_sessions(server, 0) == 0
+
+    asyncio.run(main())
+    assert wait_sessions(server, 0) == 0
+    h = healthz(server)
+    assert h["running"] == 0 and h["tasks"] <= before, (before, h)
+
+
 def test_snapshot_restore_across_connections(server):
     async def main():
         a = await Client.open(server)

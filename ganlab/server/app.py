@@ -6,6 +6,7 @@ uvicorn's worker processes call (``ganlab.server.app:app_from_env``), reading ``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from pathlib import Path
@@ -66,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz")
     async def healthz():
         return {"status": "ok", "version": __version__, "protocol": PROTOCOL,
-                "sessions": len(app.state.sessions), "max_sessions": settings.max_sessions}
+                "sessions": len(app.state.sessions), "max_sessions": settings.max_sessions,
+                "running": app.state.load.running, "tasks": len(asyncio.all_tasks())}
 
     @app.get("/api/schema")
     async def schema():
