@@ -216,6 +216,35 @@ def test_no_tasks_or_sessions_leak(server):
     assert h["running"] == 0 and h["tasks"] <= before, (before, h)
 
 
+def test_a_stalled_client_gets_a_short_backlog_not_seconds_of_frames(server):
+    """A client that stops reading for 2 s (30 frames/s of ~22 KB = 1.3 MB) then drains finds
+    only a few frames queued: the server stopped sending once ~128 KB were unsent."""
+
+    async def main():
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 10)  # a slow link, roughly
+        sock.connect(("127.0.0.1", server))
+        async with connect(f"ws://127.0.0.1:{server}/ws", sock=sock, max_size=None,
+                           max_queue=4) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "play", "id": 1}))
+            await asyncio.sleep(2.0)  # not reading
+            queued, t0 = 0, time.perf_counter()
+            while True:  # drain: everything that arrives faster than 20 ms apart was queued
+                try:
+                    msg = await asyncio.wait_for(ws.recv(), 0.02)
+                except TimeoutError:
+                    break
+                queued += isinstance(msg, str) and msg.startswith('{"type":"frame"')
+            await ws.send(json.dumps({"type": "pause", "id": 2}))
+            while isinstance(m := await ws.recv(), bytes) or json.loads(m)["type"] != "ack":
+                pass
+            return queued, time.perf_counter() - t0
+
+    queued, _ = asyncio.run(main())
+    assert queued < 25, f"{queued} frames were queued for a stalled client"
+
+
 def test_snapshot_restore_across_connections(server):
     async def main():
         a = await Client.open(server)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import sys
 import threading
 import time
 import webbrowser
@@ -11,6 +13,7 @@ from typing import Any
 from .settings import Settings
 
 WS_MAX_SIZE = 16 << 20  # uvicorn closes (1009) above this; 4 MiB..16 MiB get a `too_large` reply
+NOTSENT_LOWAT = 128 << 10  # unsent bytes per connection in the kernel: about 5 default frames
 
 
 def run(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, workers: int = 1,
@@ -24,8 +27,7 @@ def run(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, wo
     connection.
     """
     import uvicorn
-
-    from .app import create_app
+    from uvicorn.supervisors import Multiprocess
 
     s = Settings.create(**settings)
     if open_browser:
@@ -37,9 +39,33 @@ def run(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, wo
                   log_level=log_level, timeout_graceful_shutdown=5)
     if workers > 1:
         os.environ.update(s.to_env())
-        uvicorn.run("ganlab.server.app:app_from_env", factory=True, workers=workers, **common)
+        config = uvicorn.Config("ganlab.server.app:app_from_env", factory=True, workers=workers,
+                                **common)
     else:
-        uvicorn.run(create_app(s), **common)
+        from .app import create_app
+
+        config = uvicorn.Config(create_app(s), **common)
+    sock = config.bind_socket()
+    bound_backlog(sock)
+    if workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[sock])
+
+
+def bound_backlog(sock: socket.socket, unsent: int = NOTSENT_LOWAT) -> bool:
+    """Let at most ``unsent`` bytes wait unsent in the kernel per connection (inherited by every
+    accepted socket). Without it a slow client's frames pile up in a send buffer of up to 4 MB
+    (seconds of frames) before the server notices; with it the send blocks early, the sender
+    skips frames, and what the client receives stays recent."""
+    opt = getattr(socket, "TCP_NOTSENT_LOWAT", 25 if sys.platform.startswith("linux") else None)
+    if opt is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return False
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, opt, unsent)
+    except OSError:
+        return False
+    return True
 
 
 def _open_when_up(url: str, timeout: float = 15.0) -> None:
