@@ -54,7 +54,6 @@ def main() -> None:
     t = Trainer()
     t.train(2000)
     fb = FrameBuilder()
-    fb.frame_metrics = None  # timed separately below
 
     issue = {"layers": ["real", "fake", "heatmap", "d_grad", "manifold"], "heatmap": 50,
              "samples": 1000, "manifold": 20, "fps": 30}

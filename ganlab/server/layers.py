@@ -1,33 +1,22 @@
 """The visual layers and metrics of one frame, computed only for the layers the page asked for.
 
-Uses :mod:`ganlab.views` and :mod:`ganlab.metrics` (the data engineer's) when they are importable
-and falls back to computing the layers with the trainer's own methods otherwise, so the server
-runs either way. Points that must not jitter between frames (real samples, visualisation noise)
-are drawn once per data set / noise setting and cached.
+The layers come from :mod:`ganlab.views` and the trainer's gradient methods, the metrics from
+:func:`ganlab.metrics.frame_metrics`. Points that must not jitter between frames (real samples,
+visualisation noise) are drawn once per data set / noise setting and cached.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ganlab import Trainer
+from ganlab import Trainer, views
+from ganlab.metrics import frame_metrics
 
-# Range of each noise kind's values, for the manifold grid (gaussian is truncated to [0, 1]).
-NOISE_RANGE = {"uniform": (0.0, 1.0), "gaussian": (0.0, 1.0), "uniform_signed": (-1.0, 1.0),
-               "normal": (-2.0, 2.0)}
 DEFAULT_VIEW = {"layers": ["real", "fake", "heatmap", "d_grad"], "heatmap": 50, "samples": 500,
                 "manifold": 20, "fps": 30}
-
-
-def _optional(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
 
 
 @dataclass
@@ -37,12 +26,6 @@ class FrameBuilder:
     view: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_VIEW))
     _real: tuple = (None, 0, None)
     _noise: tuple = (None, None)
-    _grid: tuple = (0, None)
-
-    def __post_init__(self) -> None:
-        self.views = _optional("ganlab.views")
-        metrics = _optional("ganlab.metrics")
-        self.frame_metrics = getattr(metrics, "frame_metrics", None)
 
     # -- cached inputs ---------------------------------------------------------------------------
 
@@ -61,14 +44,6 @@ class FrameBuilder:
             self._noise = (key, t.viz_noise(n))
         return self._noise[1]
 
-    def centres(self, n: int) -> np.ndarray:
-        """(n*n, 2) cell centres, row-major with the top row (y near 1) first."""
-        if self._grid[0] != n:
-            c = (np.arange(n) + 0.5) / n
-            xx, yy = np.meshgrid(c, c[::-1])
-            self._grid = (n, np.column_stack([xx.ravel(), yy.ravel()]))
-        return self._grid[1]
-
     # -- the frame -------------------------------------------------------------------------------
 
     def build(self, t: Trainer, with_metrics: bool = True) -> tuple[dict[str, np.ndarray], dict]:
@@ -85,58 +60,20 @@ class FrameBuilder:
         if "fake" in want:
             out["fake"] = fake
         if "heatmap" in want:
-            out["heatmap"] = self.heatmap(t, h)
+            out["heatmap"] = views.heatmap(t, h)
         if "d_grad" in want:
             out["d_grad"] = t.d_grad(fake)
         if "g_grad" in want:
             out["g_grad"] = t.g_loss_grad(fake)
         if "manifold" in want:
-            pts, area = self.manifold(t, v["manifold"])
+            pts, area = views.manifold(t, v["manifold"])
             out["manifold"] = pts.reshape(pts.shape[0], -1)
             out["manifold_area"] = np.atleast_2d(area)
         if "optimal_d" in want:
-            out["optimal_d"] = self.optimal_d(real, fake, h)
+            out["optimal_d"] = views.optimal_discriminator(real, fake, h)
         if "noise" in want:
             out["noise"] = z[:, :2]
-        metrics = self.frame_metrics(t, real, fake) if with_metrics and self.frame_metrics else {}
-        return out, metrics
-
-    def heatmap(self, t: Trainer, h: int) -> np.ndarray:
-        if self.views is not None:
-            return self.views.heatmap(t, h)
-        return t.discriminate(self.centres(h)).reshape(h, h)
-
-    def manifold(self, t: Trainer, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """G over an m x m grid of the first two noise dimensions (others at their centre):
-        points (m, m, 2) and cell areas (m-1, m-1); 1D noise gives (1, m, 2) and segment lengths."""
-        if self.views is not None:
-            return self.views.manifold(t, m)
-        lo, hi = NOISE_RANGE.get(t.config.noise, (0.0, 1.0))
-        d = t.config.noise_dim
-        u = np.linspace(lo, hi, m)
-        if d == 1:
-            pts = t.sample(noise=u[:, None]).reshape(1, m, 2)
-            return pts, np.hypot(*np.diff(pts[0], axis=0).T)[None, :]
-        uu, vv = np.meshgrid(u, u[::-1])
-        z = np.full((m * m, d), (lo + hi) / 2)
-        z[:, 0], z[:, 1] = uu.ravel(), vv.ravel()
-        p = t.sample(noise=z).reshape(m, m, 2)
-        a, b, c, e = p[:-1, :-1], p[:-1, 1:], p[1:, 1:], p[1:, :-1]
-        # Shoelace formula over the quad a-b-c-e.
-        x, y = (a[..., 0], b[..., 0], c[..., 0], e[..., 0]), (a[..., 1], b[..., 1], c[..., 1], e[..., 1])
-        s = sum(x[i] * y[(i + 1) % 4] - x[(i + 1) % 4] * y[i] for i in range(4))
-        return p, 0.5 * np.abs(s)
-
-    def optimal_d(self, real: np.ndarray, fake: np.ndarray, h: int) -> np.ndarray:
-        """D*(x) = p_r / (p_r + p_g) from h x h histograms (0.5 where neither has mass)."""
-        if self.views is not None:
-            return self.views.optimal_discriminator(real, fake, h)
-        edges = np.linspace(0.0, 1.0, h + 1)
-        pr = np.histogram2d(real[:, 1], real[:, 0], bins=(edges, edges))[0] / max(len(real), 1)
-        pg = np.histogram2d(fake[:, 1], fake[:, 0], bins=(edges, edges))[0] / max(len(fake), 1)
-        tot = pr + pg
-        d = np.divide(pr, tot, out=np.full_like(tot, 0.5), where=tot > 0)
-        return d[::-1]
+        return out, (frame_metrics(t, real, fake) if with_metrics else {})
 
 
 __all__ = ["DEFAULT_VIEW", "FrameBuilder"]
