@@ -454,3 +454,26 @@ def test_internal_errors_cost_one_reply(conn, monkeypatch):
     e = conn.fail("ping", "internal")
     assert "bug" in e["message"]
     assert conn.ok("step")["epoch"] == 1
+
+
+def test_a_failing_view_or_training_bug_keeps_the_session(conn, monkeypatch):
+    from ganlab.server.layers import FrameBuilder
+    from ganlab.trainer import Trainer
+
+    def broken_build(self, t, with_metrics=True):
+        raise RuntimeError("view bug")
+
+    monkeypatch.setattr(FrameBuilder, "build", broken_build)
+    assert conn.ok("step")["epoch"] == 1  # no frame follows, but the session answers
+    monkeypatch.undo()
+
+    def broken_train(self, epochs, seconds=None):
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr(Trainer, "train", broken_train)
+    conn.ok("play")
+    while not conn.statuses:
+        conn.ok("ping")
+    assert conn.statuses[0]["state"] == "error" and "engine bug" in conn.statuses[0]["message"]
+    monkeypatch.undo()
+    assert conn.ok("step")["epoch"] == 2

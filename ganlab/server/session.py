@@ -179,7 +179,12 @@ class Session:
         with_metrics = not self.running or stage is not None or now - self.metrics_at >= 1.0 / hz
         if with_metrics:
             self.metrics_at = now
-        layers, metrics = self.frames.build(t, with_metrics)
+        try:
+            layers, metrics = self.frames.build(t, with_metrics)
+        except Exception:  # a bug in a view must cost frames, not the session
+            log.exception("session %s: building a frame failed", self.id)
+            self.sent_key = key  # retried when the state changes, not in a hot loop
+            return
         self.seq += 1
         head = {
             "type": "frame", "seq": self.seq, "epoch": t.epoch, "d_steps": t.d_steps,
@@ -275,7 +280,14 @@ class Session:
                     continue
                 n = min(n, int(tokens))
             t0 = time.perf_counter()
-            done = t.train(n, seconds=2 * chunk)
+            try:
+                done = t.train(n, seconds=2 * chunk)
+            except Exception as e:  # a bug must stop this session's training, not the session
+                log.exception("session %s: training failed", self.id)
+                self.running = False
+                await self.send({"type": "status", "running": False, "epoch": t.epoch,
+                                 "state": "error", "message": f"{type(e).__name__}: {e}"})
+                continue
             if done:
                 per_epoch = 0.7 * per_epoch + 0.3 * (time.perf_counter() - t0) / done
                 tokens -= done
