@@ -22,9 +22,10 @@ from ganlab.data import DISTRIBUTIONS
 from ganlab.losses import LOSSES
 
 from . import messages
+from .commands import STAGES
 from .frames import LAYER_IDS
 from .layers import DEFAULT_VIEW
-from .session import PROTOCOL, STAGES
+from .session import PROTOCOL
 
 _TYPES = {int: "integer", float: "number", bool: "boolean", str: "string", dict: "object"}
 

@@ -1,6 +1,6 @@
 """One live training session per websocket: commands in, frames out (docs/protocol.md).
 
-Three tasks share one event loop per session and end together:
+Each session runs three tasks on the process's event loop, ending together:
 
 - ``_receive``: reads client messages, validates them, applies them and replies (one reply each);
 - ``_train``: trains in chunks of about ``chunk_seconds`` inline on the loop, yielding after
@@ -24,11 +24,10 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
-from ganlab import ConfigError, Trainer, __version__
-from ganlab.config import make_config, merge, nest, restart_fields
-from ganlab.data import DISTRIBUTIONS, DataError, make_sampler
+from ganlab import Trainer, __version__
 
 from . import messages as m
+from .commands import D_UPDATE, G_UPDATE, STAGES, Commands
 from .frames import dumps, encode
 from .layers import DEFAULT_VIEW, FrameBuilder
 from .settings import Settings
@@ -36,19 +35,6 @@ from .settings import Settings
 PROTOCOL = 1
 log = logging.getLogger("ganlab.server")
 
-STAGES = [
-    ("d_sample", "Generator derives fake samples from noise"),
-    ("d_classify", "Discriminator classifies real and fake samples"),
-    ("d_loss", "Discriminator loss is computed"),
-    ("d_gradients", "Gradients of the discriminator loss are computed"),
-    ("d_update", "Discriminator parameters are updated"),
-    ("g_sample", "Generator derives fake samples from noise"),
-    ("g_classify", "Discriminator classifies the fake samples"),
-    ("g_loss", "Generator loss is computed"),
-    ("g_gradients", "Gradients of the generator loss are computed"),
-    ("g_update", "Generator parameters are updated"),
-]
-D_UPDATE, G_UPDATE = 4, 9
 BIG_MESSAGE = 64 * 1024  # a message costs one rate token per started 64 KiB
 
 
@@ -80,7 +66,7 @@ class Closed(Exception):
     """The websocket is gone; the session ends."""
 
 
-class Session:
+class Session(Commands):
     """A trainer, its view and pacing, bound to one websocket."""
 
     def __init__(self, ws: WebSocket, settings: Settings, load: Load | None = None):
@@ -132,7 +118,10 @@ class Session:
 
     async def serve(self) -> None:
         """Run until the client leaves, the session idles out, or sending fails."""
-        await self._send_text(dumps(self.hello()))
+        try:
+            await self._send_text(dumps(self.hello()))
+        except Closed:
+            return
         tasks = [asyncio.create_task(c) for c in (self._receive(), self._train(), self._send_frames())]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -374,127 +363,6 @@ class Session:
             await self._send_text(ack)
         if msg.type in ("config", "data", "restore"):
             await self.check_status()
-
-    def changed(self) -> None:
-        self.version += 1
-        self.wake.set()
-        self.dirty.set()
-
-    def on_play(self, msg: m.Play) -> dict:
-        if not self.trainer.status.ok:
-            raise m.ProtocolError("diverged", self.trainer.status.message, msg.id)
-        self.running = True
-        self.wake.set()
-        return {"running": True}
-
-    def on_pause(self, msg: m.Pause) -> dict:
-        # Commands run between chunks, so no training happens after this point.
-        self.running = False
-        self.wake.set()
-        return {"running": False, "epoch": self.trainer.epoch}
-
-    def on_step(self, msg: m.Step) -> dict:
-        t = self.trainer
-        self.running = False
-        self.wake.set()
-        self._finish_epoch()
-        if not t.step(msg.mode):
-            raise m.ProtocolError("diverged", t.status.message or "training diverged", msg.id)
-        return {"epoch": t.epoch, "d_steps": t.d_steps, "g_steps": t.g_steps}
-
-    def on_reset(self, msg: m.Reset) -> dict:
-        self.trainer.reset()
-        self.stage = 0
-        self.changed()
-        return {"epoch": 0, "running": self.running}
-
-    def on_config(self, msg: m.ConfigChange) -> dict:
-        return self._update(msg.changes, msg.id, "bad_message")
-
-    def on_data(self, msg: m.Data) -> dict:
-        dist = DISTRIBUTIONS.get(msg.name)
-        if dist is None:
-            raise m.ProtocolError(
-                "bad_data", f"data.name: unknown distribution {msg.name!r}; choose one of "
-                f"{', '.join(DISTRIBUTIONS)}", msg.id)
-        changes: dict[str, Any] = {"data": msg.name, "data_params": msg.params or {}}
-        if msg.apply_preset:
-            changes = merge(nest(dict(dist.preset)), changes)
-        return self._update(changes, msg.id, "bad_data")
-
-    def _update(self, changes: dict, mid: Any, code: str) -> dict:
-        t = self.trainer
-        old = t.config
-        try:
-            new = make_config(old, **changes)
-            # Checked before Trainer.update, which would otherwise keep the new config when the
-            # sampler refuses the data.
-            if (new.data, new.data_params) != (old.data, old.data_params):
-                make_sampler(new.data, new.data_params)
-            notes = t.update(changes)
-        except DataError as e:
-            raise m.ProtocolError("bad_data", f"data: {e}", mid) from None
-        except ConfigError as e:
-            data_error = any(f.split(".")[0] in ("data", "data_params") for f, _ in e.errors)
-            raise m.ProtocolError("bad_data" if data_error else code,
-                                  "; ".join(f"{f}: {msg}" for f, msg in e.errors), mid) from None
-        except (TypeError, ValueError) as e:
-            raise m.ProtocolError(code, f"changes: {e}", mid) from None
-        restarted = bool(restart_fields(old, t.config))
-        if restarted:
-            self.stage = 0
-        self.changed()
-        return {"config": t.config.model_dump(mode="json"), "notes": notes,
-                "restarted": restarted, "epoch": t.epoch}
-
-    def on_speed(self, msg: m.Speed) -> dict:
-        self.speed = msg.epochs_per_sec
-        self.wake.set()
-        return {"speed": self.speed}
-
-    def on_slowmo(self, msg: m.Slowmo) -> dict:
-        if not msg.on:
-            self._finish_epoch()
-        self.slowmo = {"on": msg.on, "stage_seconds": msg.stage_seconds}
-        self.wake.set()
-        return {"slowmo": dict(self.slowmo)}
-
-    def _finish_epoch(self) -> None:
-        """Leaving slow motion mid-epoch: complete an epoch whose D phase was applied."""
-        t = self.trainer
-        if self.stage > D_UPDATE and t.status.ok and all(
-                t.step("generator") for _ in range(t.config.k_g)):
-            t.epoch += 1
-        self.stage = 0
-
-    def on_view(self, msg: m.View) -> dict:
-        v = self.frames.view
-        for k in ("heatmap", "samples", "manifold", "fps"):
-            if getattr(msg, k) is not None:
-                v[k] = getattr(msg, k)
-        if msg.layers is not None:
-            v["layers"] = list(dict.fromkeys(msg.layers))
-        self.changed()
-        return {"view": dict(v)}
-
-    def on_snapshot(self, msg: m.Snapshot) -> dict:
-        return {"snapshot": self.trainer.snapshot()}
-
-    def on_restore(self, msg: m.Restore) -> dict:
-        t = self.trainer
-        try:
-            t.restore(msg.snapshot)
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
-            raise m.ProtocolError("bad_snapshot", f"snapshot: {e}", msg.id) from None
-        self.stage = 0
-        if not t.status.ok:
-            self.running = False
-        self.changed()
-        return {"config": t.config.model_dump(mode="json"), "epoch": t.epoch,
-                "d_steps": t.d_steps, "g_steps": t.g_steps, "running": self.running}
-
-    def on_ping(self, msg: m.Ping) -> dict:
-        return {}
 
 
 def error(mid: Any, code: str, message: str) -> dict:

@@ -1,0 +1,168 @@
+"""What each client message does to a session (docs/protocol.md, "Client messages").
+
+Every ``on_<type>`` handler gets the validated message and returns the ack's extra fields, or
+raises :class:`messages.ProtocolError`; handlers run between training chunks, so a change never
+lands in the middle of an update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ganlab import ConfigError, Trainer
+from ganlab.config import make_config, merge, nest, restart_fields
+from ganlab.data import DISTRIBUTIONS, DataError, make_sampler
+
+from . import messages as m
+from .layers import FrameBuilder
+
+STAGES = [
+    ("d_sample", "Generator derives fake samples from noise"),
+    ("d_classify", "Discriminator classifies real and fake samples"),
+    ("d_loss", "Discriminator loss is computed"),
+    ("d_gradients", "Gradients of the discriminator loss are computed"),
+    ("d_update", "Discriminator parameters are updated"),
+    ("g_sample", "Generator derives fake samples from noise"),
+    ("g_classify", "Discriminator classifies the fake samples"),
+    ("g_loss", "Generator loss is computed"),
+    ("g_gradients", "Gradients of the generator loss are computed"),
+    ("g_update", "Generator parameters are updated"),
+]
+D_UPDATE, G_UPDATE = 4, 9
+
+
+class Commands:
+    """The message handlers of :class:`session.Session` (which provides the state below)."""
+
+    trainer: Trainer
+    frames: FrameBuilder
+    running: bool
+    speed: float | None
+    slowmo: dict
+    stage: int
+    version: int
+    wake: asyncio.Event  # the runner's: play / pause / speed / slow motion changed
+    dirty: asyncio.Event  # the frame sender's: something to draw while paused
+
+    def changed(self) -> None:
+        """A change that is not training: the next frame must show it."""
+        self.version += 1
+        self.wake.set()
+        self.dirty.set()
+
+    def on_play(self, msg: m.Play) -> dict:
+        if not self.trainer.status.ok:
+            raise m.ProtocolError("diverged", self.trainer.status.message, msg.id)
+        self.running = True
+        self.wake.set()
+        return {"running": True}
+
+    def on_pause(self, msg: m.Pause) -> dict:
+        # Commands run between chunks, so no training happens after this point.
+        self.running = False
+        self.wake.set()
+        return {"running": False, "epoch": self.trainer.epoch}
+
+    def on_step(self, msg: m.Step) -> dict:
+        t = self.trainer
+        self.running = False
+        self.wake.set()
+        self._finish_epoch()
+        if not t.step(msg.mode):
+            raise m.ProtocolError("diverged", t.status.message or "training diverged", msg.id)
+        return {"epoch": t.epoch, "d_steps": t.d_steps, "g_steps": t.g_steps}
+
+    def on_reset(self, msg: m.Reset) -> dict:
+        self.trainer.reset()
+        self.stage = 0
+        self.changed()
+        return {"epoch": 0, "running": self.running}
+
+    def on_config(self, msg: m.ConfigChange) -> dict:
+        return self._update(msg.changes, msg.id, "bad_message")
+
+    def on_data(self, msg: m.Data) -> dict:
+        dist = DISTRIBUTIONS.get(msg.name)
+        if dist is None:
+            raise m.ProtocolError(
+                "bad_data", f"data.name: unknown distribution {msg.name!r}; choose one of "
+                f"{', '.join(DISTRIBUTIONS)}", msg.id)
+        changes: dict[str, Any] = {"data": msg.name, "data_params": msg.params or {}}
+        if msg.apply_preset:
+            changes = merge(nest(dict(dist.preset)), changes)
+        return self._update(changes, msg.id, "bad_data")
+
+    def _update(self, changes: dict, mid: Any, code: str) -> dict:
+        t = self.trainer
+        old = t.config
+        try:
+            new = make_config(old, **changes)
+            # Checked before Trainer.update, which would otherwise keep the new config when the
+            # sampler refuses the data.
+            if (new.data, new.data_params) != (old.data, old.data_params):
+                make_sampler(new.data, new.data_params)
+            notes = t.update(changes)
+        except DataError as e:
+            raise m.ProtocolError("bad_data", f"data: {e}", mid) from None
+        except ConfigError as e:
+            data_error = any(f.split(".")[0] in ("data", "data_params") for f, _ in e.errors)
+            raise m.ProtocolError("bad_data" if data_error else code,
+                                  "; ".join(f"{f}: {msg}" for f, msg in e.errors), mid) from None
+        except (TypeError, ValueError) as e:
+            raise m.ProtocolError(code, f"changes: {e}", mid) from None
+        restarted = bool(restart_fields(old, t.config))
+        if restarted:
+            self.stage = 0
+        self.changed()
+        return {"config": t.config.model_dump(mode="json"), "notes": notes,
+                "restarted": restarted, "epoch": t.epoch}
+
+    def on_speed(self, msg: m.Speed) -> dict:
+        self.speed = msg.epochs_per_sec
+        self.wake.set()
+        return {"speed": self.speed}
+
+    def on_slowmo(self, msg: m.Slowmo) -> dict:
+        if not msg.on:
+            self._finish_epoch()
+        self.slowmo = {"on": msg.on, "stage_seconds": msg.stage_seconds}
+        self.wake.set()
+        return {"slowmo": dict(self.slowmo)}
+
+    def _finish_epoch(self) -> None:
+        """Leaving slow motion mid-epoch: complete an epoch whose D phase was applied."""
+        t = self.trainer
+        if self.stage > D_UPDATE and t.status.ok and all(
+                t.step("generator") for _ in range(t.config.k_g)):
+            t.epoch += 1
+        self.stage = 0
+
+    def on_view(self, msg: m.View) -> dict:
+        v = self.frames.view
+        for k in ("heatmap", "samples", "manifold", "fps"):
+            if getattr(msg, k) is not None:
+                v[k] = getattr(msg, k)
+        if msg.layers is not None:
+            v["layers"] = list(dict.fromkeys(msg.layers))
+        self.changed()
+        return {"view": dict(v)}
+
+    def on_snapshot(self, msg: m.Snapshot) -> dict:
+        return {"snapshot": self.trainer.snapshot()}
+
+    def on_restore(self, msg: m.Restore) -> dict:
+        t = self.trainer
+        try:
+            t.restore(msg.snapshot)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
+            raise m.ProtocolError("bad_snapshot", f"snapshot: {e}", msg.id) from None
+        self.stage = 0
+        if not t.status.ok:
+            self.running = False
+        self.changed()
+        return {"config": t.config.model_dump(mode="json"), "epoch": t.epoch,
+                "d_steps": t.d_steps, "g_steps": t.g_steps, "running": self.running}
+
+    def on_ping(self, msg: m.Ping) -> dict:
+        return {}
