@@ -154,22 +154,34 @@ class MLP:
             d = dprev
         return None  # unreachable: the loop always ends at l == 0
 
-    # -- convenience (allocating) -------------------------------------------------------------
+    # -- evaluation on arbitrary point sets -----------------------------------------------------
+
+    CHUNK = 1024  # columns per pass: bounds workspace memory for a 200 x 200 heatmap grid
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """f(x) for points x of shape (B, n_in); returns (B, n_out). Allocates; for evaluation."""
+        """f(x) for points x of shape (B, n_in); returns a new (B, n_out) array."""
         xa = augment(x)
+        out = np.empty((xa.shape[1], self.sizes[-1]))
         with np.errstate(over="ignore", invalid="ignore"):  # callers check and flag non-finite
-            return self.forward(Workspace(self, xa.shape[1]), xa).T.copy()
+            for i in range(0, xa.shape[1], self.CHUNK):
+                part = xa[:, i : i + self.CHUNK]
+                out[i : i + part.shape[1]] = self.forward(self.workspace(part.shape[1]), part).T
+        return out
 
     def input_grad(self, x: np.ndarray, dout: np.ndarray | None = None) -> np.ndarray:
         """d(sum_i dout_i . f(x_i))/dx_i for points x (B, n_in); default dout = ones (B, n_out)."""
         xa = augment(x)
-        ws = Workspace(self, xa.shape[1])
-        d = np.ones((self.sizes[-1], xa.shape[1])) if dout is None else np.array(dout, float).T
+        n = xa.shape[1]
+        d = np.ones((self.sizes[-1], n)) if dout is None else np.array(dout, float).T
+        out = np.empty((n, self.sizes[0]))
         with np.errstate(over="ignore", invalid="ignore"):  # callers check and flag non-finite
-            self.forward(ws, xa)
-            return self.backward(ws, np.ascontiguousarray(d), input_grad=True, param_grad=False).T.copy()
+            for i in range(0, n, self.CHUNK):
+                part = xa[:, i : i + self.CHUNK]
+                ws = self.workspace(part.shape[1])
+                self.forward(ws, part)
+                dpart = np.array(d[:, i : i + part.shape[1]], order="C")  # backward overwrites it
+                out[i : i + part.shape[1]] = self.backward(ws, dpart, param_grad=False, input_grad=True).T
+        return out
 
     def penalty_grad(self, x: np.ndarray, weight: float) -> float:
         """Add dP/dW to ``self.grad`` for the gradient penalty P and return P.

@@ -92,7 +92,7 @@ class Trainer:
         self._sample_rng = np.random.default_rng(s_sample)
         self._viz_seed = int(ss.generate_state(1)[0])
         self.noise_pool = Pool(self._noise_rng, self._noise_fill, cfg.noise_dim)
-        self._set_data(cfg.data, cfg.data_params)
+        self._set_data(self._sampler_for(cfg))
         self._buf: _Buffers | None = None
         self.epoch = self.d_steps = self.g_steps = 0
         self.status = Status()
@@ -102,12 +102,16 @@ class Trainer:
     def _noise_fill(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return sample_noise(rng, self.config.noise, n, self.config.noise_dim)
 
-    def _set_data(self, name: str, params: dict) -> None:
+    @staticmethod
+    def _sampler_for(cfg: Config):
         try:
-            self.sampler = make_sampler(name, params)
+            return make_sampler(cfg.data, cfg.data_params)
         except DataError as e:
-            raise ConfigError([("data_params" if params else "data", str(e))]) from None
-        self.data_pool = Pool(self._data_rng, self.sampler, 2)
+            raise ConfigError([("data_params" if cfg.data_params else "data", str(e))]) from None
+
+    def _set_data(self, sampler) -> None:
+        self.sampler = sampler
+        self.data_pool = Pool(self._data_rng, sampler, 2)
 
     def _buffers(self) -> _Buffers:
         """Workspaces for the current batch size (dropped by ``update`` when it changes)."""
@@ -315,6 +319,8 @@ class Trainer:
         Returns notes on what happened (e.g. an optimizer state reset, a restart)."""
         new = make_config(self.config, **{**(changes or {}), **kw})
         old = self.config
+        data_changed = (new.data, new.data_params) != (old.data, old.data_params)
+        sampler = self._sampler_for(new) if data_changed else None  # refuse before changing anything
         notes: list[str] = []
         restart = restart_fields(old, new)
         self.config = new
@@ -332,8 +338,8 @@ class Trainer:
         self.loss = LOSSES[new.loss]
         if new.batch_size != old.batch_size:
             self._buf = None
-        if (new.data, new.data_params) != (old.data, old.data_params):
-            self._set_data(new.data, new.data_params)
+        if data_changed:
+            self._set_data(sampler)
             notes.append(f"data changed to {new.data}")
         if not self.status.ok:
             notes.append("training resumed from the last finite state")

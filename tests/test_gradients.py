@@ -8,7 +8,7 @@ import pytest
 from ganlab import Trainer
 from ganlab.activations import ACTIVATIONS
 from ganlab.losses import LOSSES
-from ganlab.mlp import MLP, augment
+from ganlab.mlp import MLP, Workspace, augment
 
 H = 1e-6
 
@@ -190,3 +190,16 @@ def test_generator_loss_gradient_field_matches_fd():
         xi = x[i : i + 1].copy()
         num = fd(lambda: t.loss.g_value(t.D(xi)[:, 0]), xi)  # noqa: B023
         assert_close(g[i], -num[0], "-dl_G/dx")
+
+
+def test_evaluation_in_chunks_equals_one_pass():
+    rng = np.random.default_rng(4)
+    net = MLP(2, 1, 2, 6, "tanh", "linear", "he", rng)
+    x = rng.random((2 * MLP.CHUNK + 37, 2))
+    xa = augment(x)
+    whole = net.forward(Workspace(net, xa.shape[1]), xa).T
+    np.testing.assert_allclose(net(x), whole, rtol=1e-13, atol=1e-15)
+    g = net.input_grad(x)
+    ws = Workspace(net, xa.shape[1])
+    net.forward(ws, xa)
+    np.testing.assert_allclose(g, net.backward(ws, np.ones((1, xa.shape[1])), False, True).T, rtol=1e-13)

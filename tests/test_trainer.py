@@ -183,3 +183,15 @@ def test_ganlab_presets_move_samples_onto_the_data(name, epochs):
     # data (measured 0.01-0.06 in the unit square, from 0.2-0.9 at the start).
     assert after < 0.2 * before, (before, after)
     assert after < 0.08, after
+
+
+def test_refused_data_change_leaves_everything_as_it_was():
+    t = Trainer(seed=0)
+    t.train(5)
+    before = t.config
+    for changes in ({"data": "drawn", "data_params": {"strokes": []}},
+                    {"data": "points", "data_params": {"points": [[0.5, float("nan")]]}, "generator.units": 3}):
+        with pytest.raises(ConfigError):
+            t.update(changes)
+        assert t.config == before and t.epoch == 5
+    assert t.train(3) == 3
