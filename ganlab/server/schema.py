@@ -13,12 +13,13 @@ import typing
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from ganlab import Config, __version__
 from ganlab.config import flat_fields
-from ganlab.data import DISTRIBUTIONS
+from ganlab.data import DISTRIBUTIONS, DataError, make_sampler
 from ganlab.losses import LOSSES
 
 from . import messages
@@ -83,6 +84,16 @@ def _model_fields(model: type[BaseModel]) -> list[dict[str, Any]]:
             for name, info in model.model_fields.items() if name not in ("type", "id")]
 
 
+def preview(name: str, n: int = 200) -> list[list[float]] | None:
+    """n seeded samples (3 decimals) for the distribution's icon, or None when it needs params
+    (a drawing, an upload): the page then draws no side session's worth of samples itself."""
+    try:
+        pts = make_sampler(name, {})(np.random.default_rng(0), n)
+    except DataError:
+        return None
+    return np.round(pts, 3).tolist()
+
+
 @lru_cache(maxsize=1)
 def build_schema() -> dict[str, Any]:
     """The whole schema (cached: everything in it is fixed once the process has imported)."""
@@ -92,7 +103,7 @@ def build_schema() -> dict[str, Any]:
         "distributions": [
             {"name": d.name, "label": d.label, "description": d.description,
              "preset": d.preset, "has_modes": d.modes is not None,
-             "takes_params": d.check is not None}
+             "takes_params": d.check is not None, "preview": preview(d.name)}
             for d in DISTRIBUTIONS.values()
         ],
         "losses": [{"name": x.name, "label": x.label, "description": x.description}
