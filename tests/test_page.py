@@ -118,18 +118,21 @@ def updates(pg) -> tuple[int, int]:
     return int(d), int(g)
 
 
+DIGEST_JS = """(() => {
+    const c = document.getElementById('data-view');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let s = 0, h = 0;
+    for (let i = 0; i < d.length; i += 4) {
+        s += d[i] + 2 * d[i + 1] + 3 * d[i + 2];
+        h = (h * 31 + d[i] + d[i + 2]) | 0;
+    }
+    return s + ':' + h;
+})()"""
+
+
 def pixels(pg) -> str:
     """A digest of the data view's pixels (sum and a sparse sample)."""
-    return pg.evaluate("""() => {
-        const c = document.getElementById('data-view');
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        let s = 0, h = 0;
-        for (let i = 0; i < d.length; i += 4) {
-            s += d[i] + 2 * d[i + 1] + 3 * d[i + 2];
-            h = (h * 31 + d[i] + d[i + 2]) | 0;
-        }
-        return s + ':' + h;
-    }""")
+    return pg.evaluate(DIGEST_JS)
 
 
 def fakes(pg) -> list[float]:
@@ -285,16 +288,7 @@ def test_each_layer_toggle_changes_pixels(ui):
     assert pg.is_checked("#layer-real") != checked
 
 
-DIGEST_JS = """(() => {
-    const c = document.getElementById('data-view');
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let s = 0, h = 0;
-    for (let i = 0; i < d.length; i += 4) {
-        s += d[i] + 2 * d[i + 1] + 3 * d[i + 2];
-        h = (h * 31 + d[i] + d[i + 2]) | 0;
-    }
-    return s + ':' + h;
-})()"""
+
 
 
 def test_slow_motion_walks_through_ten_stages(ui):
