@@ -40,7 +40,11 @@ export class Charts {
   }
 
   /** The modes chart shows while the current distribution has modes (the latest record says). */
-  hasModes() { const r = this.rows[this.rows.length - 1]; return !!r && r.modes_total != null; }
+  hasModes() {
+    // The latest row that carries metrics decides: frames in between carry none.
+    for (let i = this.rows.length - 1; i >= 0; i--) if (this.rows[i].kl != null) return this.rows[i].modes_total != null;
+    return false;
+  }
 
   toCSV() {
     const fmt = (v, k) => (v == null ? "" : k === "high_quality" ? String(v / 100) : String(v));
@@ -92,7 +96,9 @@ export class Charts {
       let pen = false;
       for (const r of rows) {
         const v = r[key];
-        if (v == null || !Number.isFinite(v)) { pen = false; continue; }
+        // Metrics arrive on a fraction of frames (the server throttles them): a missing value
+        // is "not measured here", so the line runs on to the next measured point.
+        if (v == null || !Number.isFinite(v)) continue;
         const x = X(r.epoch), y = Y(Math.min(b, Math.max(a, v)));
         pen ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
         pen = true;
