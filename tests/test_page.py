@@ -201,6 +201,30 @@ def test_play_climbs_and_moves_fakes_then_pause_stops(ui):
     assert epoch(pg) == stopped, "paused training must not advance"
 
 
+COLOR_PIXELS_JS = """([id, r, g, b]) => {
+    const c = document.getElementById(id);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4)
+        if (Math.abs(d[i] - r) < 40 && Math.abs(d[i + 1] - g) < 40 && Math.abs(d[i + 2] - b) < 40) n++;
+    return n;
+}"""
+
+
+def test_metric_charts_draw_lines_while_running(ui):
+    """Metrics come on a fraction of frames; the KL line must still be drawn, not broken into dots."""
+    pg = ui.open()
+    pg.click("#play")
+    pg.wait_for_function("Number(document.getElementById('epoch').textContent) > 200")
+    pg.wait_for_timeout(2500)
+    pg.click("#play")
+    pg.wait_for_timeout(300)
+    kl_pixels = pg.evaluate(COLOR_PIXELS_JS, ["chart-div", 230, 120, 20])
+    loss_pixels = pg.evaluate(COLOR_PIXELS_JS, ["chart-loss", 163, 62, 189])
+    assert kl_pixels > 100, f"KL line has {kl_pixels} pixels"
+    assert loss_pixels > 100, f"G loss line has {loss_pixels} pixels"
+
+
 def test_step_buttons(ui):
     """Epoch = completed epochs (k_D D updates then k_G G updates); single updates show in #updates."""
     pg = ui.open()
