@@ -18,6 +18,7 @@ from typing import Any
 
 from . import __version__
 from .config import ConfigError, flat_fields, make_config
+from .data import DataError
 
 SECTION_PREFIX = {"generator": "g", "discriminator": "d", "g_optimizer": "g", "d_optimizer": "d"}
 
@@ -224,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as e:
         print(f"ganlab: invalid configuration: {e}", file=sys.stderr)
+        return 2
+    except DataError as e:
+        print(f"ganlab: invalid data: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .config import Config, ConfigError, make_config, restart_fields
+from .config import Config, ConfigError, make_config, nest, restart_fields
 from .data import DataError, make_sampler
 from .losses import LOSSES
 from .mlp import MLP, Workspace, augment
@@ -317,7 +317,10 @@ class Trainer:
         """Change any hyperparameters (nested dict, dotted keys or keywords). Live fields apply
         from the next update; architecture, noise, init and seed changes restart the model.
         Returns notes on what happened (e.g. an optimizer state reset, a restart)."""
-        new = make_config(self.config, **{**(changes or {}), **kw})
+        requested = nest({**(changes or {}), **kw})
+        if "data" in requested and "data_params" not in requested and requested["data"] != self.config.data:
+            requested["data_params"] = {}  # another distribution: the old one's params do not apply
+        new = make_config(self.config, **requested)
         old = self.config
         data_changed = (new.data, new.data_params) != (old.data, old.data_params)
         sampler = self._sampler_for(new) if data_changed else None  # refuse before changing anything

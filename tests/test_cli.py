@@ -49,3 +49,11 @@ def test_set_reaches_any_field_and_divergence_exits_3(capsys):
 def test_console_script_help_runs():
     r = subprocess.run([sys.executable, "-m", "ganlab", "train", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "--d-lr" in r.stdout and "--g-units" in r.stdout
+
+
+def test_bad_data_file_is_a_clear_error_not_a_traceback(tmp_path, capsys):
+    f = tmp_path / "pts.csv"
+    f.write_text("x,y\n0.1,0.2\n0.3,abc\n")
+    assert main(["train", "--data-file", str(f), "--epochs", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid data" in err and "line 3" in err

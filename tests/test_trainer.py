@@ -195,3 +195,11 @@ def test_refused_data_change_leaves_everything_as_it_was():
             t.update(changes)
         assert t.config == before and t.epoch == 5
     assert t.train(3) == 3
+
+
+def test_switching_distribution_drops_the_old_params():
+    t = Trainer(data="points", data_params={"points": [[0.2, 0.2], [0.8, 0.8]]})
+    t.update(data="ring8")
+    assert t.config.data == "ring8" and t.config.data_params == {}
+    t.update(data="drawn", data_params={"strokes": [[[0.1, 0.1], [0.9, 0.9]]]})
+    assert t.real(50).shape == (50, 2)
