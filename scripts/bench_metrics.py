@@ -1,6 +1,8 @@
-"""What one live frame costs: frame_metrics and the view layers, best of several runs.
+"""What the live metrics and view layers cost, part by part and per network size (best of runs).
 
-    OPENBLAS_NUM_THREADS=1 python scripts/bench_frame.py   # what the server should run with
+bench_frames.py times whole frames as the server builds them; this splits the cost.
+
+    python scripts/bench_metrics.py
 """
 
 from __future__ import annotations
