@@ -52,7 +52,7 @@ def test_activation_first_and_second_derivatives(name):
 SHAPES = [(0, 3), (1, 1), (1, 5), (2, 4), (3, 3)]
 
 
-@pytest.mark.parametrize(("act", "output"), itertools.product(ACTIVATIONS, ["linear", "tanh"]))
+@pytest.mark.parametrize(("act", "output"), list(itertools.product(ACTIVATIONS, ["linear", "tanh"])))
 def test_mlp_parameter_and_input_gradients(act, output):
     rng = np.random.default_rng(hash((act, output)) % 2**32)
     for layers, units in SHAPES:
