@@ -21,7 +21,7 @@ NOISE_KINDS = ("uniform", "gaussian", "normal", "uniform_signed")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class NetConfig(_Model):

@@ -203,3 +203,9 @@ def test_switching_distribution_drops_the_old_params():
     assert t.config.data == "ring8" and t.config.data_params == {}
     t.update(data="drawn", data_params={"strokes": [[[0.1, 0.1], [0.9, 0.9]]]})
     assert t.real(50).shape == (50, 2)
+
+
+def test_non_finite_hyperparameters_are_refused_as_such():
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match=r"d_optimizer\.lr.*finite"):
+            Trainer(d_optimizer={"lr": bad})
