@@ -68,7 +68,10 @@ class Pool:
     the generator state *before* its last fill plus the cursor: a snapshot stays small.
     """
 
-    SIZE = 12_000  # GAN Lab's pool size; also >= 11 batches of the largest allowed batch
+    # GAN Lab pre-draws 12,000 points once; we redraw whenever a pool is used up, and keep pools
+    # small so they stay in cache: 4,096 rows (>= 4 of the largest batch) trained GAN Lab's
+    # default model 25% faster than 12,000 (8,100 vs 6,450 epochs/s; 3,072 and 8,192 were slower).
+    SIZE = 4096
 
     def __init__(self, rng: np.random.Generator, fill: Callable[[np.random.Generator, int], np.ndarray], dim: int):
         self.rng, self.fill, self.dim = rng, fill, dim
