@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 import typing
@@ -19,6 +18,7 @@ from typing import Any
 from . import __version__
 from .config import ConfigError, flat_fields, make_config
 from .data import DataError
+from .jsonsafe import finite
 
 SECTION_PREFIX = {"generator": "g", "discriminator": "d", "g_optimizer": "g", "d_optimizer": "d"}
 
@@ -89,17 +89,6 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return make_config(base, **changes)
 
 
-def _finite(x: Any) -> Any:
-    """JSON-safe: non-finite floats become None."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    return x
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from .trainer import Trainer
 
@@ -124,7 +113,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             rec["final"] = True
             if not t.status.ok:
                 rec["message"] = t.status.message
-        rec = _finite(rec)
+        rec = finite(rec)
         if args.json:
             print(json.dumps(rec), flush=True)
         elif tty and not final:

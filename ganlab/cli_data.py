@@ -13,8 +13,8 @@ from typing import Any
 
 from .data import DISTRIBUTIONS, DataError, modes_of, sample_points
 from .data.pointsets import FORMATS, dumps_points, format_of, load_points_file
+from .jsonsafe import finite
 from .metrics import d_accuracy, divergences, grad_norms, mode_coverage, precision_recall
-from .metrics.training import clean
 
 __all__ = ["add_data_commands", "load_points_file", "train_metrics"]
 
@@ -34,7 +34,7 @@ def train_metrics(trainer, n: int = METRIC_SAMPLES) -> dict[str, Any]:
     out.update(precision_recall(real[:PR_SAMPLES], fake[:PR_SAMPLES]))
     out["d_accuracy"] = d_accuracy(trainer, real[:PR_SAMPLES], fake[:PR_SAMPLES])
     out.update(grad_norms(trainer))
-    return clean(out)
+    return finite(out)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..data import modes_of
+from ..jsonsafe import finite
 from .divergence import DEFAULT_BINS, divergences
 from .modes import DEFAULT_SAMPLES, mode_coverage
 from .precision_recall import knn_radii, pr_from_radii
@@ -64,21 +65,6 @@ def reference_real(trainer, n: int = FRAME_SAMPLES) -> np.ndarray:
     return _reference(trainer, n)[0]
 
 
-def clean(d: dict[str, Any]) -> dict[str, Any]:
-    """Non-finite floats -> None (also inside lists), numpy scalars -> Python numbers."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, list):
-            out[k] = [None if isinstance(x, float) and not math.isfinite(x) else x for x in v]
-        elif isinstance(v, float | np.floating):
-            out[k] = float(v) if math.isfinite(v) else None
-        elif isinstance(v, np.integer):
-            out[k] = int(v)
-        else:
-            out[k] = v
-    return out
-
-
 def frame_metrics(trainer, real: np.ndarray | None = None, fake: np.ndarray | None = None,
                   n: int = FRAME_SAMPLES, bins: int = DEFAULT_BINS) -> dict[str, Any]:
     """All cheap metrics of one live frame (every value finite or None):
@@ -108,4 +94,4 @@ def frame_metrics(trainer, real: np.ndarray | None = None, fake: np.ndarray | No
     r = ref[:PR_SAMPLES] if real is None else np.asarray(real, dtype=float)[:PR_SAMPLES]
     out["d_accuracy"] = d_accuracy(trainer, r, f)
     out.update(grad_norms(trainer))
-    return clean(out)
+    return finite(out)

@@ -10,10 +10,11 @@ views a layer without copying::
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import numpy as np
+
+from ganlab.jsonsafe import finite
 
 MAGIC = b"GLF1"
 HEADER = 16
@@ -72,19 +73,6 @@ def dumps(msg: dict[str, Any]) -> str:
         return json.dumps(msg, allow_nan=False, separators=(",", ":"))
     except ValueError:
         return json.dumps(finite(msg), allow_nan=False, separators=(",", ":"))
-
-
-def finite(x: Any) -> Any:
-    """A copy of a JSON-like value with every non-finite float replaced by None."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: finite(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [finite(v) for v in x]
-    if isinstance(x, np.generic):
-        return finite(x.item())
-    return x
 
 
 __all__ = ["LAYER_IDS", "LAYER_BY_ID", "MAGIC", "decode", "dumps", "encode", "finite"]
