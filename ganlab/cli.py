@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import ConfigError, flat_fields, make_config
+from .config import ConfigError, field_bounds, flat_fields, make_config
 from .data import DataError
 from .jsonsafe import finite
 
@@ -39,10 +39,7 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
             continue
         ann, kw = info.annotation, {"dest": "cfg:" + path, "default": None}
         choices = typing.get_args(ann) if typing.get_origin(ann) is typing.Literal else None
-        lo = hi = None
-        for m in info.metadata:
-            lo = next((getattr(m, a) for a in ("ge", "gt") if getattr(m, a, None) is not None), lo)
-            hi = next((getattr(m, a) for a in ("le", "lt") if getattr(m, a, None) is not None), hi)
+        lo, hi = field_bounds(info)
         rng = f" [{lo}..{hi}]" if lo is not None or hi is not None else ""
         if ann is bool:
             kw["action"] = argparse.BooleanOptionalAction

@@ -118,15 +118,19 @@ def _allowed(path: tuple) -> str:
         model = info.annotation
     if info is None:
         return ""
-    lo = hi = None
-    for m in info.metadata:
-        lo = getattr(m, "ge", None) if getattr(m, "ge", None) is not None else lo
-        lo = getattr(m, "gt", None) if getattr(m, "gt", None) is not None else lo
-        hi = getattr(m, "le", None) if getattr(m, "le", None) is not None else hi
-        hi = getattr(m, "lt", None) if getattr(m, "lt", None) is not None else hi
+    lo, hi = field_bounds(info)
     if lo is not None or hi is not None:
         return f"allowed range {lo}..{hi}"
     return ""
+
+
+def field_bounds(info: Any) -> tuple[Any, Any]:
+    """(lower, upper) bound of a field from its ge/gt and le/lt constraints (None where open)."""
+    lo = hi = None
+    for m in info.metadata:
+        lo = next((getattr(m, a) for a in ("ge", "gt") if getattr(m, a, None) is not None), lo)
+        hi = next((getattr(m, a) for a in ("le", "lt") if getattr(m, a, None) is not None), hi)
+    return lo, hi
 
 
 def _errors(e: ValidationError) -> list[tuple[str, str]]:
@@ -215,4 +219,5 @@ __all__ = [
     "make_config",
     "restart_fields",
     "flat_fields",
+    "field_bounds",
 ]
