@@ -168,19 +168,29 @@ class MLP:
                 out[i : i + part.shape[1]] = self.forward(self.workspace(part.shape[1]), part).T
         return out
 
-    def input_grad(self, x: np.ndarray, dout: np.ndarray | None = None) -> np.ndarray:
-        """d(sum_i dout_i . f(x_i))/dx_i for points x (B, n_in); default dout = ones (B, n_out)."""
+    def input_grad(self, x: np.ndarray, dout=None) -> np.ndarray:
+        """d(sum_i dout_i . f(x_i))/dx_i for points x (B, n_in).
+
+        ``dout``: None (ones), an array (B, n_out), or a function of the outputs y (n_out, b) of a
+        chunk returning that chunk's dout as (n_out, b): gradients that depend on f(x) itself
+        then need one forward pass, not two."""
         xa = augment(x)
         n = xa.shape[1]
-        d = np.ones((self.sizes[-1], n)) if dout is None else np.array(dout, float).T
+        d = None if dout is None or callable(dout) else np.array(dout, float).T
         out = np.empty((n, self.sizes[0]))
         with np.errstate(over="ignore", invalid="ignore"):  # callers check and flag non-finite
             for i in range(0, n, self.CHUNK):
                 part = xa[:, i : i + self.CHUNK]
-                ws = self.workspace(part.shape[1])
-                self.forward(ws, part)
-                dpart = np.array(d[:, i : i + part.shape[1]], order="C")  # backward overwrites it
-                out[i : i + part.shape[1]] = self.backward(ws, dpart, param_grad=False, input_grad=True).T
+                b = part.shape[1]
+                ws = self.workspace(b)
+                y = self.forward(ws, part)
+                if dout is None:
+                    dpart = np.ones((self.sizes[-1], b))
+                elif d is None:
+                    dpart = np.array(dout(y), float, order="C")
+                else:
+                    dpart = np.array(d[:, i : i + b], order="C")  # backward overwrites it
+                out[i : i + b] = self.backward(ws, dpart, param_grad=False, input_grad=True).T
         return out
 
     def penalty_grad(self, x: np.ndarray, weight: float) -> float:

@@ -278,23 +278,25 @@ class Trainer:
             return self._flag(self.D.input_grad(x), "discriminator gradient")
         # d sigma(l)/dx = sigma'(l) dl/dx; the display squash is a sigmoid for every loss but
         # lsgan, whose clip has derivative [0 < l < 1].
-        l = self.D(x)[:, 0]
         if self.loss.name == "lsgan":
-            scale = ((l > 0) & (l < 1)).astype(float)
+            def scale(l):
+                return ((l > 0) & (l < 1)).astype(float)
         else:
-            p = self.loss.prob(l)
-            scale = p * (1 - p)
-        return self._flag(self.D.input_grad(x, scale[:, None]), "discriminator gradient")
+            def scale(l):
+                p = self.loss.prob(l)
+                return p * (1 - p)
+        return self._flag(self.D.input_grad(x, scale), "discriminator gradient")
 
     def g_loss_grad(self, points: np.ndarray) -> np.ndarray:
         """-d l_G / dx at fake points x (n, 2), l_G the per-sample generator loss: the direction
         the generator's loss pushes each sample."""
-        x = _points(points)
-        l = self.D(x).T.copy()  # (1, n)
-        dl = np.empty_like(l)
-        self.loss.g_grad(l, dl)
-        dl *= -x.shape[0]
-        return self._flag(self.D.input_grad(x, dl.T), "generator loss gradient")
+
+        def per_sample(l):  # g_grad averages over the chunk; times -b gives -d l_G,i / d logit_i
+            dl = np.empty_like(l)
+            self.loss.g_grad(l, dl)
+            return dl * -l.shape[1]
+
+        return self._flag(self.D.input_grad(_points(points), per_sample), "generator loss gradient")
 
     def _noise_arg(self, n, noise) -> np.ndarray:
         if noise is None:

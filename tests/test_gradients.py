@@ -203,3 +203,14 @@ def test_evaluation_in_chunks_equals_one_pass():
     ws = Workspace(net, xa.shape[1])
     net.forward(ws, xa)
     np.testing.assert_allclose(g, net.backward(ws, np.ones((1, xa.shape[1])), False, True).T, rtol=1e-13)
+
+
+def test_gradient_fields_do_not_depend_on_chunking():
+    """Per-sample fields: a point's arrow is the same alone or among 2 chunks' worth of points."""
+    t = Trainer(seed=2)
+    t.train(20)
+    x = np.random.default_rng(3).random((2 * MLP.CHUNK + 5, 2))
+    for field in (t.d_grad, t.g_loss_grad):
+        whole = field(x)
+        np.testing.assert_allclose(whole[-5:], field(x[-5:]), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(whole[:3], field(x[:3]), rtol=1e-12, atol=1e-15)
