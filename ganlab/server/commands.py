@@ -11,8 +11,8 @@ import asyncio
 from typing import Any
 
 from ganlab import ConfigError, Trainer
-from ganlab.config import make_config, merge, nest, restart_fields
-from ganlab.data import DISTRIBUTIONS, DataError, make_sampler
+from ganlab.config import merge, nest, restart_fields
+from ganlab.data import DISTRIBUTIONS
 
 from . import messages as m
 from .layers import FrameBuilder
@@ -97,14 +97,7 @@ class Commands:
         t = self.trainer
         old = t.config
         try:
-            new = make_config(old, **changes)
-            # Checked before Trainer.update, which would otherwise keep the new config when the
-            # sampler refuses the data.
-            if (new.data, new.data_params) != (old.data, old.data_params):
-                make_sampler(new.data, new.data_params)
-            notes = t.update(changes)
-        except DataError as e:
-            raise m.ProtocolError("bad_data", f"data: {e}", mid) from None
+            notes = t.update(changes)  # refuses bad data before it changes anything
         except ConfigError as e:
             data_error = any(f.split(".")[0] in ("data", "data_params") for f, _ in e.errors)
             raise m.ProtocolError("bad_data" if data_error else code,
