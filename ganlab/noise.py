@@ -79,7 +79,8 @@ class Pool:
         self._refill()
 
     def _refill(self) -> None:
-        self._state_at_fill = rng_state(self.rng)
+        # The raw state (a fresh dict of ints); made JSON-safe only when a snapshot asks for it.
+        self._state_at_fill = self.rng.bit_generator.state
         self.buf[:, :-1] = self.fill(self.rng, self.SIZE)
         self.cursor = 0
 
@@ -93,7 +94,7 @@ class Pool:
         return self.buf[c : c + b]
 
     def state(self) -> dict:
-        return {"rng": self._state_at_fill, "cursor": self.cursor}
+        return {"rng": _stringify(self._state_at_fill), "cursor": self.cursor}
 
     def load(self, state: dict) -> None:
         set_rng_state(self.rng, state["rng"])

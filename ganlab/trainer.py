@@ -55,6 +55,7 @@ class _Buffers:
         self.xd_rows = np.ones((2 * B, 3))
         self.xd = self.xd_rows.T
         self.g_for_d = Workspace(G, B)
+        self.g_for_ds: dict[int, Workspace] = {}  # G for all k D steps of an epoch at once, by k
         self.d_both = Workspace(D, 2 * B)
         self.dl_both = np.empty((1, 2 * B))
         # G step: G writes its output into the first two rows of D's (3, B) input.
@@ -91,6 +92,7 @@ class Trainer:
         self._aux_rng = np.random.default_rng(s_aux)
         self._sample_rng = np.random.default_rng(s_sample)
         self._viz_seed = int(ss.generate_state(1)[0])
+        self._viz: dict[tuple, np.ndarray] = {}
         self.noise_pool = Pool(self._noise_rng, self._noise_fill, cfg.noise_dim)
         self._set_data(self._sampler_for(cfg))
         self._buf: _Buffers | None = None
@@ -146,12 +148,26 @@ class Trainer:
         )
         return False
 
-    def _d_update(self) -> bool:
+    def _fakes(self, k: int) -> np.ndarray | None:
+        """G(z) for the k D steps of an epoch in one pass, (2, k B), or None when k B noise rows
+        exceed a pool. G does not change between D steps, so one pass on k B columns gives the
+        same fakes as k passes on B, for one pass's overhead."""
+        b = self._buf or self._buffers()
+        n = k * b.B
+        if k < 2 or n > self.noise_pool.SIZE:
+            return None
+        ws = b.g_for_ds.get(k)
+        if ws is None:
+            ws = b.g_for_ds[k] = Workspace(self.G, n)
+        return self.G.forward(ws, self.noise_pool.take(n).T)
+
+    def _d_update(self, fake: np.ndarray | None = None) -> bool:
+        """One D step on a fresh real batch and ``fake`` (2, B), or on fresh fakes if None."""
         b = self._buf or self._buffers()
         B, G, D, loss = b.B, self.G, self.D, self.loss
         real = self.data_pool.take(B)
-        z = self.noise_pool.take(B)
-        fake = G.forward(b.g_for_d, z.T)
+        if fake is None:
+            fake = G.forward(b.g_for_d, self.noise_pool.take(B).T)
         np.copyto(b.xd_rows[:B], real)
         np.copyto(b.xd_rows[B:, :2], fake.T)
         logits = D.forward(b.d_both, b.xd)
@@ -212,12 +228,13 @@ class Trainer:
             return self._loop(epochs, deadline)
 
     def _loop(self, epochs: int, deadline: float | None) -> int:
-        k_d, k_g = self.config.k_d, self.config.k_g
+        k_d, k_g, B = self.config.k_d, self.config.k_g, self.config.batch_size
         d_update, g_update = self._d_update, self._g_update
         done = 0
         while done < epochs:
-            for _ in range(k_d):
-                if not d_update():
+            fakes = self._fakes(k_d)
+            for i in range(k_d):
+                if not d_update(None if fakes is None else fakes[:, i * B : (i + 1) * B]):
                     return done
             for _ in range(k_g):
                 if not g_update():
@@ -252,9 +269,18 @@ class Trainer:
         return sample_noise(self._sample_rng, self.config.noise, n, self.config.noise_dim)
 
     def viz_noise(self, n: int) -> np.ndarray:
-        """The same n noise vectors every call (for views where samples glide frame to frame)."""
-        rng = np.random.default_rng(self._viz_seed)
-        return sample_noise(rng, self.config.noise, n, self.config.noise_dim)
+        """The same n noise vectors every call (for views where samples glide frame to frame).
+
+        Cached and read-only: live views ask for the same set every frame."""
+        key = (n, self.config.noise, self.config.noise_dim)
+        z = self._viz.get(key)
+        if z is None:
+            if len(self._viz) >= 4:  # a view changing its sample count should not pile up sets
+                self._viz.clear()
+            z = sample_noise(np.random.default_rng(self._viz_seed), self.config.noise, n, self.config.noise_dim)
+            z.flags.writeable = False
+            self._viz[key] = z
+        return z
 
     def real(self, n: int) -> np.ndarray:
         """n points from the data distribution (a stream that does not disturb training)."""

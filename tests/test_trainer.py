@@ -30,6 +30,21 @@ def test_step_modes_count_updates():
         t.step("sideways")
 
 
+@pytest.mark.parametrize("k_d", [2, 3])
+def test_epochs_equal_single_steps(k_d):
+    """train() draws the fakes of an epoch's k_d D steps in one G pass; single steps draw them one
+    at a time. Pools hand out the same rows either way (no refill within 4 epochs), so both paths
+    must give the same networks."""
+    a, b = Trainer(seed=5, k_d=k_d), Trainer(seed=5, k_d=k_d)
+    assert a.train(4) == 4
+    for _ in range(4):
+        for _ in range(k_d):
+            assert b.step("discriminator")
+        assert b.step("generator")
+    np.testing.assert_allclose(params(a), params(b), rtol=1e-12, atol=1e-14)
+    assert (a.d_steps, a.g_steps) == (b.d_steps, b.g_steps)
+
+
 def test_same_seed_is_bit_identical_and_other_seed_is_not():
     a, b, c = Trainer(seed=11), Trainer(seed=11), Trainer(seed=12)
     for t in (a, b, c):

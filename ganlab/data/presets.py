@@ -38,7 +38,10 @@ GAUSSIANS_SDS = np.array([[0.1, 0.1], [0.05, 0.2]])
 def gaussians(rng, n, params):
     """p = 0.5: N((0.3, 0.7), sd (0.1, 0.1)); else N((0.7, 0.4), sd (0.05, 0.2))."""
     k = (rng.random(n) >= 0.5).astype(np.intp)
-    return rng.standard_normal((n, 2)) * GAUSSIANS_SDS[k] + GAUSSIANS_MEANS[k]
+    out = rng.standard_normal((n, 2))
+    out *= GAUSSIANS_SDS.take(k, axis=0)  # take(): fancy indexing costs 10x more here
+    out += GAUSSIANS_MEANS.take(k, axis=0)
+    return out
 
 
 def ring(rng, n, params):
