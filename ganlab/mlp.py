@@ -72,6 +72,9 @@ class MLP:
         # Transposed weight views without the bias column, for backpropagating deltas.
         self.WT = [w[:, :-1].T for w in self.W]
         self._ws: dict[int, Workspace] = {}
+        # Columns per evaluation pass: about 2^15 values per hidden buffer bounds a session's
+        # workspace memory for a 200 x 200 grid, while small nets see a 50 x 50 grid in one pass.
+        self.chunk = max(self.CHUNK, min(4 * self.CHUNK, 2**15 // max(self.sizes)))
         self.init(init, rng or np.random.default_rng(0))
 
     def _views(self, flat: np.ndarray) -> list[np.ndarray]:
@@ -156,15 +159,15 @@ class MLP:
 
     # -- evaluation on arbitrary point sets -----------------------------------------------------
 
-    CHUNK = 1024  # columns per pass: bounds workspace memory for a 200 x 200 heatmap grid
+    CHUNK = 1024  # the smallest evaluation pass (``self.chunk`` is 1 to 4 times this)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """f(x) for points x of shape (B, n_in); returns a new (B, n_out) array."""
         xa = augment(x)
         out = np.empty((xa.shape[1], self.sizes[-1]))
         with np.errstate(over="ignore", invalid="ignore"):  # callers check and flag non-finite
-            for i in range(0, xa.shape[1], self.CHUNK):
-                part = xa[:, i : i + self.CHUNK]
+            for i in range(0, xa.shape[1], self.chunk):
+                part = xa[:, i : i + self.chunk]
                 out[i : i + part.shape[1]] = self.forward(self.workspace(part.shape[1]), part).T
         return out
 
@@ -179,8 +182,8 @@ class MLP:
         d = None if dout is None or callable(dout) else np.array(dout, float).T
         out = np.empty((n, self.sizes[0]))
         with np.errstate(over="ignore", invalid="ignore"):  # callers check and flag non-finite
-            for i in range(0, n, self.CHUNK):
-                part = xa[:, i : i + self.CHUNK]
+            for i in range(0, n, self.chunk):
+                part = xa[:, i : i + self.chunk]
                 b = part.shape[1]
                 ws = self.workspace(b)
                 y = self.forward(ws, part)

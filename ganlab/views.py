@@ -6,6 +6,8 @@ grid has centre x_j = (j + 0.5) / n, y_i = 1 - (i + 0.5) / n.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 HEATMAP_MIN, HEATMAP_MAX = 30, 200
@@ -19,11 +21,16 @@ NOISE_SUPPORT = {
 }
 
 
+@functools.lru_cache(maxsize=16)
 def grid_centres(n: int) -> np.ndarray:
-    """(n * n, 2) cell centres, row-major, row 0 at the top: x_j = (j + .5)/n, y_i = 1 - (i + .5)/n."""
+    """(n * n, 2) cell centres, row-major, row 0 at the top: x_j = (j + .5)/n, y_i = 1 - (i + .5)/n.
+
+    Cached and read-only: a live view asks for the same grid every frame."""
     c = (np.arange(n) + 0.5) / n
     x, y = np.meshgrid(c, 1.0 - c)  # x varies along a row, y down the rows
-    return np.column_stack([x.ravel(), y.ravel()])
+    out = np.column_stack([x.ravel(), y.ravel()])
+    out.flags.writeable = False
+    return out
 
 
 def _check_n(n: int) -> int:

@@ -195,7 +195,7 @@ def test_generator_loss_gradient_field_matches_fd():
 def test_evaluation_in_chunks_equals_one_pass():
     rng = np.random.default_rng(4)
     net = MLP(2, 1, 2, 6, "tanh", "linear", "he", rng)
-    x = rng.random((2 * MLP.CHUNK + 37, 2))
+    x = rng.random((2 * net.chunk + 37, 2))
     xa = augment(x)
     whole = net.forward(Workspace(net, xa.shape[1]), xa).T
     np.testing.assert_allclose(net(x), whole, rtol=1e-13, atol=1e-15)
@@ -209,7 +209,7 @@ def test_gradient_fields_do_not_depend_on_chunking():
     """Per-sample fields: a point's arrow is the same alone or among 2 chunks' worth of points."""
     t = Trainer(seed=2)
     t.train(20)
-    x = np.random.default_rng(3).random((2 * MLP.CHUNK + 5, 2))
+    x = np.random.default_rng(3).random((2 * t.D.chunk + 5, 2))
     for field in (t.d_grad, t.g_loss_grad):
         whole = field(x)
         np.testing.assert_allclose(whole[-5:], field(x[-5:]), rtol=1e-12, atol=1e-15)

@@ -2,7 +2,7 @@
 
 The layers come from :mod:`ganlab.views` and the trainer's gradient methods, the metrics from
 :func:`ganlab.metrics.frame_metrics`. Points that must not jitter between frames (real samples,
-visualisation noise) are drawn once per data set / noise setting and cached.
+visualisation noise, held by the trainer) are drawn once per data set / noise setting and cached.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ class FrameBuilder:
 
     view: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_VIEW))
     _real: tuple = (None, 0, None)
-    _noise: tuple = (None, None)
 
     # -- cached inputs ---------------------------------------------------------------------------
 
@@ -38,12 +37,6 @@ class FrameBuilder:
             self._real = (t.sampler, n, pts)
         return pts
 
-    def noise(self, t: Trainer, n: int) -> np.ndarray:
-        key = (t.config.seed, t.config.noise, t.config.noise_dim, n)
-        if self._noise[0] != key:
-            self._noise = (key, t.viz_noise(n))
-        return self._noise[1]
-
     # -- the frame -------------------------------------------------------------------------------
 
     def build(self, t: Trainer, with_metrics: bool = True) -> tuple[dict[str, np.ndarray], dict]:
@@ -53,7 +46,7 @@ class FrameBuilder:
         n, h = v["samples"], v["heatmap"]
         out: dict[str, np.ndarray] = {}
         real = self.real(t, n)
-        z = self.noise(t, n)
+        z = t.viz_noise(n)  # the same z every frame: samples glide
         fake = t.sample(noise=z)
         if "real" in want:
             out["real"] = real
