@@ -36,6 +36,7 @@ export class Session extends EventTarget {
     this.snapshot = null;       // last full state we hold (restored after a reconnect)
     this.hello = null;
     this.backoff = 500;
+    this.retry = 0;             // `rebalance` refusals in a row (docs/protocol.md, Connection)
     this.closedByUs = false;
     this.connected = false;
     this.restoring = false;
@@ -45,7 +46,10 @@ export class Session extends EventTarget {
 
   connect() {
     this.closedByUs = false;
-    const ws = new WebSocket(this.url);
+    // After a `rebalance` refusal the kernel picks a worker afresh; ?retry=n tells the server how
+    // often we were sent on, so that from the 4th try any worker admits us.
+    const url = this.retry ? `${this.url}${this.url.includes("?") ? "&" : "?"}retry=${this.retry}` : this.url;
+    const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onmessage = (ev) => this.onMessage(ev.data);
@@ -59,6 +63,14 @@ export class Session extends EventTarget {
   drop() { this.ws?.close(4000, "client drop"); }
 
   onClose(ev) {
+    if (ev.code === 1013 && ev.reason === "rebalance" && !this.closedByUs) {
+      // A worker process with more sessions than another sent us on: not a drop, reconnect now.
+      this.frameMeta = null;
+      this.retry += 1;
+      this.emit("rebalanced", {retry: this.retry});
+      this.connect();
+      return;
+    }
     const wasConnected = this.connected;
     this.connected = false;
     this.frameMeta = null;
@@ -79,6 +91,7 @@ export class Session extends EventTarget {
     const first = this.hello === null;
     this.hello = msg;
     this.connected = true;
+    this.retry = 0;
     if (!first && this.snapshot) {
       // A new server session: bring back where we were before the drop.
       this.restoring = true;
@@ -112,7 +125,7 @@ export class Session extends EventTarget {
           this.pending.delete(msg.id);
           if (msg.type === "ack") p.resolve(msg);
           else p.reject(Object.assign(new Error(msg.message || msg.code), {code: msg.code, reply: msg}));
-        } else if (msg.type === "error") {
+        } else if (msg.type === "error" && msg.code !== "rebalance") { // the close that follows says it all
           this.emit("server-error", msg);
         }
         if (msg.type === "ack" && msg.snapshot) this.snapshot = msg.snapshot;

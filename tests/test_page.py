@@ -41,6 +41,9 @@ CAPTIONS = ["Generator derives fake samples from noise", "Discriminator classifi
             "Gradients of the generator loss", "Generator parameters are updated"]
 
 
+APP = None  # the module server's app (a test swaps in a balancer)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,8 +56,10 @@ def server():
 
     from ganlab.server.app import create_app
 
+    global APP
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
+    APP = create_app()
+    srv = uvicorn.Server(uvicorn.Config(APP, host="127.0.0.1", port=port,
                                         log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -407,6 +412,34 @@ def test_keyboard_help_overlay_and_reconnect(ui):
     assert epoch(pg) == 3
     assert pg.input_value("#cfg-d_optimizer-lr") == "0.3"
     assert pg.evaluate("window.ganlab.server['d_optimizer.lr']") == 0.3
+
+
+class RefuseFirstTries:
+    """A worker balancer that sends every client on twice (as a crowded worker would)."""
+
+    def __init__(self):
+        self.seen: list[int] = []
+
+    def admit(self, retry: int) -> bool:
+        self.seen.append(retry)
+        return retry >= 2
+
+    def publish(self, sessions: int) -> None:
+        pass
+
+
+def test_page_reconnects_when_a_worker_sends_it_on(ui):
+    """A `rebalance` refusal (docs/protocol.md) is not a drop: the page reconnects at once with
+    ?retry=n, shows no error, and plays once admitted."""
+    APP.state.balancer = balancer = RefuseFirstTries()
+    try:
+        pg = ui.open()
+    finally:
+        APP.state.balancer = None
+    assert balancer.seen == [0, 1, 2]
+    assert pg.text_content("#conn") == "connected"
+    pg.click("#step-both")
+    pg.wait_for_function("document.getElementById('epoch').textContent === '1'")
 
 
 def test_files_save_load_export_import(ui, tmp_path):

@@ -95,11 +95,19 @@ class Client:
 
     @classmethod
     async def open(cls, port: int, **kw) -> Client:
-        ws = await connect(f"ws://127.0.0.1:{port}/ws", max_size=None, **kw)
-        hello = json.loads(await ws.recv())
+        """Connect as the page does, reconnecting with ?retry=n after a ``rebalance`` refusal."""
+        for retry in range(10):
+            query = f"?retry={retry}" if retry else ""
+            ws = await connect(f"ws://127.0.0.1:{port}/ws{query}", max_size=None, **kw)
+            hello = json.loads(await ws.recv())
+            if hello.get("code") != "rebalance":
+                break
+            with pytest.raises(ConnectionClosed) as e:
+                await ws.recv()
+            assert (e.value.rcvd.code, e.value.rcvd.reason) == (1013, "rebalance")
         assert hello["type"] == "hello"
         c = cls(ws)
-        c.hello = hello
+        c.hello, c.retries = hello, retry
         return c
 
     async def _read(self) -> None:
@@ -318,5 +326,33 @@ def test_several_workers_read_settings_from_env():
             return workers
 
         assert len(asyncio.run(main())) >= 1
+    finally:
+        stop(proc)
+
+
+def test_workers_share_sessions_evenly():
+    """Whatever worker the kernel hands a connection to, a worker holding more sessions than the
+    other refuses it (``rebalance``) until the client's 4th retry: after every client admitted
+    before that, the two workers' counts differ by at most one."""
+    proc, port = start(workers=2, max_sessions=20)
+    try:
+        async def main():
+            clients, splits = [], []
+            for _ in range(12):
+                c = await Client.open(port)
+                clients.append(c)
+                counts = {}
+                for x in clients:
+                    counts[x.hello["worker"]] = counts.get(x.hello["worker"], 0) + 1
+                splits.append((c.retries, sorted(counts.values())))
+            for c in clients:
+                await c.close()
+            return splits
+
+        splits = asyncio.run(main())
+        for retries, split in splits:
+            if retries < 4:
+                assert split[-1] - (split[0] if len(split) == 2 else 0) <= 1, splits
+        assert splits[-1][1] == [6, 6] or any(r >= 4 for r, _ in splits), splits
     finally:
         stop(proc)

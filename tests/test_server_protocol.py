@@ -7,6 +7,7 @@ TestClient's receive has no timeout, so every test only waits for messages the p
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import numpy as np
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from ganlab.server.app import create_app
+from ganlab.server.balance import Balancer
 from ganlab.server.frames import decode
 from ganlab.server.settings import Settings
 
@@ -190,6 +192,28 @@ def test_server_busy():
             with pytest.raises(WebSocketDisconnect) as e:
                 second.receive_text()
             assert e.value.code == 1013
+
+
+def test_a_worker_with_more_sessions_sends_the_client_elsewhere(tmp_path):
+    """The app side of balance.py: refusal with `rebalance` + 1013 before hello, admission on the
+    4th retry, and the worker's published count following its sessions."""
+    app = create_app(Settings())
+    app.state.balancer = Balancer(tmp_path)
+    Balancer(tmp_path, pid=os.getppid()).publish(0)  # a live "other worker" with no sessions
+    with TestClient(app) as c, c.websocket_connect("/ws") as first:
+        Conn(first)  # 0 sessions here, 0 there: admitted
+        assert (tmp_path / str(os.getpid())).read_text() == "1"
+        for retry in ("", "?retry=3", "?retry=x"):
+            with c.websocket_connect("/ws" + retry) as ws:
+                msg = _strict(ws.receive_text())
+                assert msg["type"] == "error" and msg["code"] == "rebalance"
+                with pytest.raises(WebSocketDisconnect) as e:
+                    ws.receive_text()
+                assert (e.value.code, e.value.reason) == (1013, "rebalance")
+        with c.websocket_connect("/ws?retry=4") as ws:
+            assert Conn(ws).hello["type"] == "hello"
+            assert (tmp_path / str(os.getpid())).read_text() == "2"
+    assert (tmp_path / str(os.getpid())).read_text() == "0"
 
 
 def test_idle_timeout_closes_with_1001():

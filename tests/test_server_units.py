@@ -1,13 +1,18 @@
-"""Small pieces of the server: settings, origins, binary frames, JSON without NaN, the schema."""
+"""Small pieces of the server: settings, origins, binary frames, JSON without NaN, the schema,
+the workers' shared session table."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from ganlab.server.balance import Balancer
 from ganlab.server.frames import HEADER, decode, dumps, encode
 from ganlab.server.origins import origin_allowed
 from ganlab.server.schema import build_schema
@@ -73,3 +78,29 @@ def test_schema_is_json_and_complete():
     paths = {f["path"] for f in s["config"]["fields"]}
     assert {"seed", "loss", "generator.layers", "d_optimizer.lr", "k_d", "batch_size"} <= paths
     assert all("type" in f and "default" in f and "restart" in f for f in s["config"]["fields"])
+
+
+def test_balancer_refuses_only_while_another_worker_has_fewer_sessions(tmp_path):
+    me = Balancer(tmp_path)  # this process
+    other = Balancer(tmp_path, pid=os.getppid())  # a live process standing in for a 2nd worker
+    me.publish(3)
+    other.publish(2)
+    assert me.others() == {os.getppid(): 2} and other.others() == {os.getpid(): 3}
+    assert not me.admit(0) and not me.admit(3)  # 3 >= 2 + 1: send the client elsewhere
+    assert me.admit(4)  # the 4th retry is admitted wherever it lands
+    assert other.admit(0)
+    other.publish(3)
+    assert me.admit(0) and other.admit(0)  # level: both admit
+    me.close()
+    assert other.others() == {} and other.admit(0)
+
+
+def test_balancer_forgets_workers_that_died(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    (tmp_path / str(pid)).write_text("0")
+    me = Balancer(tmp_path)
+    me.publish(5)
+    assert me.others() == {} and me.admit(0)
+    assert not (tmp_path / str(pid)).exists()

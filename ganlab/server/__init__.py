@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 import webbrowser
 from typing import Any
 
+from .balance import BALANCE_ENV
 from .settings import Settings
 
 WS_MAX_SIZE = 16 << 20  # uvicorn closes (1009) above this; 4 MiB..16 MiB get a `too_large` reply
@@ -23,8 +26,8 @@ def run(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, wo
     ``settings`` are :class:`Settings` fields (``allowed_origins``, ``max_sessions``,
     ``idle_timeout``, ...; None means default). With ``workers > 1`` uvicorn starts that many
     processes from the import string ``ganlab.server.app:app_from_env``; each reads the settings
-    from ``GANLAB_*`` variables, and sessions need nothing shared because each lives in its
-    connection.
+    from ``GANLAB_*`` variables. Sessions need nothing shared because each lives in its
+    connection; the workers only share their session counts, to even them out (balance.py).
     """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -37,8 +40,11 @@ def run(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, wo
     # profile of 40 sessions and saves little (binary floats barely compress).
     common = dict(host=host, port=port, ws_max_size=WS_MAX_SIZE, ws_per_message_deflate=False,
                   log_level=log_level, timeout_graceful_shutdown=5)
+    balance_dir = None
     if workers > 1:
         os.environ.update(s.to_env())
+        balance_dir = tempfile.mkdtemp(prefix="ganlab-workers-")
+        os.environ[BALANCE_ENV] = balance_dir  # the workers' shared session table (balance.py)
         config = uvicorn.Config("ganlab.server.app:app_from_env", factory=True, workers=workers,
                                 **common)
     else:
@@ -47,10 +53,15 @@ def run(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, wo
         config = uvicorn.Config(create_app(s), **common)
     sock = config.bind_socket()
     bound_backlog(sock)
-    if workers > 1:
-        Multiprocess(config, sockets=[sock]).run()
-    else:
-        uvicorn.Server(config).run(sockets=[sock])
+    try:
+        if workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if balance_dir is not None:
+            shutil.rmtree(balance_dir, ignore_errors=True)
+            os.environ.pop(BALANCE_ENV, None)
 
 
 def bound_backlog(sock: socket.socket, unsent: int = NOTSENT_LOWAT) -> bool:

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from ganlab import __version__
 
+from . import balance
 from .frames import dumps
 from .origins import origin_allowed
 from .schema import build_schema
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = {}
     app.state.load = Load()
+    app.state.balancer = None  # set in worker processes of `run(workers > 1)`: see balance.py
     static_dir = _dir(settings.static_dir, "static")
     templates_dir = _dir(settings.templates_dir, "templates")
     templates = Jinja2Templates(directory=str(templates_dir))
@@ -101,19 +103,41 @@ async def live(ws: WebSocket, app: FastAPI) -> None:
                                        "try again later")))
         await ws.close(1013, "server busy")
         return
+    balancer: balance.Balancer | None = app.state.balancer
+    if balancer is not None and not balancer.admit(_retry(ws)):
+        await ws.send_text(dumps(error(None, "rebalance",
+                                       "another worker process has fewer sessions; reconnect "
+                                       "with ?retry=<n+1>")))
+        await ws.close(1013, balance.REBALANCE_REASON)
+        return
     session = Session(ws, settings, app.state.load)
     sessions[session.id] = session
+    if balancer is not None:
+        balancer.publish(len(sessions))
     try:
         await session.serve()
     finally:
         del sessions[session.id]
+        if balancer is not None:
+            balancer.publish(len(sessions))
         with contextlib.suppress(Exception):  # already closed by the client or by idling out
             await ws.close(1000)
 
 
+def _retry(ws: WebSocket) -> int:
+    """The client's attempt number after ``rebalance`` refusals (``?retry=n``; 0 if absent)."""
+    try:
+        return max(0, int(ws.query_params.get("retry", "0")))
+    except ValueError:
+        return 0
+
+
 def app_from_env() -> FastAPI:
-    """App factory for worker processes: settings from ``GANLAB_*`` environment variables."""
-    return create_app(Settings.from_env())
+    """App factory for worker processes: settings from ``GANLAB_*`` environment variables, and
+    the shared session table when ``run`` started several workers."""
+    app = create_app(Settings.from_env())
+    app.state.balancer = balance.from_env()
+    return app
 
 
 __all__ = ["app_from_env", "create_app", "live"]
