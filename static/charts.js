@@ -73,11 +73,21 @@ export class Charts {
         const top = key === "high_quality" ? 100 : Math.max(1, ...rows.map((r) => r.modes_total ?? 0));
         return [0, top];
       }
+      // The range fits the recent half of the history: the first frames' KL (tens of bits while
+      // G covers nothing) would otherwise flatten the rest of the curve. Older values beyond it
+      // run along the top edge.
       let lo = Infinity, hi = -Infinity;
-      for (const s of series) for (const r of rows) { const v = r[s[0]]; if (v != null && Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); } }
+      const recent = rows.length >> 1;
+      for (const s of series) rows.forEach((r, i) => {
+        const v = r[s[0]];
+        if (v == null || !Number.isFinite(v)) return;
+        lo = Math.min(lo, v);
+        if (i >= recent) hi = Math.max(hi, v);
+      });
       if (!Number.isFinite(lo)) return [0, 1];
+      if (!Number.isFinite(hi)) hi = lo;
       if (hi - lo < 1e-6) { hi += 0.5; lo -= 0.5; }
-      return [Math.min(0, lo), hi + (hi - lo) * 0.05];
+      return [Math.min(0, lo), hi + (hi - lo) * 0.1];
     };
     const e0 = rows.length ? rows[0].epoch : 0, e1 = rows.length ? rows[rows.length - 1].epoch : 1;
     const X = (e) => left + ((e - e0) / Math.max(1, e1 - e0)) * (w - left - pad);
@@ -105,7 +115,7 @@ export class Charts {
       }
       ctx.stroke();
       const lastV = [...rows].reverse().find((r) => r[key] != null)?.[key];
-      const shown = lastV == null ? "–" : key === "modes_captured" ? `${lastV}/${rows[rows.length - 1].modes_total ?? "?"}` : key === "high_quality" ? `${lastV.toFixed(0)}%` : lastV.toFixed(3);
+      const shown = lastV == null ? "–" : key === "modes_captured" ? `${lastV}/${[...rows].reverse().find((r) => r.modes_total != null)?.modes_total ?? "?"}` : key === "high_quality" ? `${lastV.toFixed(0)}%` : lastV.toFixed(3);
       parts.push(`<span style="color:${color}">■</span> ${label} <b>${shown}</b>`);
     }
     if (legend) legend.innerHTML = parts.join(" &nbsp; ") + (rows.length ? ` <span class="muted">· epoch ${e0}–${e1}</span>` : "");
