@@ -21,11 +21,11 @@ class Scratch:
 
     __slots__ = ("zeros", "ones", "slope", "tmp", "mask")
 
-    def __init__(self, shape: tuple[int, ...]):
-        self.zeros = np.zeros(shape)
-        self.ones = np.ones(shape)
-        self.slope = np.full(shape, LEAKY_SLOPE)
-        self.tmp = np.empty(shape)
+    def __init__(self, shape: tuple[int, ...], dtype=np.float64):
+        self.zeros = np.zeros(shape, dtype)
+        self.ones = np.ones(shape, dtype)
+        self.slope = np.full(shape, LEAKY_SLOPE, dtype)
+        self.tmp = np.empty(shape, dtype)
         self.mask = np.empty(shape, dtype=bool)
 
 
@@ -59,7 +59,7 @@ class Activation:
     def derivative_from_output(self, a: np.ndarray) -> np.ndarray:
         """Out-of-place phi'(z) given a = phi(z)."""
         d = np.ones_like(a)
-        self.grad(d, a, Scratch(a.shape))
+        self.grad(d, a, Scratch(a.shape, a.dtype))
         return d
 
 

@@ -100,24 +100,24 @@ class LogLoss(_SigmoidAffine):
         return float(np.mean(softplus(-lf)))
 
     def d_grad(self, l, nr, out):
-        n = l.shape[1]
-        c = self._cache.get((n, nr)) or self._consts((n, nr), lambda: self._d_consts(n, nr))
+        key = (l.shape[1], nr, l.dtype.char)
+        c = self._cache.get(key) or self._consts(key, lambda: self._d_consts(*key))
         self._affine(l, out, *c)
 
     def g_grad(self, l, out):
-        n = l.shape[1]
-        c = self._cache.get(n) or self._consts(n, lambda: self._g_consts(n))
+        key = (l.shape[1], l.dtype.char)
+        c = self._cache.get(key) or self._consts(key, lambda: self._g_consts(*key))
         self._affine(l, out, *c)
 
-    def _d_consts(self, n, nr):
+    def _d_consts(self, n, nr, dt):
         a = _split_const(n, nr, self.w / nr, 1.0 / max(n - nr, 1))
         b = _split_const(n, nr, -self.w / nr, 0.0)
-        return a * 0.5, a * 0.5 + b, np.full((1, n), 0.5)
+        return tuple(c.astype(dt) for c in (a * 0.5, a * 0.5 + b, np.full((1, n), 0.5)))
 
-    def _g_consts(self, n):
+    def _g_consts(self, n, dt):
         a = -1.0 / n if self.saturating else 1.0 / n
         b = 0.0 if self.saturating else -1.0 / n
-        return np.full((1, n), a / 2), np.full((1, n), a / 2 + b), np.full((1, n), 0.5)
+        return tuple(np.full((1, n), v, dt) for v in (a / 2, a / 2 + b, 0.5))
 
 
 class LeastSquares(Loss):

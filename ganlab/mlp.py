@@ -27,20 +27,20 @@ class Workspace:
 
     def __init__(self, net: MLP, batch: int):
         self.batch = batch
-        sizes = net.sizes
+        sizes, dt = net.sizes, net.dtype
         # a[0] is the input (set per call); a[l] for 1 <= l < len(sizes) - 1 are hidden outputs.
         self.a: list[np.ndarray | None] = [None]
         self.h: list[np.ndarray | None] = [None]  # h[l] = a[l][:-1], the view without ones
         self.s: list[Scratch | None] = [None]
         for n in sizes[1:-1]:
-            a = np.ones((n + 1, batch))
+            a = np.ones((n + 1, batch), dt)
             self.a.append(a)
             self.h.append(a[:-1])
-            self.s.append(Scratch((n, batch)))
-        self.out = np.empty((sizes[-1], batch))
-        self.out_s = Scratch((sizes[-1], batch))
+            self.s.append(Scratch((n, batch), dt))
+        self.out = np.empty((sizes[-1], batch), dt)
+        self.out_s = Scratch((sizes[-1], batch), dt)
         # d[l] holds dLoss/d(input of layer l), shape (sizes[l], batch).
-        self.d = [np.empty((n, batch)) for n in sizes[:-1]]
+        self.d = [np.empty((n, batch), dt) for n in sizes[:-1]]
 
 
 class MLP:
@@ -56,6 +56,7 @@ class MLP:
         output: str = "linear",
         init: str = "ganlab",
         rng: np.random.Generator | None = None,
+        dtype: str | np.dtype = "float64",
     ):
         if output not in ("linear", "tanh"):
             raise ValueError(f"output must be 'linear' or 'tanh', not {output!r}")
@@ -64,9 +65,14 @@ class MLP:
         self.output = output
         self.shapes = [(self.sizes[i + 1], self.sizes[i] + 1) for i in range(len(self.sizes) - 1)]
         self.size = sum(r * c for r, c in self.shapes)
-        self.params = np.zeros(self.size)
-        self.grad = np.zeros(self.size)
-        self.backup = np.empty(self.size)  # last weights before an update, to undo an overflow
+        # float32 halves the cost of the matrix products that dominate wide networks; float64
+        # (the default) keeps gradient checks and bit-for-bit replays exact.
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float64, np.float32):
+            raise ValueError(f"dtype must be float64 or float32, not {self.dtype}")
+        self.params = np.zeros(self.size, self.dtype)
+        self.grad = np.zeros(self.size, self.dtype)
+        self.backup = np.empty(self.size, self.dtype)  # last weights before an update, to undo an overflow
         self.W = self._views(self.params)
         self.dW = self._views(self.grad)
         # Transposed weight views without the bias column, for backpropagating deltas.
@@ -163,7 +169,7 @@ class MLP:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """f(x) for points x of shape (B, n_in); returns a new (B, n_out) array."""
-        xa = augment(x)
+        xa = augment(x, self.dtype)
         out = np.empty((xa.shape[1], self.sizes[-1]))
         with np.errstate(over="ignore", invalid="ignore"):  # callers check and flag non-finite
             for i in range(0, xa.shape[1], self.chunk):
@@ -177,9 +183,9 @@ class MLP:
         ``dout``: None (ones), an array (B, n_out), or a function of the outputs y (n_out, b) of a
         chunk returning that chunk's dout as (n_out, b): gradients that depend on f(x) itself
         then need one forward pass, not two."""
-        xa = augment(x)
+        xa = augment(x, self.dtype)
         n = xa.shape[1]
-        d = None if dout is None or callable(dout) else np.array(dout, float).T
+        d = None if dout is None or callable(dout) else np.array(dout, self.dtype).T
         out = np.empty((n, self.sizes[0]))
         with np.errstate(over="ignore", invalid="ignore"):  # callers check and flag non-finite
             for i in range(0, n, self.chunk):
@@ -188,9 +194,9 @@ class MLP:
                 ws = self.workspace(b)
                 y = self.forward(ws, part)
                 if dout is None:
-                    dpart = np.ones((self.sizes[-1], b))
+                    dpart = np.ones((self.sizes[-1], b), self.dtype)
                 elif d is None:
-                    dpart = np.array(dout(y), float, order="C")
+                    dpart = np.array(dout(y), self.dtype, order="C")
                 else:
                     dpart = np.array(d[:, i : i + b], order="C")  # backward overwrites it
                 out[i : i + b] = self.backward(ws, dpart, param_grad=False, input_grad=True).T
@@ -212,7 +218,7 @@ class MLP:
         """
         if self.sizes[-1] != 1 or self.output != "linear":
             raise ValueError("gradient penalty needs a scalar linear output")
-        xa = augment(x)
+        xa = augment(x, self.dtype)
         B = xa.shape[1]
         ws = Workspace(self, B)
         self.forward(ws, xa)
@@ -242,11 +248,11 @@ class MLP:
         return P
 
 
-def augment(x: np.ndarray) -> np.ndarray:
-    """[x^T; 1]: points (B, n) -> a (n + 1, B) float64 array whose last row is ones."""
+def augment(x: np.ndarray, dtype: str | np.dtype = "float64") -> np.ndarray:
+    """[x^T; 1]: points (B, n) -> a (n + 1, B) array of ``dtype`` whose last row is ones."""
     x = np.asarray(x, dtype=float)
     if x.ndim != 2:
         raise ValueError(f"expected points of shape (n, d), got {x.shape}")
-    xa = np.ones((x.shape[1] + 1, x.shape[0]))
+    xa = np.ones((x.shape[1] + 1, x.shape[0]), dtype)
     xa[:-1] = x.T
     return xa

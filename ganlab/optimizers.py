@@ -16,12 +16,12 @@ class Optimizer:
     kind = ""
     state_names: tuple[str, ...] = ()
 
-    def __init__(self, size: int, hp):
+    def __init__(self, size: int, hp, dtype: str | np.dtype = "float64"):
         self.hp = hp  # a live OptimizerConfig; replaced by configure()
         self.t = 0
-        self.tmp = np.empty(size)
+        self.tmp = np.empty(size, dtype)
         for name in self.state_names:
-            setattr(self, name, np.zeros(size))
+            setattr(self, name, np.zeros(size, dtype))
 
     def configure(self, hp) -> None:
         """Take new hyperparameters; the optimizer state is kept."""
@@ -78,9 +78,9 @@ class Adam(Optimizer):
     kind = "adam"
     state_names = ("m", "v")
 
-    def __init__(self, size, hp):
-        super().__init__(size, hp)
-        self.tmp2 = np.empty(size)
+    def __init__(self, size, hp, dtype="float64"):
+        super().__init__(size, hp, dtype)
+        self.tmp2 = np.empty(size, dtype)
 
     def step(self, p, g):
         self.t += 1
@@ -107,9 +107,9 @@ class RMSprop(Optimizer):
     kind = "rmsprop"
     state_names = ("v",)
 
-    def __init__(self, size, hp):
-        super().__init__(size, hp)
-        self.tmp2 = np.empty(size)
+    def __init__(self, size, hp, dtype="float64"):
+        super().__init__(size, hp, dtype)
+        self.tmp2 = np.empty(size, dtype)
 
     def step(self, p, g):
         self.t += 1
@@ -128,5 +128,5 @@ class RMSprop(Optimizer):
 OPTIMIZERS: dict[str, type[Optimizer]] = {o.kind: o for o in (SGD, Momentum, Adam, RMSprop)}
 
 
-def make_optimizer(size: int, hp) -> Optimizer:
-    return OPTIMIZERS[hp.kind](size, hp)
+def make_optimizer(size: int, hp, dtype: str | np.dtype = "float64") -> Optimizer:
+    return OPTIMIZERS[hp.kind](size, hp, dtype)

@@ -51,19 +51,20 @@ class _Buffers:
 
     def __init__(self, G: MLP, D: MLP, B: int):
         self.B = B
+        dt = D.dtype
         # D step: D sees [real | fake] as one (3, 2B) input; batch-major storage, F-order view.
-        self.xd_rows = np.ones((2 * B, 3))
+        self.xd_rows = np.ones((2 * B, 3), dt)
         self.xd = self.xd_rows.T
         self.g_for_d = Workspace(G, B)
         self.g_for_ds: dict[int, Workspace] = {}  # G for all k D steps of an epoch at once, by k
         self.d_both = Workspace(D, 2 * B)
-        self.dl_both = np.empty((1, 2 * B))
+        self.dl_both = np.empty((1, 2 * B), dt)
         # G step: G writes its output into the first two rows of D's (3, B) input.
-        self.xg = np.ones((3, B))
+        self.xg = np.ones((3, B), dt)
         self.g_for_g = Workspace(G, B)
         self.g_for_g.out = self.xg[:2]
         self.d_fake = Workspace(D, B)
-        self.dl_fake = np.empty((1, B))
+        self.dl_fake = np.empty((1, B), dt)
 
 
 class Trainer:
@@ -81,11 +82,12 @@ class Trainer:
         ss = np.random.SeedSequence(cfg.seed)
         s_g, s_d, s_noise, s_data, s_aux, s_sample = ss.spawn(6)
         gc, dc = cfg.generator, cfg.discriminator
+        dt = cfg.precision
         self.G = MLP(cfg.noise_dim, 2, gc.layers, gc.units, gc.activation, gc.output, cfg.init,
-                     np.random.default_rng(s_g))
-        self.D = MLP(2, 1, dc.layers, dc.units, dc.activation, "linear", cfg.init, np.random.default_rng(s_d))
-        self.g_opt = make_optimizer(self.G.size, cfg.g_optimizer)
-        self.d_opt = make_optimizer(self.D.size, cfg.d_optimizer)
+                     np.random.default_rng(s_g), dt)
+        self.D = MLP(2, 1, dc.layers, dc.units, dc.activation, "linear", cfg.init, np.random.default_rng(s_d), dt)
+        self.g_opt = make_optimizer(self.G.size, cfg.g_optimizer, dt)
+        self.d_opt = make_optimizer(self.D.size, cfg.d_optimizer, dt)
         self.loss = LOSSES[cfg.loss]
         self._noise_rng = np.random.default_rng(s_noise)
         self._data_rng = np.random.default_rng(s_data)
@@ -93,7 +95,7 @@ class Trainer:
         self._sample_rng = np.random.default_rng(s_sample)
         self._viz_seed = int(ss.generate_state(1)[0])
         self._viz: dict[tuple, np.ndarray] = {}
-        self.noise_pool = Pool(self._noise_rng, self._noise_fill, cfg.noise_dim)
+        self.noise_pool = Pool(self._noise_rng, self._noise_fill, cfg.noise_dim, dt)
         self._set_data(self._sampler_for(cfg))
         self._buf: _Buffers | None = None
         self.epoch = self.d_steps = self.g_steps = 0
@@ -113,7 +115,7 @@ class Trainer:
 
     def _set_data(self, sampler) -> None:
         self.sampler = sampler
-        self.data_pool = Pool(self._data_rng, sampler, 2)
+        self.data_pool = Pool(self._data_rng, sampler, 2, self.config.precision)
 
     def _buffers(self) -> _Buffers:
         """Workspaces for the current batch size (dropped by ``update`` when it changes)."""
@@ -362,7 +364,7 @@ class Trainer:
             hp_old, hp_new = getattr(old, attr[0] + "_optimizer"), getattr(new, attr[0] + "_optimizer")
             opt = getattr(self, attr)
             if hp_new.kind != hp_old.kind:
-                setattr(self, attr, make_optimizer(net.size, hp_new))
+                setattr(self, attr, make_optimizer(net.size, hp_new, net.dtype))
                 notes.append(f"{who} optimizer changed to {hp_new.kind}: its state was reset")
             else:
                 opt.configure(hp_new)

@@ -46,10 +46,14 @@ def start_server(port: int, workers: int, sessions: int) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT)
     end = time.monotonic() + 30
+    seen: set[int] = set()
     while time.monotonic() < end:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
-            return proc
+            # Up when every worker has answered (each publishes its session count on start).
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                seen.add(json.loads(r.read())["worker"])
+            if len(seen) >= workers:
+                return proc
         except OSError:
             time.sleep(0.1)
     proc.kill()

@@ -336,6 +336,12 @@ def test_workers_share_sessions_evenly():
     before that, the two workers' counts differ by at most one."""
     proc, port = start(workers=2, max_sessions=20)
     try:
+        # Both workers up (each publishes its count when its app is built), as /healthz tells.
+        seen, end = set(), time.monotonic() + 20
+        while len(seen) < 2 and time.monotonic() < end:
+            seen.add(healthz(port)["worker"])
+        assert len(seen) == 2, seen
+
         async def main():
             clients, splits = [], []
             for _ in range(12):

@@ -62,6 +62,7 @@ def test_same_seed_is_bit_identical_and_other_seed_is_not():
         {"loss": "hinge", "noise": "normal", "noise_dim": 5, "batch_size": 37,
          "d_optimizer": {"kind": "momentum", "lr": 0.05, "nesterov": True},
          "g_optimizer": {"kind": "rmsprop", "lr": 0.001}},
+        {"precision": "float32", "loss": "wgan-gp", "d_optimizer": {"kind": "adam", "lr": 0.001}},
     ],
 )
 def test_snapshot_restore_continue_is_bit_identical(cfg):
@@ -184,10 +185,12 @@ def nearest_distance(fake, real):
     return float(d.min(axis=1).mean())
 
 
-@pytest.mark.parametrize(("name", "epochs"), [("line", 2000), ("gaussians", 1000), ("ring", 2000), ("disjoint", 2000)])
-def test_ganlab_presets_move_samples_onto_the_data(name, epochs):
-    """With GAN Lab's own per-dataset preset, fakes end up near real points."""
-    t = Trainer(data=name, seed=1, **DISTRIBUTIONS[name].preset)
+@pytest.mark.parametrize(("name", "epochs", "precision"), [
+    ("line", 2000, "float64"), ("gaussians", 1000, "float64"), ("ring", 2000, "float64"),
+    ("disjoint", 2000, "float64"), ("gaussians", 1000, "float32"), ("disjoint", 2000, "float32")])
+def test_ganlab_presets_move_samples_onto_the_data(name, epochs, precision):
+    """With GAN Lab's own per-dataset preset, fakes end up near real points (in either precision)."""
+    t = Trainer(data=name, seed=1, precision=precision, **DISTRIBUTIONS[name].preset)
     real = t.real(2000)
     z = t.noise(500)
     before = nearest_distance(t.sample(noise=z), real)
@@ -224,3 +227,23 @@ def test_non_finite_hyperparameters_are_refused_as_such():
     for bad in (float("nan"), float("inf")):
         with pytest.raises(ConfigError, match=r"d_optimizer\.lr.*finite"):
             Trainer(d_optimizer={"lr": bad})
+
+
+def test_float32_precision_runs_in_float32_throughout():
+    """Every array the training step touches is float32 (a stray float64 array would make numpy
+    compute in float64 and silently lose the speed); outputs handed to callers stay float64."""
+    t = Trainer(seed=3, precision="float32", loss="wgan-gp", k_d=3,
+                d_optimizer={"kind": "adam", "lr": 1e-3}, g_optimizer={"kind": "rmsprop", "lr": 1e-3})
+    assert t.train(20) == 20 and t.status.ok
+    for net in (t.G, t.D):
+        assert net.params.dtype == net.grad.dtype == np.float32
+        for ws in net._ws.values():
+            assert all(a.dtype == np.float32 for a in ws.a[1:] + ws.d + [ws.out])
+    for opt in (t.d_opt, t.g_opt):
+        assert all(getattr(opt, n).dtype == np.float32 for n in opt.state_names)
+    assert t.noise_pool.buf.dtype == t.data_pool.buf.dtype == np.float32
+    b = t._buf
+    assert b.xd_rows.dtype == b.xg.dtype == b.dl_both.dtype == np.float32
+    assert t.sample(5).dtype == t.discriminate(t.real(5)).dtype == np.float64
+    assert t.update({"precision": "float64"}) == ["restarted: precision changed"]
+    assert t.G.params.dtype == np.float64

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket
@@ -70,7 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz():
         return {"status": "ok", "version": __version__, "protocol": PROTOCOL,
                 "sessions": len(app.state.sessions), "max_sessions": settings.max_sessions,
-                "running": app.state.load.running, "tasks": len(asyncio.all_tasks())}
+                "running": app.state.load.running, "tasks": len(asyncio.all_tasks()),
+                "worker": os.getpid()}
 
     @app.get("/api/schema")
     async def schema():
