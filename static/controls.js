@@ -17,7 +17,7 @@ const LABELS = {
   noise: "Noise type", noise_dim: "Noise dimension", layers: "Hidden layers", units: "Units per layer",
   activation: "Activation", output: "Output", kind: "Optimizer", lr: "Learning rate", loss: "Loss",
   k_d: "k_D (D updates / epoch)", k_g: "k_G (G updates / epoch)", batch_size: "Batch size", seed: "Seed",
-  init: "Initialisation", gp_weight: "Gradient penalty weight", clip: "Weight clip",
+  init: "Initialisation", gp_weight: "Gradient penalty weight", clip: "Weight clip", precision: "Precision",
 };
 
 export const fieldId = (path) => `cfg-${path.replace(/\./g, "-")}`;
