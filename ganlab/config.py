@@ -69,6 +69,16 @@ class Config(_Model):
     loss: str = Field("nonsaturating", description="loss (see ganlab.losses)")
     gp_weight: float = Field(10.0, ge=0.0, le=1000.0, description="gradient penalty weight (wgan-gp)")
     clip: float = Field(0.1, gt=0.0, le=10.0, description="critic weight clip (wgan)")
+    r1: float = Field(
+        0.0, ge=0.0, le=1000.0,
+        description="R1 penalty gamma (Mescheder et al. 2018), any loss: D's loss gains "
+        "gamma/2 * mean ||grad_x D(x)||^2 over the real batch (D's logit); 0 = off",
+    )
+    g_ema: float = Field(
+        0.0, ge=0.0, le=0.9999,
+        description="decay of an exponential moving average of G's weights, updated after every G "
+        "step; when > 0, samples, views and metrics come from the averaged G; 0 = off",
+    )
     init: Literal["ganlab", "he", "glorot"] = Field(
         "ganlab", description="weight initialisation", json_schema_extra={"restart": True}
     )

@@ -202,14 +202,17 @@ class MLP:
                 out[i : i + b] = self.backward(ws, dpart, param_grad=False, input_grad=True).T
         return out
 
-    def penalty_grad(self, x: np.ndarray, weight: float) -> float:
+    def penalty_grad(self, x: np.ndarray, weight: float, center: float = 1.0) -> float:
         """Add dP/dW to ``self.grad`` for the gradient penalty P and return P.
 
-        P = weight * mean_i (||grad_x f(x_i)||_2 - 1)^2  (WGAN-GP), for a scalar, linear output.
+        P = weight * mean_i (||grad_x f(x_i)||_2 - c)^2, for a scalar, linear output: c = 1 is
+        WGAN-GP's penalty, c = 0 the zero-centred one, weight * mean_i ||grad_x f(x_i)||^2 (R1 when
+        the x_i are real points).
 
         Backward pass for the input gradient g_0 (h_l hidden outputs, phi' from h_l):
             g_{L} = W_L[:, :-1]^T 1,   u_l = g_l * phi'(h_l),   g_{l-1} = W_{l-1}[:, :-1]^T u_l.
-        Its reverse pass, seeded with gbar_0 = dP/dg_0 = weight * 2/B * (|g_0| - 1) g_0 / |g_0|:
+        Its reverse pass, seeded with gbar_0 = dP/dg_0 = weight * 2/B * (|g_0| - c) g_0 / |g_0|
+        (for c = 0: weight * 2/B * g_0):
             ubar_l = W_{l-1}[:, :-1] gbar_{l-1},   dW_{l-1}[:, :-1] += u_l gbar_{l-1}^T,
             gbar_l = ubar_l * phi'(h_l),           zbar_l = ubar_l * g_l * phi''(h_l),
             dW_L[:, :-1] += sum_batch gbar_L^T;
@@ -231,9 +234,13 @@ class MLP:
         for l in range(L, 0, -1):
             u[l] = g[l] * dphi[l]
             g[l - 1] = W[l - 1][:, :-1].T @ u[l]
-        norm = np.sqrt((g[0] ** 2).sum(axis=0))
-        P = weight * float(np.mean((norm - 1.0) ** 2))
-        gbar = weight * 2.0 / B * (norm - 1.0) / np.maximum(norm, 1e-12) * g[0]
+        if center == 0.0:  # smooth at g = 0, where the general form divides by |g|
+            P = weight * float(np.mean((g[0] ** 2).sum(axis=0)))
+            gbar = (weight * 2.0 / B) * g[0]
+        else:
+            norm = np.sqrt((g[0] ** 2).sum(axis=0))
+            P = weight * float(np.mean((norm - center) ** 2))
+            gbar = weight * 2.0 / B * (norm - center) / np.maximum(norm, 1e-12) * g[0]
         zbar = [None] * (L + 1)
         for l in range(1, L + 1):
             ubar = W[l - 1][:, :-1] @ gbar

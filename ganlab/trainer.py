@@ -86,6 +86,8 @@ class Trainer:
         self.G = MLP(cfg.noise_dim, 2, gc.layers, gc.units, gc.activation, gc.output, cfg.init,
                      np.random.default_rng(s_g), dt)
         self.D = MLP(2, 1, dc.layers, dc.units, dc.activation, "linear", cfg.init, np.random.default_rng(s_d), dt)
+        self.G_avg: MLP | None = None
+        self._sync_average()
         self.g_opt = make_optimizer(self.G.size, cfg.g_optimizer, dt)
         self.d_opt = make_optimizer(self.D.size, cfg.d_optimizer, dt)
         self.loss = LOSSES[cfg.loss]
@@ -102,6 +104,22 @@ class Trainer:
         self.status = Status()
         self._last: dict[str, Any] = {}
         self._losses: dict[str, float] = {}
+
+    def _sync_average(self) -> None:
+        """Create (from G's current weights) or drop the weight average as ``g_ema`` asks."""
+        if self.config.g_ema <= 0:
+            self.G_avg = None
+        elif self.G_avg is None:
+            G = self.G
+            self.G_avg = MLP(G.sizes[0], G.sizes[-1], len(G.sizes) - 2, G.sizes[1] if len(G.sizes) > 2 else 1,
+                             G.act.name, G.output, "he", np.random.default_rng(0), G.dtype)
+            self.G_avg.params[:] = G.params
+
+    @property
+    def G_out(self) -> MLP:
+        """The generator whose samples are shown and measured: the weight average when
+        ``g_ema`` > 0, else G itself."""
+        return self.G_avg if self.G_avg is not None else self.G
 
     def _noise_fill(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return sample_noise(rng, self.config.noise, n, self.config.noise_dim)
@@ -176,10 +194,13 @@ class Trainer:
         loss.d_grad(logits, B, b.dl_both)
         D.backward(b.d_both, b.dl_both, param_grad=True, input_grad=False)
         penalty = 0.0
-        if loss.gradient_penalty and self.config.gp_weight > 0:
+        cfg = self.config
+        if loss.gradient_penalty and cfg.gp_weight > 0:
             eps = self._aux_rng.random((B, 1))
             xr, xf = b.xd_rows[:B, :2], b.xd_rows[B:, :2]
-            penalty = D.penalty_grad(eps * xr + (1.0 - eps) * xf, self.config.gp_weight)
+            penalty = D.penalty_grad(eps * xr + (1.0 - eps) * xf, cfg.gp_weight)
+        if cfg.r1 > 0:  # R1: gamma/2 * mean ||grad_x D(x_real)||^2, D's gradient zero on the data
+            penalty += D.penalty_grad(b.xd_rows[:B, :2], 0.5 * cfg.r1, center=0.0)
         if not self._apply(D, self.d_opt, "discriminator"):
             return False
         if loss.clips_weights:
@@ -200,6 +221,11 @@ class Trainer:
         G.backward(b.g_for_g, dx, param_grad=True, input_grad=False)
         if not self._apply(G, self.g_opt, "generator"):
             return False
+        if self.G_avg is not None:  # avg <- avg + (1 - decay) (params - avg)
+            avg, tmp = self.G_avg.params, self.G_avg.grad  # the average never trains: grad is scratch
+            np.subtract(G.params, avg, out=tmp)
+            np.multiply(tmp, 1.0 - self.config.g_ema, out=tmp)
+            np.add(avg, tmp, out=avg)
         self.g_steps += 1
         self._last["g"] = (loss, logits)
         return True
@@ -291,7 +317,7 @@ class Trainer:
     def sample(self, n: int | None = None, noise: np.ndarray | None = None) -> np.ndarray:
         """G(z) as (n, 2) for the given noise (n, noise_dim), or for n fresh noise vectors."""
         z = self._noise_arg(n, noise)
-        return self._flag(self.G(z), "generator output")
+        return self._flag(self.G_out(z), "generator output")
 
     def discriminate(self, points: np.ndarray, output: str = "prob") -> np.ndarray:
         """D at points (n, 2): ``prob`` is what the page shows in [0, 1] (sigmoid of the logit
@@ -371,6 +397,10 @@ class Trainer:
         self.loss = LOSSES[new.loss]
         if new.batch_size != old.batch_size:
             self._buf = None
+        if (new.g_ema > 0) != (old.g_ema > 0):
+            self._sync_average()
+            notes.append("generator weight average " + ("started from the current weights" if new.g_ema > 0
+                                                         else "dropped: samples come from G itself"))
         if data_changed:
             self._set_data(sampler)
             notes.append(f"data changed to {new.data}")
@@ -396,6 +426,7 @@ class Trainer:
             "d_steps": self.d_steps,
             "g_steps": self.g_steps,
             "generator": self.G.params.tolist(),
+            "generator_average": None if self.G_avg is None else self.G_avg.params.tolist(),
             "discriminator": self.D.params.tolist(),
             "g_optimizer": self.g_opt.state(),
             "d_optimizer": self.d_opt.state(),
@@ -424,7 +455,10 @@ class Trainer:
         fresh.config = make_config(snap.get("config") or {})
         fresh._build()
         try:
-            for key, net in (("generator", fresh.G), ("discriminator", fresh.D)):
+            nets = [("generator", fresh.G), ("discriminator", fresh.D)]
+            if fresh.G_avg is not None and snap.get("generator_average") is not None:
+                nets.append(("generator_average", fresh.G_avg))
+            for key, net in nets:
                 p = np.asarray(snap[key], dtype=float)
                 if p.shape != net.params.shape or not np.isfinite(p).all():
                     raise ValueError(f"snapshot {key} weights: expected {net.size} finite numbers")
@@ -435,6 +469,8 @@ class Trainer:
                 if st.get("kind") != opt.kind:
                     raise ValueError(f"snapshot {key} kind {st.get('kind')!r} != config {opt.kind!r}")
                 opt.load_state(st)
+            if fresh.G_avg is not None and snap.get("generator_average") is None:
+                fresh.G_avg.params[:] = fresh.G.params  # a snapshot from before averaging was on
             fresh.noise_pool.load(snap["noise_pool"])
             fresh.data_pool.load(snap["data_pool"])
             set_rng_state(fresh._aux_rng, snap["aux_rng"])

@@ -116,6 +116,24 @@ def test_gradient_penalty_weight_gradient(act):
         assert_close(net.grad, fd(penalty, net.params), f"GP {act} {layers}x{units}", rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_zero_centred_penalty_weight_gradient(act):
+    """center=0: P = w mean ||grad_x f||^2 (R1 on real points), exact value and dP/dW."""
+    rng = np.random.default_rng(9)
+    for layers, units in [(0, 1), (1, 4), (2, 3)]:
+        net = MLP(2, 1, layers, units, act, "linear", "he", rng)
+        net.params += rng.normal(0, 0.2, net.size)
+        x = away_from_kinks(rng, (5, 2)) * 0.5
+
+        def penalty():
+            return 0.7 * float(np.mean((net.input_grad(x) ** 2).sum(axis=1)))
+
+        net.grad[:] = 0
+        p = net.penalty_grad(x, 0.7, center=0.0)
+        assert p == pytest.approx(penalty(), rel=1e-12)
+        assert_close(net.grad, fd(penalty, net.params), f"R1 {act} {layers}x{units}", rtol=1e-4, atol=1e-8)
+
+
 def capture_update(trainer, which):
     """Run one update of ``which`` net, capturing the gradient its optimizer received and the
     inputs it saw, without applying it."""
@@ -126,7 +144,13 @@ def capture_update(trainer, which):
     trainer.data_pool.take = lambda b: _remember(seen, "real", take_data(b))
     trainer.noise_pool.take = lambda b: _remember(seen, "z", take_noise(b))
     penalty_grad = trainer.D.penalty_grad
-    trainer.D.penalty_grad = lambda x, w: (seen.setdefault("xhat", x.copy()), penalty_grad(x, w))[1]
+
+    def recording_penalty(x, w, center=1.0):
+        if center:  # WGAN-GP's interpolates (R1's points are the real batch, captured already)
+            seen["xhat"] = x.copy()
+        return penalty_grad(x, w, center=center)
+
+    trainer.D.penalty_grad = recording_penalty
     trainer.step(which)
     return seen
 
@@ -184,6 +208,28 @@ def test_float32_updates_match_float64_updates(loss):
         g32 = capture_update(t32, which)["grad"]
         assert g32.dtype == np.float32
         np.testing.assert_allclose(g32, g64, rtol=1e-3, atol=1e-4 * np.abs(g64).max(), err_msg=f"{loss} {which}")
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "hinge", "wgan-gp"])
+def test_r1_update_follows_its_loss(loss):
+    """With r1 = gamma, D descends L_D + gamma/2 mean ||grad_x D(x_real)||^2 (and WGAN-GP's own
+    penalty too when both are on)."""
+    t = Trainer(seed=6, batch_size=6, loss=loss, r1=0.8, gp_weight=2.0,
+                generator={"layers": 1, "units": 4}, discriminator={"layers": 2, "units": 5})
+    t.D.params += np.random.default_rng(1).normal(0, 0.3, t.D.size)
+    seen = capture_update(t, "discriminator")
+    G, D, L = t.G, t.D, t.loss
+    real, fake = seen["real"], G(seen["z"])
+
+    def d_loss():
+        v = L.d_value(D(real)[:, 0], D(fake)[:, 0])
+        v += 0.4 * float(np.mean((D.input_grad(real) ** 2).sum(axis=1)))
+        if L.gradient_penalty:
+            g = D.input_grad(seen["xhat"])
+            v += 2.0 * float(np.mean((np.sqrt((g**2).sum(axis=1)) - 1) ** 2))
+        return v
+
+    assert_close(seen["grad"], fd(d_loss, D.params), f"{loss} + R1", rtol=1e-4, atol=1e-7)
 
 
 def test_discriminator_input_gradient_matches_fd():

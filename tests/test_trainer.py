@@ -63,6 +63,7 @@ def test_same_seed_is_bit_identical_and_other_seed_is_not():
          "d_optimizer": {"kind": "momentum", "lr": 0.05, "nesterov": True},
          "g_optimizer": {"kind": "rmsprop", "lr": 0.001}},
         {"precision": "float32", "loss": "wgan-gp", "d_optimizer": {"kind": "adam", "lr": 0.001}},
+        {"r1": 1.0, "g_ema": 0.99, "g_optimizer": {"kind": "adam", "lr": 0.001}},
     ],
 )
 def test_snapshot_restore_continue_is_bit_identical(cfg):
@@ -247,3 +248,24 @@ def test_float32_precision_runs_in_float32_throughout():
     assert t.sample(5).dtype == t.discriminate(t.real(5)).dtype == np.float64
     assert t.update({"precision": "float64"}) == ["restarted: precision changed"]
     assert t.G.params.dtype == np.float64
+
+
+def test_generator_weight_average():
+    """g_ema = d: after every G step avg <- d avg + (1 - d) params, starting from G's weights;
+    samples come from the average; switching it off and on says so and restarts it from G."""
+    d = 0.9
+    t, ref = Trainer(seed=7, g_ema=d), Trainer(seed=7)
+    avg = ref.G.params.copy()
+    for _ in range(30):
+        assert t.step("both") and ref.step("both")
+        avg = d * avg + (1 - d) * ref.G.params
+    np.testing.assert_array_equal(t.G.params, ref.G.params)  # averaging never touches training
+    np.testing.assert_allclose(t.G_avg.params, avg, rtol=1e-12, atol=1e-15)
+    z = t.noise(50)
+    np.testing.assert_array_equal(t.sample(noise=z), t.G_avg(z))
+    assert not np.allclose(t.sample(noise=z), t.G(z))
+    assert t.update(g_ema=0.5) == []  # a new decay keeps the average
+    assert t.update(g_ema=0) == ["generator weight average dropped: samples come from G itself"]
+    np.testing.assert_array_equal(t.sample(noise=z), t.G(z))
+    assert t.update(g_ema=0.99) == ["generator weight average started from the current weights"]
+    np.testing.assert_array_equal(t.G_avg.params, t.G.params)

@@ -80,7 +80,7 @@ def frame_metrics(trainer, real: np.ndarray | None = None, fake: np.ndarray | No
     - ``grad_norm_d``, ``grad_norm_g`` of the last updates.
     """
     ref, ref_radii = _reference(trainer, n)
-    fakes = trainer.G(trainer.viz_noise(n))
+    fakes = trainer.G_out(trainer.viz_noise(n))
     out: dict[str, Any] = dict(divergences(ref, fakes, bins))
     modes = modes_of(trainer.config.data, trainer.config.data_params)
     if modes is not None:
