@@ -33,6 +33,7 @@ class Activation:
     """phi applied in place; ``grad`` multiplies a delta by phi'(z); ``second`` returns phi''(z)."""
 
     name = ""
+    piecewise_linear = False  # phi'' = 0 wherever defined (lets the gradient penalty skip a pass)
 
     def forward(self, v: np.ndarray, s: Scratch) -> None:
         """v <- phi(v)."""
@@ -56,10 +57,10 @@ class Activation:
         """Out-of-place phi'(z)."""
         return self.derivative_from_output(self(z))
 
-    def derivative_from_output(self, a: np.ndarray) -> np.ndarray:
-        """Out-of-place phi'(z) given a = phi(z)."""
+    def derivative_from_output(self, a: np.ndarray, s: Scratch | None = None) -> np.ndarray:
+        """Out-of-place phi'(z) given a = phi(z); ``s``, a Scratch of a's shape, saves allocating one."""
         d = np.ones_like(a)
-        self.grad(d, a, Scratch(a.shape, a.dtype))
+        self.grad(d, a, s if s is not None else Scratch(a.shape, a.dtype))
         return d
 
 
@@ -67,6 +68,7 @@ class ReLU(Activation):
     """phi(z) = max(z, 0);  phi'(z) = [z > 0];  phi'' = 0."""
 
     name = "relu"
+    piecewise_linear = True
 
     def forward(self, v, s):
         np.maximum(v, s.zeros, out=v)
@@ -83,6 +85,7 @@ class LeakyReLU(Activation):
     """phi(z) = max(z, c z) with c = 0.2;  phi'(z) = 1 if z > 0 else c;  phi'' = 0."""
 
     name = "leaky_relu"
+    piecewise_linear = True
 
     def forward(self, v, s):
         np.multiply(v, s.slope, out=s.tmp)
