@@ -74,6 +74,10 @@ class Config(_Model):
         description="R1 penalty gamma (Mescheder et al. 2018), any loss: D's loss gains "
         "gamma/2 * mean ||grad_x D(x)||^2 over the real batch (D's logit); 0 = off",
     )
+    r1_every: int = Field(
+        1, ge=1, le=64,
+        description="lazy R1 (StyleGAN2): the penalty on every k-th D step only, with weight x k",
+    )
     g_ema: float = Field(
         0.0, ge=0.0, le=0.9999,
         description="decay of an exponential moving average of G's weights, updated after every G "

@@ -199,8 +199,10 @@ class Trainer:
             eps = self._aux_rng.random((B, 1))
             xr, xf = b.xd_rows[:B, :2], b.xd_rows[B:, :2]
             penalty = D.penalty_grad(eps * xr + (1.0 - eps) * xf, cfg.gp_weight)
-        if cfg.r1 > 0:  # R1: gamma/2 * mean ||grad_x D(x_real)||^2, D's gradient zero on the data
-            penalty += D.penalty_grad(b.xd_rows[:B, :2], 0.5 * cfg.r1, center=0.0)
+        if cfg.r1 > 0 and self.d_steps % cfg.r1_every == 0:
+            # R1: gamma/2 * mean ||grad_x D(x_real)||^2 pulls D's gradient on the data to zero;
+            # lazily on every k-th step only, weighted k times, it costs 1/k as much.
+            penalty += D.penalty_grad(b.xd_rows[:B, :2], 0.5 * cfg.r1 * cfg.r1_every, center=0.0)
         if not self._apply(D, self.d_opt, "discriminator"):
             return False
         if loss.clips_weights:

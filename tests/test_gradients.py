@@ -232,6 +232,18 @@ def test_r1_update_follows_its_loss(loss):
     assert_close(seen["grad"], fd(d_loss, D.params), f"{loss} + R1", rtol=1e-4, atol=1e-7)
 
 
+def test_lazy_r1_applies_on_every_kth_step_with_k_times_the_weight():
+    cfg = dict(seed=6, batch_size=6, r1=0.8, r1_every=3, generator={"layers": 1, "units": 4},
+               discriminator={"layers": 2, "units": 5})
+    weights = []
+    t = Trainer(**cfg)
+    pg = t.D.penalty_grad
+    t.D.penalty_grad = lambda x, w, center=1.0: (weights.append((t.d_steps, w, center)), pg(x, w, center=center))[1]
+    for _ in range(7):
+        assert t.step("discriminator")
+    assert weights == [(0, pytest.approx(1.2), 0.0), (3, pytest.approx(1.2), 0.0), (6, pytest.approx(1.2), 0.0)]
+
+
 def test_discriminator_input_gradient_matches_fd():
     t = Trainer(seed=2)
     t.train(20)
