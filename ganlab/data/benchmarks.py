@@ -13,6 +13,8 @@ what they mean in the papers. Both expose their modes for :func:`ganlab.metrics.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from .gaussian import diag_chol, sample_mixture
@@ -45,29 +47,14 @@ def grid25(rng, n, params):
     return sample_mixture(rng, n, *_GRID25)
 
 
-# Recommended presets, tuned with scripts/mode_collapse.py on one shared 2-core machine (a few
-# single-seed runs of 2-3 minutes each; see the closing report of the data issue for the table).
-# ring8: WGAN-GP keeps all eight modes once found; plain non-saturating runs kept dropping one.
-RING8_PRESET: dict = {
-    "loss": "wgan-gp",
-    "gp_weight": 10.0,
-    "noise": "normal",
-    "noise_dim": 2,
-    "init": "he",
-    "k_d": 3,
-    "k_g": 1,
-    "generator": {"layers": 3, "units": 32},
-    "discriminator": {"layers": 3, "units": 32},
-    "d_optimizer": {"kind": "adam", "lr": 0.0005, "beta1": 0.5, "beta2": 0.9},
-    "g_optimizer": {"kind": "adam", "lr": 0.0005, "beta1": 0.5, "beta2": 0.9},
-}
-# grid25: a non-saturating GAN with Adam (beta1 0.5) and large batches finds all 25 modes but
-# loses one or two as it oscillates, and leaves ~45% of samples between modes (HQ 47-59%). Lazy R1
-# (gamma 0.1 on every 4th D step, Mescheder et al. 2018) keeps D's gradient flat on the data so no
-# mode is abandoned, and an average of G's weights (decay 0.999) settles the samples into the
-# modes; float32 makes the whole recipe 1.7x faster. Tuned with scripts/mode_collapse.py (table in
-# its docstring).
-GRID25_PRESET: dict = {
+# Recommended presets, tuned with scripts/mode_collapse.py on this 2-core machine (table in its
+# docstring), one recipe for both benchmarks. A non-saturating GAN with Adam (beta1 0.5) and large
+# batches finds the modes but loses one or two as it oscillates and leaves ~45% of its samples
+# between modes (grid25: 22-24 of 25, HQ 47-59%; WGAN-GP kept ring8's 8 modes at HQ 30-73%).
+# Lazy R1 (gamma 0.1 on every 4th D step, Mescheder et al. 2018) keeps D's gradient flat on the
+# data, so no mode is abandoned; an average of G's weights (decay 0.999) settles the samples into
+# the modes; float32 makes the whole recipe 1.7x faster.
+R1_EMA_PRESET: dict = {
     "loss": "nonsaturating",
     "noise": "normal",
     "noise_dim": 2,
@@ -84,6 +71,8 @@ GRID25_PRESET: dict = {
     "d_optimizer": {"kind": "adam", "lr": 0.0005, "beta1": 0.5},
     "g_optimizer": {"kind": "adam", "lr": 0.0005, "beta1": 0.5},
 }
+RING8_PRESET: dict = copy.deepcopy(R1_EMA_PRESET)
+GRID25_PRESET: dict = copy.deepcopy(R1_EMA_PRESET)
 
 register(Distribution(
     "ring8", "Ring of 8",
