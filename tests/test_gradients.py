@@ -155,6 +155,25 @@ def capture_update(trainer, which):
     return seen
 
 
+def d_loss_of(t, seen, gp_weight=2.0, r1=0.0):
+    """D's loss as defined in the docs, on the batches of the D update captured in ``seen``: the
+    loss's own terms, WGAN-GP's penalty on the captured interpolates, and R1's
+    gamma/2 mean ||grad_x D(x_real)||^2."""
+    G, D, L = t.G, t.D, t.loss
+    real, fake = seen["real"], G(seen["z"])
+
+    def d_loss():
+        v = L.d_value(D(real)[:, 0], D(fake)[:, 0])
+        if r1:
+            v += r1 / 2 * float(np.mean((D.input_grad(real) ** 2).sum(axis=1)))
+        if L.gradient_penalty:
+            g = D.input_grad(seen["xhat"])
+            v += gp_weight * float(np.mean((np.sqrt((g**2).sum(axis=1)) - 1) ** 2))
+        return v
+
+    return d_loss
+
+
 def _remember(seen, key, rows):
     seen[key] = rows[:, :-1].copy()
     return rows
@@ -173,17 +192,8 @@ def test_trainer_updates_follow_the_loss_gradients(loss, act):
     t = Trainer(**cfg)
     t.D.params += np.random.default_rng(0).normal(0, 0.3, t.D.size)
     seen = capture_update(t, "discriminator")
-    G, D, L = t.G, t.D, t.loss
-    real, fake = seen["real"], G(seen["z"])
-
-    def d_loss():
-        v = L.d_value(D(real)[:, 0], D(fake)[:, 0])
-        if L.gradient_penalty:
-            g = D.input_grad(seen["xhat"])
-            v += 2.0 * float(np.mean((np.sqrt((g**2).sum(axis=1)) - 1) ** 2))
-        return v
-
-    assert_close(seen["grad"], fd(d_loss, D.params), f"{loss} D", rtol=1e-4, atol=1e-7)
+    D = t.D
+    assert_close(seen["grad"], fd(d_loss_of(t, seen), D.params), f"{loss} D", rtol=1e-4, atol=1e-7)
 
     t2 = Trainer(**cfg)
     t2.D.params[:] = D.params
@@ -218,18 +228,7 @@ def test_r1_update_follows_its_loss(loss):
                 generator={"layers": 1, "units": 4}, discriminator={"layers": 2, "units": 5})
     t.D.params += np.random.default_rng(1).normal(0, 0.3, t.D.size)
     seen = capture_update(t, "discriminator")
-    G, D, L = t.G, t.D, t.loss
-    real, fake = seen["real"], G(seen["z"])
-
-    def d_loss():
-        v = L.d_value(D(real)[:, 0], D(fake)[:, 0])
-        v += 0.4 * float(np.mean((D.input_grad(real) ** 2).sum(axis=1)))
-        if L.gradient_penalty:
-            g = D.input_grad(seen["xhat"])
-            v += 2.0 * float(np.mean((np.sqrt((g**2).sum(axis=1)) - 1) ** 2))
-        return v
-
-    assert_close(seen["grad"], fd(d_loss, D.params), f"{loss} + R1", rtol=1e-4, atol=1e-7)
+    assert_close(seen["grad"], fd(d_loss_of(t, seen, r1=0.8), t.D.params), f"{loss} + R1", rtol=1e-4, atol=1e-7)
 
 
 def test_lazy_r1_applies_on_every_kth_step_with_k_times_the_weight():
