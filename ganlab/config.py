@@ -81,7 +81,8 @@ class Config(_Model):
     g_ema: float = Field(
         0.0, ge=0.0, le=0.9999,
         description="decay of an exponential moving average of G's weights, updated after every G "
-        "step; when > 0, samples, views and metrics come from the averaged G; 0 = off",
+        "step (warm-up: decay min(d, (1 + t)/(10 + t)) at G step t); when > 0, samples, views and "
+        "metrics come from the averaged G; 0 = off",
     )
     init: Literal["ganlab", "he", "glorot"] = Field(
         "ganlab", description="weight initialisation", json_schema_extra={"restart": True}

@@ -223,10 +223,15 @@ class Trainer:
         G.backward(b.g_for_g, dx, param_grad=True, input_grad=False)
         if not self._apply(G, self.g_opt, "generator"):
             return False
-        if self.G_avg is not None:  # avg <- avg + (1 - decay) (params - avg)
+        if self.G_avg is not None:
+            # avg <- avg + (1 - d_t)(params - avg), d_t = min(g_ema, (1 + t) / (10 + t)) after t
+            # earlier G steps: the warm-up (TensorFlow's num_updates) lets the average leave the
+            # initial weights within ~100 steps instead of ~1 / (1 - g_ema).
+            t = self.g_steps
+            d = min(self.config.g_ema, (1.0 + t) / (10.0 + t))
             avg, tmp = self.G_avg.params, self.G_avg.grad  # the average never trains: grad is scratch
             np.subtract(G.params, avg, out=tmp)
-            np.multiply(tmp, 1.0 - self.config.g_ema, out=tmp)
+            np.multiply(tmp, 1.0 - d, out=tmp)
             np.add(avg, tmp, out=avg)
         self.g_steps += 1
         self._last["g"] = (loss, logits)

@@ -251,14 +251,16 @@ def test_float32_precision_runs_in_float32_throughout():
 
 
 def test_generator_weight_average():
-    """g_ema = d: after every G step avg <- d avg + (1 - d) params, starting from G's weights;
-    samples come from the average; switching it off and on says so and restarts it from G."""
+    """g_ema = d: after G step t, avg <- d_t avg + (1 - d_t) params with d_t = min(d, (1+t)/(10+t)),
+    starting from G's weights; samples come from the average; switching it off and on says so and
+    restarts it from G."""
     d = 0.9
     t, ref = Trainer(seed=7, g_ema=d), Trainer(seed=7)
     avg = ref.G.params.copy()
-    for _ in range(30):
+    for step in range(120):  # past the warm-up: d_t = d from step 80 on
         assert t.step("both") and ref.step("both")
-        avg = d * avg + (1 - d) * ref.G.params
+        d_t = min(d, (1 + step) / (10 + step))
+        avg = d_t * avg + (1 - d_t) * ref.G.params
     np.testing.assert_array_equal(t.G.params, ref.G.params)  # averaging never touches training
     np.testing.assert_allclose(t.G_avg.params, avg, rtol=1e-12, atol=1e-15)
     z = t.noise(50)
