@@ -15,8 +15,8 @@ epochs run and the time at which every mode was first captured.
 Measured on this 2-core machine (150 s a run, final state, 2,500 samples; two runs at a time,
 one per core), the recommended preset (non-saturating, 3x64, batch 512, Adam 5e-4 b1 0.5, lazy R1
 gamma 0.1 every 4th D step, G weight average 0.999, float32; about 60k epochs a run):
-  ring8   8/8 on seeds 0-4, HQ 95.8, 91.1, 89.8, 96.8, 97.1 %; all modes by 15-30 s
-  grid25 25/25 on seeds 0-4, HQ 91.0, 81.2, 93.4, 90.2, 91.8 %; all modes by 30-45 s
+  ring8   8/8 on seeds 0-4, HQ 96.9, 90.8, 90.0, 97.0, 96.0 %; all modes by 15 s
+  grid25 25/25 on seeds 0-4, HQ 90.6, 85.6, 92.8, 90.1, 90.8 %; all modes by 15-45 s
 GAN Lab's settings (about 1.15 million epochs a run), seeds 0-2:
   ring8  1, 0, 2 of 8 (HQ <= 6.7 %);  grid25 10, 3, 8 of 25 (HQ <= 4.6 %)
 """
