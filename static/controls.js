@@ -18,7 +18,7 @@ const LABELS = {
   activation: "Activation", output: "Output", kind: "Optimizer", lr: "Learning rate", loss: "Loss",
   k_d: "k_D (D updates / epoch)", k_g: "k_G (G updates / epoch)", batch_size: "Batch size", seed: "Seed",
   init: "Initialisation", gp_weight: "Gradient penalty weight", clip: "Weight clip", precision: "Precision",
-  r1: "R1 penalty γ", g_ema: "G weight average (EMA decay)",
+  r1: "R1 penalty γ", r1_every: "R1 every k D steps", g_ema: "G weight average (EMA decay)",
 };
 
 export const fieldId = (path) => `cfg-${path.replace(/\./g, "-")}`;
