@@ -108,7 +108,8 @@ export class Controls {
     const wrap = document.createElement("div");
     wrap.className = "field" + (f.restart ? " restart" : "");
     const leaf = f.path.split(".").pop();
-    const who = f.path.startsWith("g_") ? "G " : f.path.startsWith("d_") ? "D " : "";
+    // The two optimizers share leaf names (lr, beta1, ...): say whose each one is.
+    const who = f.path.startsWith("g_optimizer.") ? "G " : f.path.startsWith("d_optimizer.") ? "D " : "";
     const label = document.createElement("label");
     label.htmlFor = fieldId(f.path);
     label.textContent = who + (LABELS[leaf] || f.title || leaf);
