@@ -61,6 +61,7 @@ class MLP:
         if output not in ("linear", "tanh"):
             raise ValueError(f"output must be 'linear' or 'tanh', not {output!r}")
         self.sizes = [n_in] + [units] * layers + [n_out]
+        self._arch = (n_in, n_out, layers, units, activation, output)
         self.act = ACTIVATIONS[activation]
         self.output = output
         self.shapes = [(self.sizes[i + 1], self.sizes[i] + 1) for i in range(len(self.sizes) - 1)]
@@ -82,6 +83,12 @@ class MLP:
         # workspace memory for a 200 x 200 grid, while small nets see a 50 x 50 grid in one pass.
         self.chunk = max(self.CHUNK, min(4 * self.CHUNK, 2**15 // max(self.sizes)))
         self.init(init, rng or np.random.default_rng(0))
+
+    def copy(self) -> MLP:
+        """A network of the same architecture and precision holding a copy of these weights."""
+        twin = MLP(*self._arch, init="he", rng=np.random.default_rng(0), dtype=self.dtype)
+        twin.params[:] = self.params
+        return twin
 
     def _views(self, flat: np.ndarray) -> list[np.ndarray]:
         views, k = [], 0

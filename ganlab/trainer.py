@@ -110,10 +110,7 @@ class Trainer:
         if self.config.g_ema <= 0:
             self.G_avg = None
         elif self.G_avg is None:
-            G = self.G
-            self.G_avg = MLP(G.sizes[0], G.sizes[-1], len(G.sizes) - 2, G.sizes[1] if len(G.sizes) > 2 else 1,
-                             G.act.name, G.output, "he", np.random.default_rng(0), G.dtype)
-            self.G_avg.params[:] = G.params
+            self.G_avg = self.G.copy()
 
     @property
     def G_out(self) -> MLP:

@@ -23,9 +23,7 @@ REBALANCE_REASON = "rebalance"
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process with that pid: not one of our workers
+    except (ProcessLookupError, PermissionError):  # gone, or someone else's process by that pid
         return False
     return True
 
