@@ -24,7 +24,7 @@ from .config import Config, ConfigError, make_config, nest, restart_fields
 from .data import DataError, make_sampler
 from .losses import LOSSES
 from .mlp import MLP, Workspace, augment
-from .noise import Pool, rng_state, sample_noise, set_rng_state
+from .noise import Pool, noise_fill, rng_state, sample_noise, set_rng_state
 from .optimizers import make_optimizer
 
 MODES = ("both", "generator", "discriminator")
@@ -97,7 +97,10 @@ class Trainer:
         self._sample_rng = np.random.default_rng(s_sample)
         self._viz_seed = int(ss.generate_state(1)[0])
         self._viz: dict[tuple, np.ndarray] = {}
-        self.noise_pool = Pool(self._noise_rng, self._noise_fill, cfg.noise_dim, dt)
+        # The fill is a plain function of the noise settings, not a bound method: a pool holding
+        # its trainer would be a reference cycle, and a closed session would wait for a full
+        # garbage collection to free its networks.
+        self.noise_pool = Pool(self._noise_rng, noise_fill(cfg.noise, cfg.noise_dim), cfg.noise_dim, dt)
         self._set_data(self._sampler_for(cfg))
         self._buf: _Buffers | None = None
         self.epoch = self.d_steps = self.g_steps = 0
@@ -117,9 +120,6 @@ class Trainer:
         """The generator whose samples are shown and measured: the weight average when
         ``g_ema`` > 0, else G itself."""
         return self.G_avg if self.G_avg is not None else self.G
-
-    def _noise_fill(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return sample_noise(rng, self.config.noise, n, self.config.noise_dim)
 
     @staticmethod
     def _sampler_for(cfg: Config):
