@@ -399,8 +399,12 @@ class Trainer:
         requested = nest({**(changes or {}), **kw})
         if "data" in requested and "data_params" not in requested and requested["data"] != self.config.data:
             requested["data_params"] = {}  # another distribution: the old one's params do not apply
-        new = make_config(self.config, **requested)
         old = self.config
+        # The old config without pydantic's deep copy of data_params: an uploaded point set of
+        # 100,000 pairs took longer to copy than to use, and a new data_params replaces it anyway.
+        base = old.model_dump(exclude={"data_params"})
+        base["data_params"] = old.data_params
+        new = make_config(base, **requested)
         data_changed = (new.data, new.data_params) != (old.data, old.data_params)
         sampler = self._sampler_for(new) if data_changed else None  # refuse before changing anything
         notes: list[str] = []

@@ -15,6 +15,7 @@ from ganlab.config import merge, nest, restart_fields
 from ganlab.data import DISTRIBUTIONS
 
 from . import messages as m
+from .frames import config_json
 from .layers import FrameBuilder
 
 STAGES = [
@@ -108,7 +109,7 @@ class Commands:
         if restarted:
             self.stage = 0
         self.changed()
-        return {"config": t.config.model_dump(mode="json"), "notes": notes,
+        return {"config": config_json(t.config), "notes": notes,
                 "restarted": restarted, "epoch": t.epoch}
 
     def on_speed(self, msg: m.Speed) -> dict:
@@ -154,7 +155,7 @@ class Commands:
         if not t.status.ok:
             self.running = False
         self.changed()
-        return {"config": t.config.model_dump(mode="json"), "epoch": t.epoch,
+        return {"config": config_json(t.config), "epoch": t.epoch,
                 "d_steps": t.d_steps, "g_steps": t.g_steps, "running": self.running}
 
     def on_ping(self, msg: m.Ping) -> dict:

@@ -37,7 +37,7 @@ from ganlab import Trainer, __version__
 
 from . import messages as m
 from .commands import D_UPDATE, G_UPDATE, STAGES, Commands
-from .frames import dumps, encode
+from .frames import config_json, dumps, encode
 from .layers import DEFAULT_VIEW, FrameBuilder
 from .settings import Settings
 
@@ -165,7 +165,7 @@ class Session(Commands):
         s = self.settings
         return {
             "type": "hello", "protocol": PROTOCOL, "version": __version__, "session": self.id,
-            "config": self.trainer.config.model_dump(mode="json"), "epoch": self.trainer.epoch,
+            "config": config_json(self.trainer.config), "epoch": self.trainer.epoch,
             "view": dict(self.frames.view), "running": self.running, "worker": os.getpid(),
             "limits": {"max_message_bytes": s.max_message_bytes, "rate_limit": s.rate_limit,
                        "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions},
