@@ -155,3 +155,27 @@ def test_shares_place_a_returning_session_at_the_least_served_level():
     c.used = 9.0
     load.want(c)  # already ahead: keeps its debt
     assert c.used == 9.0 and load.lead(c) == pytest.approx(3.5)
+
+
+def test_long_replies_are_encoded_in_parts_with_the_same_text():
+    """An ack echoing an uploaded point set (100,000 pairs: ~60 ms to encode at once) is encoded
+    PIECE items per loop turn, and the text is exactly what one dumps gives."""
+    from ganlab.server.frames import PIECE, dumps, dumps_parts
+
+    pts = [[i / 7, 1 - i / 9] for i in range(2 * PIECE + 1)]
+    msg = {"type": "ack", "id": 3, "config": {"data": "points", "k_d": 1,
+                                              "data_params": {"points": pts, "spread": 0.1}},
+           "notes": ["a"], "short": [1, 2]}
+    parts, turns = dumps_parts(msg), 0
+    while True:
+        try:
+            next(parts)
+            turns += 1
+        except StopIteration as done:
+            text = done.value
+            break
+    assert text == dumps(msg) and turns == 3
+    small = dumps_parts({"type": "ack", "x": [float("nan")]})
+    with pytest.raises(StopIteration) as done:
+        next(small)
+    assert done.value.value == '{"type":"ack","x":[null]}'

@@ -37,7 +37,7 @@ from ganlab import Trainer, __version__
 
 from . import messages as m
 from .commands import D_UPDATE, G_UPDATE, STAGES, Commands
-from .frames import config_json, dumps, encode
+from .frames import config_json, dumps, dumps_parts, encode
 from .layers import DEFAULT_VIEW, FrameBuilder
 from .settings import Settings
 
@@ -469,12 +469,15 @@ class Session(Commands):
         """Apply one client message and send its one reply (plus a frame after a step)."""
         async with self.busy:
             with self._charged():
-                reply = self._apply(text)
-            if isinstance(reply, str):  # the ack of an applied message
-                msg_type, ack = reply.split("\0", 1)
-            else:
+                msg = self._parse(text)
+            if len(text) > BIG_MESSAGE and not isinstance(msg, dict):
+                await self._turn()  # parsing a big message was one stretch; applying it is another
+            with self._charged():
+                msg_type, reply = (None, msg) if isinstance(msg, dict) else self._apply(msg, text)
+            out = await self._encode(reply)
+            if msg_type is None:  # an error reply
                 async with self.send_lock:
-                    await self._send_text(dumps(reply))
+                    await self._send_text(out)
                 return
             if msg_type == "step":
                 # The ack and the step's one frame go out back to back under one lock hold, so
@@ -482,27 +485,48 @@ class Session(Commands):
                 # after it.
                 frame = await self._build_frame(None, if_changed=False)
                 async with self.send_lock:
-                    await self._send_text(ack)
+                    await self._send_text(out)
                     if frame is not None:
                         await self._send_built(frame)
                 await self.check_status()
                 return
         async with self.send_lock:
-            await self._send_text(ack)
+            await self._send_text(out)
         if msg_type in ("config", "data", "restore"):
             await self.check_status()
 
-    def _apply(self, text: str) -> str | dict:
-        """Parse and apply a message: ``"<type>\\0<ack JSON>"``, or the error reply as a dict."""
+    def _parse(self, text: str) -> m.Message | dict:
+        """The validated message, or the error reply as a dict."""
         try:
-            msg = m.parse(text)
-            reply = getattr(self, "on_" + msg.type)(msg)
+            return m.parse(text)
         except m.ProtocolError as e:
             return error(e.id, e.code, e.message)
         except Exception as e:  # a bug must cost one reply, not the session
-            log.exception("session %s: message failed", self.id)
+            log.exception("session %s: parsing a message failed", self.id)
             return error(m.peek_id(text), "internal", f"{type(e).__name__}: {e}")
-        return msg.type + "\0" + dumps({"type": "ack", "id": msg.id, **reply})
+
+    def _apply(self, msg: m.Message, text: str) -> tuple[str | None, dict]:
+        """Apply a message: (its type, the ack), or (None, the error reply)."""
+        try:
+            reply = getattr(self, "on_" + msg.type)(msg)
+        except m.ProtocolError as e:
+            return None, error(e.id, e.code, e.message)
+        except Exception as e:  # a bug must cost one reply, not the session
+            log.exception("session %s: message failed", self.id)
+            return None, error(m.peek_id(text), "internal", f"{type(e).__name__}: {e}")
+        return msg.type, {"type": "ack", "id": msg.id, **reply}
+
+    async def _encode(self, msg: dict) -> str:
+        """JSON text of a reply, encoded in parts (an ack echoing an uploaded point set is long),
+        each charged to this session, with a turn of the loop between parts."""
+        parts = dumps_parts(msg)
+        while True:
+            with self._charged():
+                try:
+                    next(parts)
+                except StopIteration as done:
+                    return done.value
+            await self._turn()
 
 
 def error(mid: Any, code: str, message: str) -> dict:
