@@ -319,7 +319,9 @@ class Session(Commands):
                 continue
             self.load.want(self.share)
             try:
-                await self._turn()  # a session ahead of its share reads its next message later
+                # A session ahead of its share reads its next message later; the others handle
+                # it at once (no extra loop pass: a pause or play is acted on without delay).
+                await self._turn(yield_first=False)
                 await self.handle(text)
             finally:
                 self.load.unwant(self.share)
@@ -337,10 +339,11 @@ class Session(Commands):
         finally:
             self.share.used += time.thread_time() - t0
 
-    async def _turn(self) -> None:
-        """Let the loop run others once, then wait while this session is more than
-        ``FAIR_SLACK`` CPU seconds ahead of the least-served session that wants the CPU."""
-        await asyncio.sleep(0)
+    async def _turn(self, yield_first: bool = True) -> None:
+        """Let the loop run others once (``yield_first``), then wait while this session is more
+        than ``FAIR_SLACK`` CPU seconds ahead of the least-served session that wants the CPU."""
+        if yield_first:
+            await asyncio.sleep(0)
         while (lead := self.load.lead(self.share)) > FAIR_SLACK:
             await asyncio.sleep(min(lead, FAIR_NAP))
 
@@ -384,7 +387,7 @@ class Session(Commands):
                         continue
                     n = min(n, int(tokens))
                 want(True)
-                await self._turn()
+                await self._turn(yield_first=False)  # the loop ran others after the last chunk
                 if not self.running or self.slowmo["on"]:
                     continue  # paused (or slowed) while waiting for the turn
                 async with self.busy:
@@ -405,6 +408,7 @@ class Session(Commands):
                     self.trained += done
                 if not t.status.ok:
                     await self.check_status()
+                await asyncio.sleep(0)  # every other ready session runs before our next chunk
         finally:
             want(False)
 
