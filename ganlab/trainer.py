@@ -267,6 +267,11 @@ class Trainer:
             return self._loop(epochs, deadline)
 
     @property
+    def updates_left(self) -> int:
+        """Updates until the current epoch is complete (k_d + k_g at an epoch boundary)."""
+        return self.config.k_d + self.config.k_g - self._pos
+
+    @property
     def mid_epoch(self) -> bool:
         """Whether a time-limited ``train`` stopped inside an epoch (some of its updates done)."""
         return self._pos > 0

@@ -139,6 +139,22 @@ def test_a_max_config_max_view_session_never_holds_the_loop_long(timed_server):
     assert len(light_seen) > len(heavy_seen) and light_seen[-1] > 100, "the neighbour kept going"
 
 
+def test_a_step_of_the_max_config_is_sliced(timed_server):
+    """``step`` trains its epoch in chunks between loop turns (sliced training equals unsliced:
+    tests/test_trainer.py), not as one ~0.65 s stretch."""
+    port, timing, _ = timed_server
+
+    async def main():
+        async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+            await ws.recv()
+            await request(ws, 1, "config", changes=MAX_CONFIG)
+            return await request(ws, 2, "step")
+
+    ack = asyncio.run(main())
+    assert (ack["epoch"], ack["d_steps"], ack["g_steps"]) == (1, 10, 10)
+    assert timing.longest < LONGEST, f"{timing.longest * 1000:.0f} ms CPU in one callback: {timing.where}"
+
+
 def test_shares_place_a_returning_session_at_the_least_served_level():
     from ganlab.server.session import Load, Share
 

@@ -476,6 +476,8 @@ class Session(Commands):
                 msg = self._parse(text)
             if len(text) > BIG_MESSAGE and not isinstance(msg, dict):
                 await self._turn()  # parsing a big message was one stretch; applying it is another
+            if isinstance(msg, m.Step) and msg.mode == "both" and not self.slowmo["on"]:
+                await self._step_in_slices()
             with self._charged():
                 msg_type, reply = (None, msg) if isinstance(msg, dict) else self._apply(msg, text)
             out = await self._encode(reply)
@@ -498,6 +500,19 @@ class Session(Commands):
             await self._send_text(out)
         if msg_type in ("config", "data", "restore"):
             await self.check_status()
+
+    async def _step_in_slices(self) -> None:
+        """All but the last update of a ``step``'s epoch, in chunks with turns of the loop between
+        (one epoch of the maximum config is ~0.65 s of CPU); ``on_step`` then applies the last
+        one. Sliced training is bit-identical to unsliced, so the step's result is unchanged."""
+        t, s = self.trainer, self.settings
+        self.running = False
+        while t.status.ok and t.updates_left > 1:
+            end = time.perf_counter() + s.chunk_seconds
+            with self._charged():
+                while t.updates_left > 1 and time.perf_counter() < end and t.status.ok:
+                    t.train(1, seconds=0)  # exactly one update: never the epoch's last here
+            await self._turn()
 
     def _parse(self, text: str) -> m.Message | dict:
         """The validated message, or the error reply as a dict."""
