@@ -186,12 +186,21 @@ def make_config(base: Config | dict | None = None, /, *, strict: bool = False,
     ``strict`` is the wire's rule (docs/protocol.md): no coercion, so "3" is not a number, 1 is
     not a boolean and 7.0 is not an integer (an integer is a number). The Python API and the CLI
     stay lax."""
-    start = base.model_dump() if isinstance(base, Config) else nest(dict(base or {}))
+    start = config_dump(base) if isinstance(base, Config) else nest(dict(base or {}))
     merged = merge(start, nest(overrides))
     try:
         return Config.model_validate(merged, strict=strict)
     except ValidationError as e:
         raise ConfigError(_errors(e)) from None
+
+
+def config_dump(cfg: Config) -> dict:
+    """``cfg.model_dump()`` sharing ``data_params`` instead of copying it: configs are replaced,
+    never changed in place, and deep-copying an uploaded 100,000-point set cost ~60 ms on
+    every change of any field."""
+    out = cfg.model_dump(exclude={"data_params"})
+    out["data_params"] = cfg.data_params
+    return out
 
 
 def nest(d: dict) -> dict:
@@ -253,6 +262,7 @@ __all__ = [
     "OptimizerConfig",
     "NOISE_KINDS",
     "make_config",
+    "config_dump",
     "restart_fields",
     "flat_fields",
     "field_bounds",

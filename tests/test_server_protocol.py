@@ -654,3 +654,71 @@ def test_hostile_restore_is_refused_and_changes_nothing(conn, path, value, field
     assert conn.ok("step")["epoch"] == 4
     conn.ok("view", layers=list(conn.hello["view"]["layers"]) + ["manifold", "g_grad"])
     assert conn.ok("step")["epoch"] == 5
+
+
+def test_no_reply_echoes_bulk_data(fast):
+    """With a 100,000-point set loaded, every reply but `snapshot` stays under 16 KiB: the
+    points are acknowledged by count and digest (docs/protocol.md, "Bulk data in replies")."""
+    client, conn = fast
+    rng = np.random.default_rng(0)
+    pts = np.round(rng.random((100_000, 2)), 3).tolist()
+    sizes = {}
+
+    def size_of(type, **fields):
+        conn.next_id += 1
+        conn.ws.send_text(json.dumps({"type": type, "id": conn.next_id, **fields}))
+        while True:
+            msg = conn.ws.receive()
+            if msg.get("bytes") is not None:
+                continue
+            data = _strict(msg["text"])
+            if data["type"] in ("ack", "error"):
+                assert data["type"] == "ack", data
+                sizes[type] = max(sizes.get(type, 0), len(msg["text"].encode()))
+                return data
+
+    ack = size_of("data", name="points", params={"points": pts})
+    digest = ack["config"]["data_params"]["points"]
+    assert digest["count"] == 100_000 and len(digest["sha256"]) == 64
+    snap = size_of("snapshot")["snapshot"]
+    assert len(snap["config"]["data_params"]["points"]) == 100_000, "a snapshot is complete"
+    for type, fields in [("play", {}), ("pause", {}), ("step", {}), ("reset", {}),
+                         ("config", {"changes": {}}), ("config", {"changes": {"k_d": 3}}),
+                         ("data", {"name": "points", "params": {"points": pts}, "keep": True}),
+                         ("speed", {"epochs_per_sec": 100}), ("slowmo", {"on": False}),
+                         ("view", {"samples": 5000}), ("restore", {"snapshot": snap}),
+                         ("ping", {})]:
+        ack = size_of(type, **fields)
+        if "config" in ack:
+            assert ack["config"]["data_params"]["points"] == digest, type
+    strokes = [np.round(rng.random((100, 2)), 3).tolist() for _ in range(100)]
+    ack = size_of("data", name="drawn", params={"strokes": strokes})
+    assert ack["config"]["data_params"]["strokes"]["count"] == 100
+    assert set(sizes) == set(client.get("/api/schema").json()["messages"])
+    assert sizes.pop("snapshot") > 1 << 20
+    assert max(sizes.values()) < 16 << 10, sizes
+    with client.websocket_connect("/ws") as ws:
+        assert len(ws.receive_text()) < 16 << 10  # hello
+
+
+def test_new_data_starts_a_new_experiment_unless_kept(conn):
+    conn.ok("data", name="ring8", apply_preset=True)
+    fresh = conn.ok("snapshot")["snapshot"]
+    for _ in range(3):
+        conn.ok("step")
+    ack = conn.ok("data", name="grid25")  # the same hyperparameters: no config restart
+    assert ack["restarted"] is True and ack["epoch"] == 0
+    after = conn.ok("snapshot")["snapshot"]
+    conn.ok("reset")
+    assert after == conn.ok("snapshot")["snapshot"], "exactly what `reset` does"
+    assert after["generator"] == fresh["generator"], "networks re-drawn from the seed"
+    for _ in range(2):
+        conn.ok("step")
+    trained = conn.ok("snapshot")["snapshot"]
+    ack = conn.ok("data", name="ring8", keep=True)
+    assert ack["restarted"] is False and ack["epoch"] == 2
+    kept = conn.ok("snapshot")["snapshot"]
+    assert kept["generator"] == trained["generator"] and kept["config"]["data"] == "ring8"
+    ack = conn.ok("data", name="ring8")  # the same data again: nothing to restart
+    assert ack["restarted"] is False and ack["epoch"] == 2
+    conn.fail("data", "bad_message", name="ring8", keep=1)

@@ -26,29 +26,32 @@ def digest(value: Any) -> dict[str, Any]:
     return {"count": len(value), "sha256": hashlib.sha256(text.encode()).hexdigest()}
 
 
-def summarise_params(params: dict[str, Any]) -> dict[str, Any]:
-    """data_params with every bulk value replaced by its :func:`digest`."""
-    return {k: digest(v) if isinstance(v, list) and (k in BULK_KEYS or len(v) > MAX_LIST) else v
-            for k, v in params.items()}
-
-
 class ConfigEcho:
-    """The config as replies carry it, cached per config object: digesting 100,000 points costs
-    ~0.1 s, once per data change instead of once per reply."""
+    """The config as replies carry it. Digests are cached by the identity of the bulk values:
+    configs share them from one change to the next (config.config_dump), and digesting 100,000
+    points costs ~0.1 s, once per upload instead of once per reply."""
 
     def __init__(self) -> None:
-        self._config: Config | None = None
-        self._dump: dict[str, Any] = {}
+        self._digests: dict[tuple[str, int], tuple[Any, dict]] = {}
+
+    def params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """data_params with every bulk value replaced by its :func:`digest`."""
+        out, cache = {}, {}
+        for k, v in params.items():
+            if isinstance(v, list) and (k in BULK_KEYS or len(v) > MAX_LIST):
+                hit = self._digests.get((k, id(v)))
+                if hit is None or hit[0] is not v:
+                    hit = (v, digest(v))  # the value is held, so its id cannot be reused
+                cache[(k, id(v))] = hit
+                v = hit[1]
+            out[k] = v
+        self._digests = cache
+        return out
 
     def __call__(self, config: Config) -> dict[str, Any]:
-        if config is not self._config:  # configs are replaced, never changed in place
-            params = summarise_params(config.data_params)
-            self._dump = {**config.model_dump(mode="json", exclude={"data_params"}),
-                          "data_params": params}
-            # Keep the declared field order (data_params after data) for readable acks.
-            self._dump = {k: self._dump[k] for k in Config.model_fields}
-            self._config = config
-        return self._dump
+        dump = config.model_dump(mode="json", exclude={"data_params"})
+        dump["data_params"] = self.params(config.data_params)
+        return {k: dump[k] for k in Config.model_fields}  # declared order: data_params after data
 
 
-__all__ = ["BULK_KEYS", "ConfigEcho", "MAX_REPLY_BYTES", "digest", "summarise_params"]
+__all__ = ["BULK_KEYS", "ConfigEcho", "MAX_REPLY_BYTES", "digest"]
