@@ -24,7 +24,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20, help="messages of each kind (median shown)")
     a = ap.parse_args()
     pts = np.round(np.random.default_rng(0).random((a.points, 2)), 3).tolist()
-    app = create_app(Settings(rate_limit=1e9, rate_burst=1e9))
+    app = create_app(Settings(rate_limit=1e9, rate_burst=1e9, allowed_hosts=["testserver"]))
     with TestClient(app) as c, c.websocket_connect("/ws") as ws:
         ws.receive_text()
 

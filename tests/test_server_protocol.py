@@ -99,6 +99,8 @@ class Conn:
 
 
 def make_client(**settings) -> TestClient:
+    """TestClient names the server "testserver": served like a --host given on the command line."""
+    settings.setdefault("allowed_hosts", ["testserver"])
     return TestClient(create_app(Settings(**settings)))
 
 
@@ -197,7 +199,7 @@ def test_server_busy():
 def test_a_worker_with_more_sessions_sends_the_client_elsewhere(tmp_path):
     """The app side of balance.py: refusal with `rebalance` + 1013 before hello, admission on the
     4th retry, and the worker's published count following its sessions."""
-    app = create_app(Settings())
+    app = create_app(Settings(allowed_hosts=["testserver"]))
     app.state.balancer = Balancer(tmp_path)
     Balancer(tmp_path, pid=os.getppid()).publish(0)  # a live "other worker" with no sessions
     with TestClient(app) as c, c.websocket_connect("/ws") as first:
@@ -722,3 +724,34 @@ def test_new_data_starts_a_new_experiment_unless_kept(conn):
     ack = conn.ok("data", name="ring8")  # the same data again: nothing to restart
     assert ack["restarted"] is False and ack["epoch"] == 2
     conn.fail("data", "bad_message", name="ring8", keep=1)
+
+
+def test_dns_rebinding_hosts_are_refused():
+    """Only the served hosts are answered (HTTP and the websocket handshake); the same-host
+    origin rule cannot be used by a rebound name; /healthz answers any Host (probes)."""
+    from starlette.testclient import WebSocketDenialResponse
+
+    evil = {"host": "evil.example:8000", "origin": "http://evil.example:8000"}
+    with make_client(allowed_hosts=[]) as c:
+        for path in ("/", "/api/schema", "/static/main.js"):
+            r = c.get(path, headers=evil)
+            assert r.status_code == 400 and "--allow-host evil.example" in r.text, (path, r.text)
+        assert c.get("/healthz", headers=evil).json()["status"] == "ok"
+        with pytest.raises(WebSocketDenialResponse) as e, c.websocket_connect("/ws", headers=evil):
+            pass
+        assert e.value.status_code == 400
+        for host in ("127.0.0.1:8000", "localhost:5000", "[::1]:8000", "LOCALHOST", "127.0.0.1"):
+            assert c.get("/api/schema", headers={"host": host}).status_code == 200, host
+            with c.websocket_connect("/ws", headers={"host": host}) as ws:
+                assert Conn(ws).hello["type"] == "hello"
+    with make_client(allowed_hosts="lab.example, *.school.example") as c:
+        for host, ok in (("lab.example:8000", True), ("a.school.example", True),
+                         ("school.example", False), ("evil.example", False)):
+            assert (c.get("/", headers={"host": host}).status_code == 200) is ok, host
+        with c.websocket_connect("/ws", headers={"host": "lab.example:8000",
+                                                 "origin": "http://lab.example:8000"}) as ws:
+            assert Conn(ws).hello["type"] == "hello", "the same-host origin rule, for served hosts"
+    with make_client(allowed_hosts=["*"]) as c:
+        assert c.get("/", headers=evil).status_code == 200
+    with pytest.raises(ValueError, match="wildcard"):
+        Settings(allowed_hosts=["lab*.example"])

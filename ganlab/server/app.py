@@ -21,7 +21,7 @@ from ganlab import __version__
 
 from . import balance
 from .frames import dumps
-from .origins import origin_allowed
+from .origins import HostCheck, origin_allowed, served_hosts
 from .schema import build_schema
 from .session import PROTOCOL, Load, Session, error
 from .settings import Settings
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await live(ws, app)
 
     app.mount("/static", StaticFiles(directory=str(static_dir), check_dir=False), name="static")
+    app.add_middleware(HostCheck, hosts=served_hosts(settings.allowed_hosts))
     return app
 
 
