@@ -38,12 +38,12 @@ def healthz(port: int) -> dict:
         return json.loads(r.read())
 
 
-def start(workers: int = 1, **settings) -> tuple[subprocess.Popen, int]:
+def start(workers: int = 1, stderr=None, **settings) -> tuple[subprocess.Popen, int]:
     port = free_port()
     kw = ", ".join(f"{k}={v!r}" for k, v in settings.items())
     code = (f"from ganlab.server import run; run(port={port}, open_browser=False, "
             f"workers={workers}, log_level='warning', {kw})")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=stderr,
                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
     end = time.monotonic() + 30
     while time.monotonic() < end:
@@ -471,3 +471,34 @@ def test_serve_without_a_browser_prints_the_address(args, env):
     finally:
         stop(proc)
         proc.communicate()
+
+
+def test_invalid_utf8_floods_neither_the_log_nor_the_server(tmp_path):
+    """200 text frames with invalid UTF-8 (each closes its connection with 1007, as uvicorn
+    does): the log gets one line about them, no traceback, and the server carries on."""
+    with open(tmp_path / "server.log", "w") as log:
+        proc, port = start(stderr=log)
+    try:
+        async def main():
+            codes = set()
+            for _ in range(200):
+                async with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+                    await ws.recv()  # hello
+                    await ws.send(b"\xff\xfe{", text=True)
+                    with pytest.raises(ConnectionClosed) as e:
+                        while True:
+                            await ws.recv()
+                    codes.add(e.value.rcvd.code)
+            c = await Client.open(port)
+            epoch = (await c.request("step"))["epoch"]
+            await c.close()
+            return codes, epoch
+
+        codes, epoch = asyncio.run(main())
+        assert codes == {1007} and epoch == 1
+    finally:
+        stop(proc)
+    text = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in text, text[:2000]
+    lines = [line for line in text.splitlines() if "UTF-8" in line]
+    assert 1 <= len(lines) <= 3, text[:2000]
