@@ -177,7 +177,7 @@ def fuzz():
         yield Fuzzer(ws)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(120 * N)
 def test_fuzz_every_message_and_field(fuzz):
     rng = random.Random(SEED)
     messages = field_messages(rng)
@@ -187,7 +187,7 @@ def test_fuzz_every_message_and_field(fuzz):
     assert fuzz.ask({"type": "step"})["epoch"] >= 1
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(120 * N)
 def test_fuzz_snapshot_surgery(fuzz):
     rng = random.Random(SEED + 1)
     fuzz.ask({"type": "config", "changes": {"d_optimizer.kind": "adam", "g_ema": 0.9}})
@@ -221,12 +221,11 @@ def test_fuzz_snapshot_surgery(fuzz):
     assert t.snapshot() == snap
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(120 * N)
 def test_fuzz_against_a_live_server():
     """A smaller sample of the same messages through uvicorn and the websockets client."""
-    from websockets.asyncio.client import connect
-
     from test_server_live import start, stop
+    from websockets.asyncio.client import connect
 
     proc, port = start(rate_limit=1e9, rate_burst=1e9)
     rng = random.Random(SEED + 2)

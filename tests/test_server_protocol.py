@@ -755,3 +755,19 @@ def test_dns_rebinding_hosts_are_refused():
         assert c.get("/", headers=evil).status_code == 200
     with pytest.raises(ValueError, match="wildcard"):
         Settings(allowed_hosts=["lab*.example"])
+
+
+def test_distribution_parameters_are_numbers_not_strings_or_booleans(conn):
+    for params, field in (({"points": [[0.5, "0.5"]]}, "data.params.points.0.1"),
+                          ({"points": [[0.5, 0.5], [True, 0.5]]}, "data.params.points.1.0")):
+        e = conn.fail("data", "bad_data", name="points", params=params)
+        assert e["message"].startswith(field + ": must be a number"), e
+    e = conn.fail("config", "bad_data", changes={"data": "mixture",
+                                                 "data_params": {"means": [[0.5, None]]}})
+    assert e["message"].startswith("config.data_params.means.0.1: must be a number"), e
+    snap = conn.ok("snapshot")["snapshot"]
+    s = json.loads(json.dumps(snap))
+    s["config"].update(data="drawn", data_params={"strokes": [[[0.5, False]]]})
+    e = conn.fail("restore", "bad_snapshot", snapshot=s)
+    assert e["message"].startswith("snapshot.config.data_params.strokes.0.0.1: must be a number")
+    assert conn.ok("snapshot")["snapshot"] == snap

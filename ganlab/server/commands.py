@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from ganlab import ConfigError, Trainer
-from ganlab.config import config_dump, make_config, merge, nest, restart_fields, short
+from ganlab.config import check_numbers, config_dump, make_config, merge, nest, restart_fields, short
 from ganlab.data import DISTRIBUTIONS
 
 from . import messages as m
@@ -118,7 +118,9 @@ class Commands:
         try:
             # The wire is strict ("3" is not a number, 1 not a boolean, 7.0 not an integer);
             # Trainer.update (the Python API) is lax, so check first, then apply.
-            make_config(merge(config_dump(old), nest(changes)), strict=True)
+            nested = nest(changes)
+            make_config(merge(config_dump(old), nested), strict=True)
+            check_numbers(nested.get("data_params"))
             notes = t.update(changes)  # refuses bad data before it changes anything
         except ConfigError as e:
             data_error = any(f.split(".")[0] in ("data", "data_params") for f, _ in e.errors)
