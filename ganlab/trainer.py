@@ -479,6 +479,8 @@ class Trainer:
         nets = [("generator", fresh.G), ("discriminator", fresh.D)]
         if fresh.G_avg is not None and snap.get("generator_average") is not None:
             nets.append(("generator_average", fresh.G_avg))
+        elif fresh.G_avg is None and snap.get("generator_average") is not None:
+            raise sc.fail("snapshot.generator_average", "must be null when config.g_ema is 0")
         for key, net in nets:
             net.params[:] = sc.vector(snap[key], f"snapshot.{key}", net.size, net.dtype)
         if fresh.G_avg is not None and snap.get("generator_average") is None:

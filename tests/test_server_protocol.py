@@ -329,7 +329,9 @@ def test_slowmo_emits_the_ten_stages_in_order(conn):
     ack = conn.ok("slowmo", on=True, stage_seconds=0.05)
     assert ack["slowmo"] == {"on": True, "stage_seconds": 0.05}
     conn.ok("play")
-    time.sleep(1.2)
+    while sum(f["stage"] is not None for f, _ in conn.frames) < 12:  # a condition, not a sleep
+        time.sleep(0.05)
+        conn.ok("ping")
     conn.ok("pause")
     stages = [(f["stage"]["index"], f["stage"]["name"], f["epoch"]) for f, _ in conn.frames
               if f["stage"] is not None]
