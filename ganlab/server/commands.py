@@ -45,6 +45,7 @@ class Commands:
     version: int
     wake: asyncio.Event  # the runner's: play / pause / speed / slow motion changed
     dirty: asyncio.Event  # the frame sender's: something to draw while paused
+    _echo: ConfigEcho | None = None  # digests of bulk data, kept between replies
 
     def changed(self) -> None:
         """A change that is not training: the next frame must show it."""
@@ -82,10 +83,9 @@ class Commands:
 
     def config_echo(self) -> dict:
         """The config as replies carry it: bulk data by size and digest (replies.py)."""
-        echo = self.__dict__.get("_echo")
-        if echo is None:
-            echo = self.__dict__["_echo"] = ConfigEcho()
-        return echo(self.trainer.config)
+        if self._echo is None:
+            self._echo = ConfigEcho()
+        return self._echo(self.trainer.config)
 
     def on_config(self, msg: m.ConfigChange) -> dict:
         return self._update(msg.changes, msg.id, "config")
