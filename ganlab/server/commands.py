@@ -109,6 +109,7 @@ class Commands:
             self.stage = 0
             reply.update(restarted=True, epoch=0,
                          notes=[*reply["notes"], "restarted: a new distribution starts a new experiment"])
+            self.changed()
         return reply
 
     def _update(self, changes: dict, mid: Any, kind: str) -> dict:
@@ -130,7 +131,8 @@ class Commands:
         restarted = bool(restart_fields(old, t.config))
         if restarted:
             self.stage = 0
-        self.changed()
+        if notes or t.config != old:  # a no-op change redraws nothing
+            self.changed()
         return {"config": self.config_echo(), "notes": notes, "restarted": restarted,
                 "epoch": t.epoch}
 
