@@ -234,18 +234,23 @@ def test_fuzz_against_a_live_server():
         async def main():
             async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
                 assert json.loads(await ws.recv())["type"] == "hello"
+                async def replies(n):
+                    out = []
+                    while len(out) < n:
+                        msg = await asyncio.wait_for(ws.recv(), 10)
+                        if isinstance(msg, str) and json.loads(msg)["type"] in ("ack", "error"):
+                            out.append(json.loads(msg))
+                    return out
+
                 for i, (label, text) in enumerate(sample):
                     await ws.send(text)
                     await ws.send(json.dumps({"type": "ping", "id": f"p{i}"}))
-                    replies = []
-                    while len(replies) < 2:
-                        msg = await asyncio.wait_for(ws.recv(), 10)
-                        if isinstance(msg, str) and json.loads(msg)["type"] in ("ack", "error"):
-                            replies.append(json.loads(msg))
-                    assert replies[0].get("code") != "internal", (label, replies[0])
-                    assert replies[1] == {"type": "ack", "id": f"p{i}"}, (label, replies)
-                    if replies[0].get("running"):
-                        await ws.send(json.dumps({"type": "pause"}))
+                    got = await replies(2)
+                    assert got[0].get("code") != "internal", (label, got[0])
+                    assert got[1] == {"type": "ack", "id": f"p{i}"}, (label, got)
+                    if got[0].get("running"):  # a fuzzed `play` that was valid
+                        await ws.send(json.dumps({"type": "pause", "id": f"pause{i}"}))
+                        assert (await replies(1))[0]["id"] == f"pause{i}"
                 await ws.send(json.dumps({"type": "step", "id": "last"}))
                 while True:
                     msg = await asyncio.wait_for(ws.recv(), 10)
