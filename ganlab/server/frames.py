@@ -68,15 +68,6 @@ def decode(data: bytes) -> tuple[int, dict[str, np.ndarray]]:
     return int(seq), out
 
 
-def config_json(config) -> dict:
-    """``config.model_dump(mode="json")`` without pydantic's walk of ``data_params``: on the
-    server those came as JSON (a message, a snapshot, a preset), and walking an uploaded point set
-    of 100,000 pairs cost more than parsing it."""
-    out = config.model_dump(mode="json", exclude={"data_params"})
-    out["data_params"] = config.data_params
-    return out
-
-
 PIECE = 10_000  # items of a long list encoded per part by dumps_parts (~6 ms for [x, y] pairs)
 
 
@@ -122,4 +113,4 @@ def dumps(msg: dict[str, Any] | list) -> str:
         return json.dumps(finite(msg), allow_nan=False, separators=(",", ":"))
 
 
-__all__ = ["LAYER_IDS", "LAYER_BY_ID", "MAGIC", "config_json", "decode", "dumps", "dumps_parts", "encode", "finite"]
+__all__ = ["LAYER_IDS", "LAYER_BY_ID", "MAGIC", "decode", "dumps", "dumps_parts", "encode", "finite"]

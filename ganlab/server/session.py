@@ -37,7 +37,7 @@ from ganlab import Trainer, __version__
 
 from . import messages as m
 from .commands import D_UPDATE, G_UPDATE, STAGES, Commands
-from .frames import config_json, dumps, dumps_parts, encode
+from .frames import dumps, dumps_parts, encode
 from .layers import DEFAULT_VIEW, FrameBuilder
 from .settings import Settings
 
@@ -165,7 +165,7 @@ class Session(Commands):
         s = self.settings
         return {
             "type": "hello", "protocol": PROTOCOL, "version": __version__, "session": self.id,
-            "config": config_json(self.trainer.config), "epoch": self.trainer.epoch,
+            "config": self.config_echo(), "epoch": self.trainer.epoch,
             "view": dict(self.frames.view), "running": self.running, "worker": os.getpid(),
             "limits": {"max_message_bytes": s.max_message_bytes, "rate_limit": s.rate_limit,
                        "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions},
@@ -522,7 +522,7 @@ class Session(Commands):
             return error(e.id, e.code, e.message)
         except Exception as e:  # a bug must cost one reply, not the session
             log.exception("session %s: parsing a message failed", self.id)
-            return error(m.peek_id(text), "internal", f"{type(e).__name__}: {e}")
+            return error(m.peek_id(text), "internal", f"{type(e).__name__}: {e}"[:500])
 
     def _apply(self, msg: m.Message, text: str) -> tuple[str | None, dict]:
         """Apply a message: (its type, the ack), or (None, the error reply)."""
@@ -532,7 +532,7 @@ class Session(Commands):
             return None, error(e.id, e.code, e.message)
         except Exception as e:  # a bug must cost one reply, not the session
             log.exception("session %s: message failed", self.id)
-            return None, error(m.peek_id(text), "internal", f"{type(e).__name__}: {e}")
+            return None, error(m.peek_id(text), "internal", f"{type(e).__name__}: {e}"[:500])
         return msg.type, {"type": "ack", "id": msg.id, **reply}
 
     async def _encode(self, msg: dict) -> str:
