@@ -64,7 +64,7 @@ class TokenBucket:
         return False
 
 
-FAIR_SLACK = 0.02  # CPU seconds a session may run ahead of the least-served one that waits
+FAIR_SLACK = 0.05  # CPU seconds a session may run ahead of the least-served one that waits
 FAIR_NAP = 0.005  # seconds between two looks at the shares while ahead
 
 
@@ -228,7 +228,7 @@ class Session(Commands):
         with_metrics = not self.running or stage is not None or now - self.metrics_at >= 1.0 / hz
         if with_metrics:
             self.metrics_at = now
-        self.load.want(self.share)
+        self.load.want(self.share)  # until the frame is built (no lock or send waits inside)
         used = self.share.used
         try:
             parts = self.frames.parts(t, with_metrics)
@@ -317,17 +317,25 @@ class Session(Commands):
                 # instead of spending this process's CPU on it.
                 await asyncio.sleep(1.0 / s.rate_limit)
                 continue
-            self.load.want(self.share)
-            try:
-                # A session ahead of its share reads its next message later; the others handle
-                # it at once (no extra loop pass: a pause or play is acted on without delay).
+            # A session ahead of its share reads its next message later; the others handle it
+            # at once (no extra loop pass: a pause or play is acted on without delay).
+            with self._wanting():
                 await self._turn(yield_first=False)
-                await self.handle(text)
-            finally:
-                self.load.unwant(self.share)
+            await self.handle(text)
 
     def running_peers(self) -> int:
         return max(1, self.load.running)
+
+    @contextlib.contextmanager
+    def _wanting(self):
+        """This session has work ready for the CPU inside (compute and fair-share waits only:
+        a session waiting for a lock or a send must not hold the least-served level down, or
+        everyone ahead of it would wait for it)."""
+        self.load.want(self.share)
+        try:
+            yield
+        finally:
+            self.load.unwant(self.share)
 
     @contextlib.contextmanager
     def _charged(self):
@@ -386,22 +394,27 @@ class Session(Commands):
                         await self._nap((1 - tokens) / self.speed)
                         continue
                     n = min(n, int(tokens))
-                want(True)
-                await self._turn(yield_first=False)  # the loop ran others after the last chunk
-                if not self.running or self.slowmo["on"]:
-                    continue  # paused (or slowed) while waiting for the turn
+                want(False)  # waiting for the lock is not work ready for the CPU
                 async with self.busy:
+                    want(True)
+                    await self._turn(yield_first=False)  # the loop ran others after the last chunk
+                    if not self.running or self.slowmo["on"]:
+                        continue  # paused (or slowed) while waiting for the turn
                     t = self.trainer
                     t0 = time.perf_counter()
+                    failed = None
                     try:
                         with self._charged():
                             done = t.train(n, seconds=chunk)
                     except Exception as e:  # a bug must stop this session's training, not the session
                         log.exception("session %s: training failed", self.id)
-                        self.running = False
-                        await self.send({"type": "status", "running": False, "epoch": t.epoch,
-                                         "state": "error", "message": f"{type(e).__name__}: {e}"})
-                        continue
+                        failed = e
+                want(False)
+                if failed is not None:
+                    self.running = False
+                    await self.send({"type": "status", "running": False, "epoch": t.epoch,
+                                     "state": "error", "message": f"{type(failed).__name__}: {failed}"})
+                    continue
                 if done:
                     per_epoch = 0.7 * per_epoch + 0.3 * (time.perf_counter() - t0) / done
                     tokens -= done
@@ -472,15 +485,16 @@ class Session(Commands):
     async def handle(self, text: str) -> None:
         """Apply one client message and send its one reply (plus a frame after a step)."""
         async with self.busy:
-            with self._charged():
-                msg = self._parse(text)
-            if len(text) > BIG_MESSAGE and not isinstance(msg, dict):
-                await self._turn()  # parsing a big message was one stretch; applying it is another
-            if isinstance(msg, m.Step) and msg.mode == "both" and not self.slowmo["on"]:
-                await self._step_in_slices()
-            with self._charged():
-                msg_type, reply = (None, msg) if isinstance(msg, dict) else self._apply(msg, text)
-            out = await self._encode(reply)
+            with self._wanting():
+                with self._charged():
+                    msg = self._parse(text)
+                if len(text) > BIG_MESSAGE and not isinstance(msg, dict):
+                    await self._turn()  # parsing a big message was one stretch; applying it another
+                if isinstance(msg, m.Step) and msg.mode == "both" and not self.slowmo["on"]:
+                    await self._step_in_slices()
+                with self._charged():
+                    msg_type, reply = (None, msg) if isinstance(msg, dict) else self._apply(msg, text)
+                out = await self._encode(reply)
             if msg_type is None:  # an error reply
                 async with self.send_lock:
                     await self._send_text(out)
