@@ -4,7 +4,6 @@ installed, IDX and NPZ user files, and every kind of bad file refused with a mes
 import gzip
 import hashlib
 import struct
-import time
 import zipfile
 
 import numpy as np
@@ -131,11 +130,9 @@ def bad_idx_cases(X, y):
 def test_bad_idx_files_are_refused(tmp_path, small, case, gz):
     data, message = bad_idx_cases(*small)[case]
     f = write(tmp_path / "bad-idx3-ubyte", data, gz)
-    t0 = time.perf_counter()
     with pytest.raises(ImageDataError, match=message) as e:
         load_images(f)
     assert "bad-idx3-ubyte" in str(e.value)
-    assert time.perf_counter() - t0 < 2.0  # refused from the header, nothing big was read
 
 
 def test_idx_labels_must_match_images(tmp_path, small):
@@ -207,6 +204,7 @@ def npz_cases(tmp_path):
         "no image array": ({"pixels": ok}, "no image array; expected one named x or images, found \\['pixels'\\]"),
         "objects": ({"x": np.array([ok, "a"], dtype=object)}, "Python objects"),
         "strings": ({"x": np.array(["a", "b"])}, "dtype <U1"),
+        "booleans": ({"x": np.zeros((4, 6, 6), bool)}, "dtype bool; images and labels must be numbers"),
         "one dimension": ({"x": np.zeros(36, np.uint8)}, "shape \\(36,\\); images must be"),
         "not square rows": ({"x": np.zeros((4, 30), np.uint8)}, "30 values are not square"),
         "floats beyond 1": ({"x": np.full((4, 6, 6), 3.0)}, "must lie in \\[0, 1\\], found 3..3"),
@@ -268,3 +266,19 @@ def test_npz_zip_bomb_is_refused_from_the_directory(tmp_path):
         z.writestr("x.npy", bytes(3_000_000))
     with pytest.raises(ImageDataError, match="3000000 bytes; the limit is 1000000"):
         load_images(f, max_bytes=1_000_000)
+
+
+def test_npz_huge_npy_header_and_wrong_argument(tmp_path):
+    f = tmp_path / "hdr.npz"
+    d = "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 2, 2), " + " " * 70000 + "}"
+    body = d.encode() + b"\n"
+    with zipfile.ZipFile(f, "w") as z:
+        z.writestr("x.npy", b"\x93NUMPY\x02\x00" + struct.pack("<I", len(body)) + body + bytes(8))
+    with pytest.raises(ImageDataError, match="hdr.npz: array 'x': not a readable .npy array"):
+        load_images(f)
+    g = tmp_path / "ok.npz"
+    np.savez(g, x=np.zeros((2, 3, 3), np.uint8))
+    with pytest.raises(ImageDataError, match="ok.npz: an NPZ file carries its own labels"):
+        load_images(g, labels=g)
+    with pytest.raises(ImageDataError, match="mnist is a built-in set"):
+        load_images("mnist", labels=g)

@@ -21,6 +21,11 @@ Samples are images flattened to (n, h*w) with pixels in [-1, 1] (G's tanh range;
   d^2 = |mu_1 - mu_2|^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2}). It is biased upward at small n, so it is
   shown beside its *floor*: the same FD between real samples of the same size n and the reference;
 - nearest real neighbour (L2 in pixel space, [-1, 1] scale) of a few fakes: is G copying?
+
+Caveat: a classifier is only sure within the data it has seen; far outside it, an MLP can be
+confidently wrong (noise around the mean MNIST digit reads as a confident 8). Such samples then
+count as confident, but they fill one bar of the histogram, score near 1 and sit far above the FD
+floor, so read the numbers together.
 """
 
 from __future__ import annotations

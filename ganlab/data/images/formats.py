@@ -146,7 +146,7 @@ def _npz_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, key: str, 
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=4096)
             if dtype.hasobject:
                 raise ImageDataError(f"{where} holds Python objects; only numeric arrays are read")
-            if dtype.kind not in "uifb":
+            if dtype.kind not in "uif":
                 raise ImageDataError(f"{where} has dtype {dtype}; images and labels must be numbers")
             count = math.prod(shape)
             if count * dtype.itemsize > max_bytes:
@@ -183,7 +183,8 @@ def _as_images(x: np.ndarray, name: str, key: str) -> np.ndarray:
         if not np.isfinite(x).all():
             raise ImageDataError(f"{where} holds NaN or infinite values")
         if x.min() < 0 or x.max() > 1:
-            raise ImageDataError(f"{where}: float pixels must lie in [0, 1], found {x.min():g}..{x.max():g}")
+            raise ImageDataError(f"{where}: float pixels must lie in [0, 1], found {x.min():g}..{x.max():g} "
+                                 "(for 0..255 values, save them as uint8)")
         return np.rint(x * 255.0).astype(np.uint8)
     if x.min() < 0 or x.max() > 255:
         raise ImageDataError(f"{where}: integer pixels must lie in 0..255, found {x.min()}..{x.max()}")
