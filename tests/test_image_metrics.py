@@ -110,6 +110,12 @@ def test_nearest_real_finds_copies():
     idx, dist = nearest_real(reals[[4, 17]] + 0.001, reals)
     assert idx.tolist() == [4, 17]
     np.testing.assert_allclose(dist, 0.004, rtol=1e-6)
+    # Against brute force, in float32 as the reference keeps its images.
+    fakes = rng.uniform(-1, 1, (5, 16)).astype(np.float32)
+    brute = np.sqrt(((fakes[:, None, :].astype(float) - reals[None].astype(np.float32)) ** 2).sum(-1))
+    idx, dist = nearest_real(fakes, reals.astype(np.float32))
+    assert idx.tolist() == brute.argmin(1).tolist()
+    np.testing.assert_allclose(dist, brute.min(1), rtol=1e-6)
 
 
 # -- on the shipped classifiers --------------------------------------------------------------------
@@ -130,7 +136,7 @@ def test_real_samples_capture_every_class_at_the_floor(ref):
     floor = m["fd_floor"]
     assert 0 < floor["min"] <= floor["mean"] <= floor["max"]
     assert 0.7 * floor["min"] <= m["fd"] <= 1.3 * floor["max"]
-    assert all(d["distance"] < 1e-5 for d in m["nearest_real"])  # real images are their own neighbours
+    assert all(d["distance"] == 0.0 for d in m["nearest_real"])  # real images are their own neighbours
 
 
 def test_one_repeated_image_gives_one_class_and_score_one(ref):
@@ -139,7 +145,7 @@ def test_one_repeated_image_gives_one_class_and_score_one(ref):
     assert m["classes_captured"] == 1 and m["confident"] == 1.0
     assert m["digit_score"] == pytest.approx(1.0, abs=1e-9)
     assert m["fd"] > 5 * m["fd_floor"]["max"]
-    assert m["nearest_real"][0]["distance"] == pytest.approx(0.0, abs=1e-5)  # a copy of a real image
+    assert m["nearest_real"][0]["distance"] == 0.0  # a copy of a real image
 
 
 def test_gaussian_blob_generator_is_far(ref):

@@ -91,13 +91,22 @@ def frechet_distance(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.nd
     return max(0.0, float(d @ d + np.trace(s1) + np.trace(s2) - 2.0 * tr_sqrt))
 
 
-def nearest_real(fakes: np.ndarray, reals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(index into reals (n,), L2 distance (n,)) of each fake's nearest real image."""
-    a = np.asarray(fakes, dtype=np.float64).reshape(len(fakes), -1)
-    b = np.asarray(reals, dtype=np.float64).reshape(len(reals), -1)
-    d2 = (a * a).sum(1)[:, None] - 2.0 * a @ b.T + (b * b).sum(1)[None, :]
-    k = d2.argmin(axis=1)
-    return k, np.sqrt(np.maximum(d2[np.arange(len(a)), k], 0.0))
+def nearest_real(fakes: np.ndarray, reals: np.ndarray, real_sq: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(index into reals (n,), L2 distance (n,)) of each fake's nearest real image.
+
+    The search uses |a - b|^2 = |a|^2 - 2 a.b + |b|^2 in the reals' own precision (``real_sq``:
+    their squared norms, if already known), without copying the real set; the winner's distance
+    is then recomputed directly in float64, so a copied real image reports exactly 0."""
+    b = np.asarray(reals).reshape(len(reals), -1)
+    if b.dtype.kind != "f":
+        b = b.astype(np.float32)
+    a = np.asarray(fakes, b.dtype).reshape(len(fakes), -1)
+    if real_sq is None:
+        real_sq = np.einsum("ij,ij->i", b, b)
+    k = (real_sq[None, :] - 2.0 * (a @ b.T)).argmin(axis=1)  # |a|^2 is the same along each row
+    diff = a.astype(np.float64) - b[k].astype(np.float64)
+    return k, np.sqrt(np.einsum("ij,ij->i", diff, diff))
 
 
 class ImageReference:
@@ -115,6 +124,7 @@ class ImageReference:
         self.ref_idx, self.pool_idx = order[:half], order[half:]
         _, feats = classifier.logits_and_features(self.reals)
         self.features = feats
+        self.real_sq = np.einsum("ij,ij->i", self.reals, self.reals)
         self.mu, self.sigma = gaussian_stats(feats[self.ref_idx])
         self.sqrt_sigma = _psd_sqrt(self.sigma)
         self._floors: dict[tuple[int, int], list[float]] = {}
@@ -157,7 +167,7 @@ class ImageReference:
             out["fd"] = self.fd(feats)
             out["fd_floor"] = {"mean": float(np.mean(floor)), "min": float(min(floor)), "max": float(max(floor))}
         k = min(neighbours, n)
-        idx, dist = nearest_real(x[:k], self.reals)
+        idx, dist = nearest_real(x[:k], self.reals, self.real_sq)
         out["nearest_real"] = [{"fake": i, "real": int(j), "distance": float(d)}
                                for i, (j, d) in enumerate(zip(idx, dist, strict=True))]
         return out
