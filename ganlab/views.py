@@ -33,7 +33,7 @@ def grid_centres(n: int) -> np.ndarray:
     return out
 
 
-def _check_n(n: int) -> int:
+def check_grid(n: int) -> int:
     n = int(n)
     if not HEATMAP_MIN <= n <= HEATMAP_MAX:
         raise ValueError(f"grid size must be in {HEATMAP_MIN}..{HEATMAP_MAX}, got {n}")
@@ -42,7 +42,7 @@ def _check_n(n: int) -> int:
 
 def heatmap(trainer, n: int = 30) -> np.ndarray:
     """(n, n) D's displayed output in [0, 1] at the grid centres (row 0 at the top)."""
-    n = _check_n(n)
+    n = check_grid(n)
     return trainer.discriminate(grid_centres(n)).reshape(n, n)
 
 

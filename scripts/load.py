@@ -3,9 +3,15 @@
 Starts ``ganlab.server.run`` in a subprocess on a free loopback port, connects N sessions with the
 ``websockets`` client, plays them all, and over the measurement window reports per session the
 frames per second and epochs per second, and across sessions the round-trip time of ``pause``
-(send -> ack, each client pausing and resuming about once a second) at p50 / p99.
+(send -> ack) at p50 / p99.
 
-    python scripts/load.py --sessions 40 --seconds 10 [--workers 2] [--repeat 3]
+Clients pause like people: every ``--pause-every`` seconds on average (uniform 0.5x..1.5x, so
+sessions drift apart), stay paused ``--pause-for`` seconds after the ack, then play again.
+``epochs_per_s`` counts epochs over the time a session was playing (wall time minus its pauses:
+what a pause/resume cycle costs shows up there), ``epochs_per_s_wall`` over the whole window.
+``--pause-every 0`` never pauses.
+
+    python scripts/load.py --sessions 40 --seconds 20 --workers 2 [--pause-every 2] [--repeat 3]
 
 Targets (issue 4, this 2-core machine): 40 sessions, each > 15 frames/s and > 250 epochs/s,
 pause acknowledged within 100 ms at p99. Measured (--workers 2 --repeat 5, medians of the runs):
@@ -19,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -63,8 +70,10 @@ def start_server(port: int, workers: int, sessions: int) -> subprocess.Popen:
 class Client:
     """One session: plays, counts frames and epochs, pauses and resumes about once a second."""
 
-    def __init__(self, url: str, fps: int | None):
+    def __init__(self, url: str, fps: int | None, pause_every: float = 2.0, pause_for: float = 0.0):
         self.url, self.fps = url, fps
+        self.pause_every, self.pause_for = pause_every, pause_for
+        self.paused: list[tuple[float, float]] = []  # (pause sent, play acknowledged)
         self.frames: list[tuple[float, int]] = []  # (time, epoch) of each JSON frame
         self.pause_rtt: list[float] = []
         self.waiting: dict[int, asyncio.Future] = {}
@@ -118,24 +127,34 @@ class Client:
             t_measure = time.perf_counter() + warmup
             t_end = t_measure + seconds
             await asyncio.sleep(warmup)
+            rng = random.Random(id(self))
             while time.perf_counter() < t_end:
-                await asyncio.sleep(0.5 + 0.5 * (hash((id(self), time.perf_counter())) % 100) / 100)
+                if not self.pause_every:
+                    await asyncio.sleep(t_end - time.perf_counter())
+                    break
+                await asyncio.sleep(self.pause_every * rng.uniform(0.5, 1.5))
                 t0 = time.perf_counter()
                 ack = await self.request(ws, "pause")
                 self.pause_rtt.append(time.perf_counter() - t0)
                 assert ack["type"] == "ack", ack
+                if self.pause_for:
+                    await asyncio.sleep(self.pause_for)
                 await self.request(ws, "play")
+                self.paused.append((t0, time.perf_counter()))
             self.window = (t_measure, t_end)
             await self.request(ws, "pause")
             task.cancel()
 
-    def rates(self) -> tuple[float, float]:
+    def rates(self) -> tuple[float, float, float]:
+        """(frames/s, epochs/s while playing, epochs/s over the window)."""
         t0, t1 = self.window
         inside = [(t, e) for t, e in self.frames if t0 <= t <= t1]
         if len(inside) < 2:
-            return 0.0, 0.0
-        span = inside[-1][0] - inside[0][0]
-        return len(inside) / (t1 - t0), (inside[-1][1] - inside[0][1]) / span
+            return 0.0, 0.0, 0.0
+        a, b = inside[0][0], inside[-1][0]
+        paused = sum(max(0.0, min(b, q) - max(a, p)) for p, q in self.paused)
+        epochs = inside[-1][1] - inside[0][1]
+        return len(inside) / (t1 - t0), epochs / max(1e-9, b - a - paused), epochs / (b - a)
 
 
 def run_loop(coro):
@@ -154,8 +173,8 @@ def pct(xs: list[float], q: float) -> float:
 
 
 async def one_run(port: int, n: int, warmup: float, seconds: float, fps: int | None,
-                  stagger: float) -> dict:
-    clients = [Client(f"ws://127.0.0.1:{port}/ws", fps) for _ in range(n)]
+                  stagger: float, pause_every: float, pause_for: float) -> dict:
+    clients = [Client(f"ws://127.0.0.1:{port}/ws", fps, pause_every, pause_for) for _ in range(n)]
     start = asyncio.Event()
     tasks = []
     for c in clients:
@@ -166,13 +185,15 @@ async def one_run(port: int, n: int, warmup: float, seconds: float, fps: int | N
     await asyncio.sleep(1.0)  # all connected and idle
     start.set()
     await asyncio.gather(*tasks)
-    fr, ep = zip(*(c.rates() for c in clients), strict=True)
+    fr, ep, wall = zip(*(c.rates() for c in clients), strict=True)
     rtt = [x for c in clients for x in c.pause_rtt]
     return {
         "sessions": n, "frames_per_s_min": min(fr), "frames_per_s_median": statistics.median(fr),
         "epochs_per_s_min": min(ep), "epochs_per_s_median": statistics.median(ep),
-        "epochs_per_s_total": sum(ep), "pause_rtt_ms_p50": 1000 * pct(rtt, 0.5),
-        "pause_rtt_ms_p99": 1000 * pct(rtt, 0.99), "pauses": len(rtt),
+        "epochs_per_s_total": sum(ep), "epochs_per_s_wall_min": min(wall),
+        "epochs_per_s_wall_median": statistics.median(wall),
+        "pause_rtt_ms_p50": 1000 * pct(rtt, 0.5) if rtt else 0.0,
+        "pause_rtt_ms_p99": 1000 * pct(rtt, 0.99) if rtt else 0.0, "pauses": len(rtt),
         "per_worker": sorted(Counter(c.worker for c in clients).values()),
         "rebalanced": sum(c.retries for c in clients),
     }
@@ -188,6 +209,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--stagger", type=float, default=0.02, help="seconds between two connects")
     ap.add_argument("--port", type=int, default=0, help="use a running server instead of starting one")
+    ap.add_argument("--pause-every", type=float, default=2.0,
+                    help="mean seconds between two pauses of a session (0: never pause)")
+    ap.add_argument("--pause-for", type=float, default=0.0,
+                    help="seconds a session stays paused after the ack before playing again")
     args = ap.parse_args()
     port = args.port or free_port()
     proc = None if args.port else start_server(port, args.workers, args.sessions)
@@ -195,7 +220,7 @@ def main() -> None:
         runs = []
         for i in range(args.repeat):
             r = run_loop(one_run(port, args.sessions, args.warmup, args.seconds, args.fps,
-                                  args.stagger))
+                                  args.stagger, args.pause_every, args.pause_for))
             runs.append(r)
             print(f"run {i + 1}: " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
                                                for k, v in r.items()), flush=True)

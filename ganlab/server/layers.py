@@ -7,6 +7,7 @@ visualisation noise, held by the trainer) are drawn once per data set / noise se
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,24 +42,41 @@ class FrameBuilder:
 
     def build(self, t: Trainer, with_metrics: bool = True) -> tuple[dict[str, np.ndarray], dict]:
         """(layers name -> 2D array, metrics) for the current view; metrics {} unless asked."""
+        parts = self.parts(t, with_metrics)
+        while True:
+            try:
+                next(parts)
+            except StopIteration as done:
+                return done.value
+
+    def parts(self, t: Trainer, with_metrics: bool = True) -> Generator[None, None, tuple]:
+        """:meth:`build` in parts: a generator that yields between parts of the work and returns
+        what ``build`` returns. A part is one network evaluation pass (``MLP.chunk`` points, or
+        the whole layer when it is smaller), so a 200 x 200 heatmap of a 6 x 128 network is ~40
+        parts of a few ms, and the server can run other sessions between them. The trainer must
+        not change until the generator is done."""
         v = self.view
         want = set(v["layers"])
         n, h = v["samples"], v["heatmap"]
         out: dict[str, np.ndarray] = {}
         real = self.real(t, n)
         z = t.viz_noise(n)  # the same z every frame: samples glide
-        fake = t.sample(noise=z)
+        fake = yield from _blocks(lambda p: t.sample(noise=p), z, t.G_out.chunk)
         if "real" in want:
             out["real"] = real
         if "fake" in want:
             out["fake"] = fake
+        d_pass = t.D.chunk
         if "heatmap" in want:
-            out["heatmap"] = views.heatmap(t, h)
+            views.check_grid(h)
+            d = yield from _blocks(t.discriminate, views.grid_centres(h), d_pass)
+            out["heatmap"] = d.reshape(h, h)
         if "d_grad" in want:
-            out["d_grad"] = t.d_grad(fake)
+            out["d_grad"] = yield from _blocks(t.d_grad, fake, d_pass)
         if "g_grad" in want:
-            out["g_grad"] = t.g_loss_grad(fake)
+            out["g_grad"] = yield from _blocks(t.g_loss_grad, fake, d_pass)
         if "manifold" in want:
+            yield
             pts, area = views.manifold(t, v["manifold"])
             out["manifold"] = pts.reshape(pts.shape[0], -1)
             out["manifold_area"] = np.atleast_2d(area)
@@ -66,7 +84,23 @@ class FrameBuilder:
             out["optimal_d"] = views.optimal_discriminator(real, fake, h)
         if "noise" in want:
             out["noise"] = z[:, :2]
-        return out, (frame_metrics(t, real, fake) if with_metrics else {})
+        if not with_metrics:
+            return out, {}
+        yield
+        return out, frame_metrics(t, real, fake)
+
+
+def _blocks(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, block: int):
+    """fn(x) evaluated ``block`` rows at a time, yielding between blocks (row-wise functions:
+    the result is fn(x) itself)."""
+    if len(x) <= block:
+        return fn(x)
+    out = []
+    for i in range(0, len(x), block):
+        out.append(fn(x[i : i + block]))
+        if i + block < len(x):
+            yield
+    return np.concatenate(out)
 
 
 __all__ = ["DEFAULT_VIEW", "FrameBuilder"]

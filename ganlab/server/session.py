@@ -6,10 +6,19 @@ Each session runs three tasks on the process's event loop, ending together:
 - ``_train``: trains in chunks of about ``chunk_seconds`` inline on the loop, yielding after
   each chunk. Inline rather than in threads: numpy's small operations hold the GIL, so threads
   only add switching cost (measured: 2 threads train 13% fewer epochs than 1, 4 threads 36%),
-  while a yield per chunk gives round-robin fairness across sessions and lets a ``pause`` act
-  before the next chunk;
-- ``_send_frames``: wakes at ``view.fps`` and sends the current state if it changed. A send that
-  blocks (slow client) delays only this session's next frame: latest state wins, no queue.
+  while a yield per chunk lets a ``pause`` act before the next chunk. A chunk ends after the
+  update that passes its time limit, even inside an epoch (``Trainer.train`` resumes there);
+- ``_send_frames``: wakes at ``view.fps`` and sends the current state if it changed, built in
+  parts (``FrameBuilder.parts``) with a turn of the loop between parts. A send that blocks (slow
+  client) delays only this session's next frame: latest state wins, no queue.
+
+Fair shares: every stretch of synchronous work (a training chunk, a frame part, a message) is
+charged to its session's :class:`Share` in CPU seconds, and a session whose share is more than
+``FAIR_SLACK`` ahead of the least-served session that also wants the CPU waits before its next
+stretch. Sessions share the worker's time, not its turns: a session on the largest networks and
+views (50 ms updates, frames of hundreds of ms) or one flooding messages gets its share and its
+neighbours keep theirs. A session that sleeps (paused, speed-limited, between frames) leaves the
+set and comes back at the least-served level, so idling banks no credit.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from ganlab import Trainer, __version__
 
 from . import messages as m
 from .commands import D_UPDATE, G_UPDATE, STAGES, Commands
-from .frames import dumps, encode
+from .frames import dumps, dumps_parts, encode
 from .layers import DEFAULT_VIEW, FrameBuilder
 from .settings import Settings
 
@@ -55,11 +64,51 @@ class TokenBucket:
         return False
 
 
+FAIR_SLACK = 0.05  # CPU seconds a session may run ahead of the least-served one that waits
+FAIR_NAP = 0.005  # seconds between two looks at the shares while ahead
+
+
+class Share:
+    """A session's account of the process's time: CPU seconds used while it wanted the CPU."""
+
+    __slots__ = ("used", "wants")
+
+    def __init__(self) -> None:
+        self.used = 0.0
+        self.wants = 0  # tasks of the session that have work ready (training, a frame, a message)
+
+
 class Load:
     """What the sessions of one process share: how many are running (chunks and frame rates
-    are divided among them)."""
+    are divided among them) and the shares of those that want the CPU now."""
 
-    running = 0
+    def __init__(self) -> None:
+        self.running = 0
+        self.active: dict[int, Share] = {}  # id -> share, for shares with wants > 0
+
+    def want(self, share: Share) -> None:
+        """A task of ``share``'s session has work ready. A share joining the set starts no lower
+        than the least-served member (sleeping earns no credit)."""
+        if share.wants == 0:
+            floor = self.floor(share)
+            if floor is not None and share.used < floor:
+                share.used = floor
+            self.active[id(share)] = share
+        share.wants += 1
+
+    def unwant(self, share: Share) -> None:
+        share.wants -= 1
+        if share.wants == 0:
+            self.active.pop(id(share), None)
+
+    def floor(self, share: Share) -> float | None:
+        """The least CPU time used by another share in the set (None if there is none)."""
+        return min((s.used for s in self.active.values() if s is not share), default=None)
+
+    def lead(self, share: Share) -> float:
+        """How far ``share`` is ahead of the least-served other share that wants the CPU."""
+        floor = self.floor(share)
+        return 0.0 if floor is None else share.used - floor
 
 
 class Closed(Exception):
@@ -92,6 +141,12 @@ class Session(Commands):
         self.wake = asyncio.Event()  # runner: play / pause / speed / slow-motion changed
         self.dirty = asyncio.Event()  # frame sender: paused state changed
         self.send_lock = asyncio.Lock()
+        # Held while the trainer is in use (a training chunk, a frame across its parts, a
+        # message), so a frame built in parts never mixes two states of the trainer.
+        self.busy = asyncio.Lock()
+        self.share = Share()
+        self.frame_cost = 0.0  # CPU seconds the last frame took to build
+        self.frame_done = 0.0  # when it was built (time.monotonic)
 
     @property
     def running(self) -> bool:
@@ -152,15 +207,20 @@ class Session(Commands):
 
     async def send_frame(self, stage: int | None = None, if_changed: bool = False) -> None:
         """Build the current state's frame and send it (JSON, then its binary half)."""
-        async with self.send_lock:
-            await self._send_frame_locked(stage, if_changed)
+        async with self.busy:
+            frame = await self._build_frame(stage, if_changed)
+        if frame is not None:
+            async with self.send_lock:
+                await self._send_built(frame)
         await self.check_status()
 
-    async def _send_frame_locked(self, stage: int | None, if_changed: bool) -> None:
+    async def _build_frame(self, stage: int | None, if_changed: bool) -> tuple | None:
+        """(head JSON, binary body, state key) of the current state, or None when unchanged
+        (``if_changed``) or when building failed. The caller holds ``busy``."""
         t = self.trainer
         key = self._key()
         if if_changed and key == self.sent_key:
-            return
+            return None
         # Metrics cost more than all layers together (~1 ms): while running they come at
         # `metrics_hz`; every frame of a paused session or a slow-motion stage carries them.
         now = time.monotonic()
@@ -168,22 +228,42 @@ class Session(Commands):
         with_metrics = not self.running or stage is not None or now - self.metrics_at >= 1.0 / hz
         if with_metrics:
             self.metrics_at = now
+        self.load.want(self.share)  # until the frame is built (no lock or send waits inside)
+        used = self.share.used
         try:
-            layers, metrics = self.frames.build(t, with_metrics)
+            parts = self.frames.parts(t, with_metrics)
+            while True:
+                with self._charged():
+                    try:
+                        next(parts)
+                    except StopIteration as done:
+                        layers, metrics = done.value
+                        break
+                await self._turn()
+            with self._charged():
+                self.seq += 1
+                head = {
+                    "type": "frame", "seq": self.seq, "epoch": t.epoch, "d_steps": t.d_steps,
+                    "g_steps": t.g_steps, "running": self.running,
+                    "epochs_per_sec": self.epochs_per_sec(), "losses": t.losses,
+                    "metrics": metrics, "layers": list(layers),
+                    "stage": None if stage is None else
+                    {"index": stage, "name": STAGES[stage][0], "caption": STAGES[stage][1]},
+                }
+                frame = dumps(head), encode(self.seq, layers), key
+            self.frame_cost, self.frame_done = self.share.used - used, time.monotonic()
+            return frame
         except Exception:  # a bug in a view must cost frames, not the session
             log.exception("session %s: building a frame failed", self.id)
             self.sent_key = key  # retried when the state changes, not in a hot loop
-            return
-        self.seq += 1
-        head = {
-            "type": "frame", "seq": self.seq, "epoch": t.epoch, "d_steps": t.d_steps,
-            "g_steps": t.g_steps, "running": self.running, "epochs_per_sec": self.epochs_per_sec(),
-            "losses": t.losses, "metrics": metrics, "layers": list(layers),
-            "stage": None if stage is None else
-            {"index": stage, "name": STAGES[stage][0], "caption": STAGES[stage][1]},
-        }
-        body = encode(self.seq, layers)
-        await self._send_text(dumps(head))
+            return None
+        finally:
+            self.load.unwant(self.share)
+
+    async def _send_built(self, frame: tuple) -> None:
+        """Send a built frame; the caller holds ``send_lock``."""
+        head, body, key = frame
+        await self._send_text(head)
         try:
             await self.ws.send_bytes(body)
         except Exception as e:
@@ -237,53 +317,113 @@ class Session(Commands):
                 # instead of spending this process's CPU on it.
                 await asyncio.sleep(1.0 / s.rate_limit)
                 continue
+            # A session ahead of its share reads its next message later; the others handle it
+            # at once (no extra loop pass: a pause or play is acted on without delay).
+            with self._wanting():
+                await self._turn(yield_first=False)
             await self.handle(text)
 
     def running_peers(self) -> int:
         return max(1, self.load.running)
 
+    @contextlib.contextmanager
+    def _wanting(self):
+        """This session has work ready for the CPU inside (compute and fair-share waits only:
+        a session waiting for a lock or a send must not hold the least-served level down, or
+        everyone ahead of it would wait for it)."""
+        self.load.want(self.share)
+        try:
+            yield
+        finally:
+            self.load.unwant(self.share)
+
+    @contextlib.contextmanager
+    def _charged(self):
+        """Charge the synchronous work inside to this session's share (CPU time of the thread:
+        no await may happen inside, or other sessions' work would be charged too)."""
+        t0 = time.thread_time()
+        try:
+            yield
+        finally:
+            self.share.used += time.thread_time() - t0
+
+    async def _turn(self, yield_first: bool = True) -> None:
+        """Let the loop run others once (``yield_first``), then wait while this session is more
+        than ``FAIR_SLACK`` CPU seconds ahead of the least-served session that wants the CPU."""
+        if yield_first:
+            await asyncio.sleep(0)
+        while (lead := self.load.lead(self.share)) > FAIR_SLACK:
+            await asyncio.sleep(min(lead, FAIR_NAP))
+
     async def _train(self) -> None:
         s = self.settings
         per_epoch = 2e-4  # seconds per epoch, learned as training runs
         tokens, last = 0.0, time.monotonic()
-        while True:
-            t = self.trainer
-            if not self.running:
-                self.wake.clear()
-                await self.wake.wait()
-                tokens, last = 0.0, time.monotonic()
-                continue
-            if self.slowmo["on"]:
-                await self._stage()
-                continue
-            # All running sessions take one chunk per event-loop pass, so chunks shrink as sessions
-            # multiply: a pass (and so the wait of any command) stays near `round_seconds`.
-            chunk = min(s.chunk_seconds, s.round_seconds / self.running_peers())
-            n = max(1, int(chunk / per_epoch))
-            if self.speed is not None:
-                now = time.monotonic()
-                tokens = min(tokens + (now - last) * self.speed, max(1.0, self.speed * 0.05))
-                last = now
-                if tokens < 1:
-                    await self._nap((1 - tokens) / self.speed)
+        wanting = False  # whether the training task counts in this session's wants
+
+        def want(on: bool) -> None:
+            nonlocal wanting
+            if on != wanting:
+                (self.load.want if on else self.load.unwant)(self.share)
+                wanting = on
+
+        try:
+            while True:
+                t = self.trainer
+                if not self.running:
+                    want(False)
+                    self.wake.clear()
+                    await self.wake.wait()
+                    tokens, last = 0.0, time.monotonic()
                     continue
-                n = min(n, int(tokens))
-            t0 = time.perf_counter()
-            try:
-                done = t.train(n, seconds=2 * chunk)
-            except Exception as e:  # a bug must stop this session's training, not the session
-                log.exception("session %s: training failed", self.id)
-                self.running = False
-                await self.send({"type": "status", "running": False, "epoch": t.epoch,
-                                 "state": "error", "message": f"{type(e).__name__}: {e}"})
-                continue
-            if done:
-                per_epoch = 0.7 * per_epoch + 0.3 * (time.perf_counter() - t0) / done
-                tokens -= done
-                self.trained += done
-            if not t.status.ok:
-                await self.check_status()
-            await asyncio.sleep(0)
+                if self.slowmo["on"]:
+                    want(False)
+                    await self._stage()
+                    continue
+                # All running sessions take one chunk per event-loop pass, so chunks shrink as
+                # sessions multiply: a pass (and so the wait of any command) stays near
+                # `round_seconds`. A chunk stops after the update that passes its time limit.
+                chunk = min(s.chunk_seconds, s.round_seconds / self.running_peers())
+                n = max(1, int(chunk / per_epoch))
+                if self.speed is not None:
+                    now = time.monotonic()
+                    tokens = min(tokens + (now - last) * self.speed, max(1.0, self.speed * 0.05))
+                    last = now
+                    if tokens < 1:
+                        want(False)
+                        await self._nap((1 - tokens) / self.speed)
+                        continue
+                    n = min(n, int(tokens))
+                want(False)  # waiting for the lock is not work ready for the CPU
+                async with self.busy:
+                    want(True)
+                    await self._turn(yield_first=False)  # the loop ran others after the last chunk
+                    if not self.running or self.slowmo["on"]:
+                        continue  # paused (or slowed) while waiting for the turn
+                    t = self.trainer
+                    t0 = time.perf_counter()
+                    failed = None
+                    try:
+                        with self._charged():
+                            done = t.train(n, seconds=chunk)
+                    except Exception as e:  # a bug must stop this session's training, not the session
+                        log.exception("session %s: training failed", self.id)
+                        failed = e
+                want(False)
+                if failed is not None:
+                    self.running = False
+                    await self.send({"type": "status", "running": False, "epoch": t.epoch,
+                                     "state": "error", "message": f"{type(failed).__name__}: {failed}"})
+                    continue
+                if done:
+                    per_epoch = 0.7 * per_epoch + 0.3 * (time.perf_counter() - t0) / done
+                    tokens -= done
+                    self.trained += done
+                if not t.status.ok:
+                    await self.check_status()
+                await asyncio.sleep(0)  # every other ready session runs before our next chunk
+        finally:
+            want(False)
 
     async def _nap(self, seconds: float) -> None:
         """Sleep up to ``seconds``, waking early on play / pause / speed / slow-motion changes."""
@@ -295,13 +435,14 @@ class Session(Commands):
         """One slow-motion stage: apply its updates, send its frame, wait ``stage_seconds``."""
         i, t = self.stage, self.trainer
         ok = True
-        if i == D_UPDATE:
-            ok = all(t.step("discriminator") for _ in range(t.config.k_d))
-        elif i == G_UPDATE:
-            ok = all(t.step("generator") for _ in range(t.config.k_g))
-            if ok:
-                t.epoch += 1
-                self.trained += 1
+        async with self.busy:
+            if i == D_UPDATE:
+                ok = all(t.step("discriminator") for _ in range(t.config.k_d))
+            elif i == G_UPDATE:
+                ok = all(t.step("generator") for _ in range(t.config.k_g))
+                if ok:
+                    t.epoch += 1
+                    self.trained += 1
         if not ok:
             await self.check_status()
             return
@@ -318,7 +459,10 @@ class Session(Commands):
             fps = self.frames.view["fps"]
             if self.running:
                 fps = min(fps, max(1.0, s.frame_budget / self.running_peers()))
-            due = max(due + 1.0 / fps, now)  # never catch up in bursts
+            # Never catch up in bursts; and a frame that cost c CPU seconds to build is followed
+            # by at least c seconds without one, so a heavy view takes at most half of its
+            # session's share and training keeps the rest.
+            due = max(due + 1.0 / fps, now, self.frame_done + self.frame_cost)
             await asyncio.sleep(due - now)
             if not self.running and self._key() == self.sent_key:
                 # Paused and drawn: sleep until something changes (or it is time to idle out).
@@ -340,29 +484,82 @@ class Session(Commands):
 
     async def handle(self, text: str) -> None:
         """Apply one client message and send its one reply (plus a frame after a step)."""
+        async with self.busy:
+            with self._wanting():
+                with self._charged():
+                    msg = self._parse(text)
+                if len(text) > BIG_MESSAGE and not isinstance(msg, dict):
+                    await self._turn()  # parsing a big message was one stretch; applying it another
+                if isinstance(msg, m.Step) and msg.mode == "both" and not self.slowmo["on"]:
+                    await self._step_in_slices()
+                with self._charged():
+                    msg_type, reply = (None, msg) if isinstance(msg, dict) else self._apply(msg, text)
+                out = await self._encode(reply)
+            if msg_type is None:  # an error reply
+                async with self.send_lock:
+                    await self._send_text(out)
+                return
+            if msg_type == "step":
+                # The ack and the step's one frame go out back to back under one lock hold, so
+                # the paced sender can neither slip a frame in between nor repeat the frame
+                # after it.
+                frame = await self._build_frame(None, if_changed=False)
+                async with self.send_lock:
+                    await self._send_text(out)
+                    if frame is not None:
+                        await self._send_built(frame)
+                await self.check_status()
+                return
+        async with self.send_lock:
+            await self._send_text(out)
+        if msg_type in ("config", "data", "restore"):
+            await self.check_status()
+
+    async def _step_in_slices(self) -> None:
+        """All but the last update of a ``step``'s epoch, in chunks with turns of the loop between
+        (one epoch of the maximum config is ~0.65 s of CPU); ``on_step`` then applies the last
+        one. Sliced training is bit-identical to unsliced, so the step's result is unchanged."""
+        t, s = self.trainer, self.settings
+        self.running = False
+        while t.status.ok and t.updates_left > 1:
+            end = time.perf_counter() + s.chunk_seconds
+            with self._charged():
+                while t.updates_left > 1 and time.perf_counter() < end and t.status.ok:
+                    t.train(1, seconds=0)  # exactly one update: never the epoch's last here
+            await self._turn()
+
+    def _parse(self, text: str) -> m.Message | dict:
+        """The validated message, or the error reply as a dict."""
         try:
-            msg = m.parse(text)
+            return m.parse(text)
+        except m.ProtocolError as e:
+            return error(e.id, e.code, e.message)
+        except Exception as e:  # a bug must cost one reply, not the session
+            log.exception("session %s: parsing a message failed", self.id)
+            return error(m.peek_id(text), "internal", f"{type(e).__name__}: {e}"[:500])
+
+    def _apply(self, msg: m.Message, text: str) -> tuple[str | None, dict]:
+        """Apply a message: (its type, the ack), or (None, the error reply)."""
+        try:
             reply = getattr(self, "on_" + msg.type)(msg)
         except m.ProtocolError as e:
-            await self.send(error(e.id, e.code, e.message))
-            return
+            return None, error(e.id, e.code, e.message)
         except Exception as e:  # a bug must cost one reply, not the session
             log.exception("session %s: message failed", self.id)
-            await self.send(error(m.peek_id(text), "internal", f"{type(e).__name__}: {e}"[:500]))
-            return
-        ack = dumps({"type": "ack", "id": msg.id, **reply})
-        if msg.type == "step":
-            # The ack and the step's one frame go out back to back under one lock hold, so the
-            # paced sender can neither slip a frame in between nor repeat the frame after it.
-            async with self.send_lock:
-                await self._send_text(ack)
-                await self._send_frame_locked(None, if_changed=False)
-            await self.check_status()
-            return
-        async with self.send_lock:
-            await self._send_text(ack)
-        if msg.type in ("config", "data", "restore"):
-            await self.check_status()
+            return None, error(m.peek_id(text), "internal", f"{type(e).__name__}: {e}"[:500])
+        return msg.type, {"type": "ack", "id": msg.id, **reply}
+
+    async def _encode(self, msg: dict) -> str:
+        """JSON text of a reply, encoded in parts (an ack echoing an uploaded point set is long),
+        each charged to this session, with a turn of the loop between parts."""
+        parts = dumps_parts(msg)
+        while True:
+            with self._charged():
+                try:
+                    next(parts)
+                except StopIteration as done:
+                    return done.value
+            await self._turn()
 
 
 def error(mid: Any, code: str, message: str) -> dict:

@@ -1,0 +1,197 @@
+"""One session must not freeze the others: no stretch of work on the event loop is long, whatever
+a session's config and view, and a heavy session gets its share of the worker, not more.
+
+The server runs in a thread of this process on the plain asyncio loop, whose every callback is
+timed in CPU time of that thread (``time.thread_time``): unlike wall time, that does not grow
+when a loaded CI machine preempts the process, so the bounds below hold on a busy 2-core box,
+while one unsliced epoch of the maximum config (20 updates of ~50 ms) or one unsliced frame of
+the largest view (~360 ms) is far beyond them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from websockets.asyncio.client import connect
+
+from ganlab.server.app import create_app
+from ganlab.server.settings import Settings
+
+pytestmark = pytest.mark.timeout(120)
+
+LONGEST = 0.4  # CPU seconds: the longest callback allowed on the server's loop (one unsliced
+# epoch of the max config is 20 updates of ~32 ms; under contention one update measured up to 268)
+MAX_CONFIG = {"generator": {"layers": 6, "units": 128}, "discriminator": {"layers": 6, "units": 128},
+              "batch_size": 1024, "k_d": 10, "k_g": 10}
+MAX_VIEW = {"heatmap": 200, "samples": 5000, "manifold": 60,
+            "layers": ["real", "fake", "heatmap", "d_grad", "g_grad", "manifold", "optimal_d", "noise"]}
+
+
+class TimedLoop:
+    """Records the CPU time of every callback the server thread's asyncio loop runs."""
+
+    def __init__(self):
+        self.thread: int | None = None
+        self.longest = 0.0
+        self.where = ""
+
+    def __enter__(self):
+        self._run = run = asyncio.events.Handle._run
+        rec = self
+
+        def timed(handle):
+            if threading.get_ident() != rec.thread:
+                return run(handle)
+            t0 = time.thread_time()
+            try:
+                return run(handle)
+            finally:
+                dt = time.thread_time() - t0
+                if dt > rec.longest:
+                    rec.longest, rec.where = dt, repr(handle)[:200]
+
+        asyncio.events.Handle._run = timed
+        return self
+
+    def __exit__(self, *exc):
+        asyncio.events.Handle._run = self._run
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def timed_server():
+    with TimedLoop() as timing:
+        app = create_app(Settings())
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, loop="asyncio",
+                                               log_level="warning", ws_per_message_deflate=False))
+
+        def serve():
+            timing.thread = threading.get_ident()
+            server.run()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        end = time.monotonic() + 20
+        while not server.started and time.monotonic() < end:
+            time.sleep(0.02)
+        assert server.started
+        yield port, timing, app
+        server.should_exit = True
+        thread.join(10)
+
+
+async def request(ws, mid: int, type: str, **fields) -> dict:
+    await ws.send(json.dumps({"type": type, "id": mid, **fields}))
+    while True:
+        msg = await ws.recv()
+        if isinstance(msg, str) and not msg.startswith('{"type":"frame"'):
+            data = json.loads(msg)
+            if data.get("id") == mid:
+                return data
+
+
+def test_a_max_config_max_view_session_never_holds_the_loop_long(timed_server):
+    port, timing, app = timed_server
+
+    async def frames(ws, seen: list) -> None:
+        async for msg in ws:
+            if isinstance(msg, str) and msg.startswith('{"type":"frame"'):
+                seen.append(json.loads(msg)["d_steps"])
+
+    async def main():
+        url = f"ws://127.0.0.1:{port}/ws"
+        async with connect(url, max_size=None) as heavy, connect(url, max_size=None) as light:
+            await heavy.recv(), await light.recv()
+            assert (await request(heavy, 1, "config", changes=MAX_CONFIG))["type"] == "ack"
+            assert (await request(heavy, 2, "view", **MAX_VIEW))["type"] == "ack"
+            await request(heavy, 3, "play")
+            await request(light, 1, "play")
+            heavy_seen, light_seen = [], []
+            tasks = [asyncio.create_task(frames(heavy, heavy_seen)),
+                     asyncio.create_task(frames(light, light_seen))]
+            # Until the heavy session has trained several updates and sent frames (slow machines
+            # take longer; the bound below is on CPU time, not on this wait).
+            end = time.monotonic() + 60
+            while time.monotonic() < end and not (len(heavy_seen) >= 3 and heavy_seen[-1] >= 3):
+                if timing.longest >= LONGEST:
+                    break  # already failed
+                await asyncio.sleep(0.1)
+            for t in tasks:
+                t.cancel()
+            return heavy_seen, light_seen
+
+    heavy_seen, light_seen = asyncio.run(main())
+    # One update of the max config is ~32 ms of CPU on a quiet machine; a frame part <= ~30 ms.
+    assert timing.longest < LONGEST, f"{timing.longest * 1000:.0f} ms CPU in one callback: {timing.where}"
+    assert heavy_seen and heavy_seen[-1] >= 3, heavy_seen
+    assert len(light_seen) > len(heavy_seen) and light_seen[-1] > 100, "the neighbour kept going"
+
+
+def test_a_step_of_the_max_config_is_sliced(timed_server):
+    """``step`` trains its epoch in chunks between loop turns (sliced training equals unsliced:
+    tests/test_trainer.py), not as one ~0.65 s stretch."""
+    port, timing, _ = timed_server
+
+    async def main():
+        async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+            await ws.recv()
+            await request(ws, 1, "config", changes=MAX_CONFIG)
+            return await request(ws, 2, "step")
+
+    ack = asyncio.run(main())
+    assert (ack["epoch"], ack["d_steps"], ack["g_steps"]) == (1, 10, 10)
+    assert timing.longest < LONGEST, f"{timing.longest * 1000:.0f} ms CPU in one callback: {timing.where}"
+
+
+def test_shares_place_a_returning_session_at_the_least_served_level():
+    from ganlab.server.session import Load, Share
+
+    load = Load()
+    a, b, c = Share(), Share(), Share()
+    load.want(a)
+    a.used = 5.0
+    load.want(b)  # joins at a's level: no credit for the time it did not want the CPU
+    assert b.used == 5.0 and load.lead(b) == 0.0
+    b.used += 0.5
+    assert load.lead(b) == pytest.approx(0.5) and load.lead(a) == pytest.approx(-0.5)
+    load.unwant(a)
+    assert load.lead(b) == 0.0  # alone in the set: nobody to wait for
+    c.used = 9.0
+    load.want(c)  # already ahead: keeps its debt
+    assert c.used == 9.0 and load.lead(c) == pytest.approx(3.5)
+
+
+def test_long_replies_are_encoded_in_parts_with_the_same_text():
+    """An ack echoing an uploaded point set (100,000 pairs: ~60 ms to encode at once) is encoded
+    PIECE items per loop turn, and the text is exactly what one dumps gives."""
+    from ganlab.server.frames import PIECE, dumps, dumps_parts
+
+    pts = [[i / 7, 1 - i / 9] for i in range(2 * PIECE + 1)]
+    msg = {"type": "ack", "id": 3, "config": {"data": "points", "k_d": 1,
+                                              "data_params": {"points": pts, "spread": 0.1}},
+           "notes": ["a"], "short": [1, 2]}
+    parts, turns = dumps_parts(msg), 0
+    while True:
+        try:
+            next(parts)
+            turns += 1
+        except StopIteration as done:
+            text = done.value
+            break
+    assert text == dumps(msg) and turns == 3
+    small = dumps_parts({"type": "ack", "x": [float("nan")]})
+    with pytest.raises(StopIteration) as done:
+        next(small)
+    assert done.value.value == '{"type":"ack","x":[null]}'
