@@ -4,6 +4,7 @@
   :func:`divergence_floor`: what they read for real against real at the same sample sizes;
 - :func:`mode_coverage`: modes captured, % high quality, per-mode counts (VEEGAN / PacGAN);
 - :func:`precision_recall`: k-NN manifold precision and recall (Kynkäänniemi et al. 2019);
+- :func:`near_share`, :func:`stroke_coverage`: how well samples follow drawn strokes;
 - :func:`d_accuracy`, :func:`grad_norms`: the networks themselves;
 - :func:`frame_metrics`: everything cheap, for one live frame.
 """
@@ -11,6 +12,7 @@
 from .divergence import count_divergences, divergence_floor, divergences, histogram
 from .modes import mode_coverage, nearest_mode
 from .precision_recall import precision_recall
+from .strokes import distance_to_strokes, near_share, stroke_coverage
 from .training import (
     d_accuracy,
     divergence_floor_of,
@@ -22,6 +24,6 @@ from .training import (
 
 __all__ = [
     "count_divergences", "d_accuracy", "divergence_floor", "divergence_floor_of", "divergence_samples",
-    "divergences", "frame_metrics", "grad_norms", "histogram", "mode_coverage",
-    "nearest_mode", "precision_recall", "reference_real",
+    "distance_to_strokes", "divergences", "frame_metrics", "grad_norms", "histogram", "mode_coverage",
+    "near_share", "nearest_mode", "precision_recall", "reference_real", "stroke_coverage",
 ]
