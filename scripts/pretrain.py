@@ -4,7 +4,7 @@ Each state is the distribution's recommended preset (``DISTRIBUTIONS[name].prese
 a fixed seed for a fixed number of epochs (SPECS below), saved as its whole snapshot with floats
 at float32 precision (exact: these presets train in float32), as canonical JSON, gzipped without a
 timestamp, so the same machine makes the same bytes. Before writing, the shown model (G's weight
-average) is checked on 2,500 samples: every mode captured and >= 80 % of samples high quality.
+average) is checked on 2,500 samples: every mode captured and >= 70 % of samples high quality.
 
     python scripts/pretrain.py                     # make every state in SPECS (grid25: minutes)
     python scripts/pretrain.py --names ring8       # one
@@ -37,7 +37,7 @@ from ganlab.noise import sample_noise  # noqa: E402
 
 # name: (seed, epochs). Chosen from scripts/mode_collapse.py curves (README, "Mode collapse").
 SPECS = {"ring8": (0, 20_000), "grid25": (0, 20_000)}
-MIN_HQ = 0.8
+MIN_HQ = 0.7
 
 
 def compact(x, digits: int):
