@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from ganlab import __version__
 
-from . import balance, logs
+from . import balance, logs, trained
 from .frames import dumps
 from .origins import HostCheck, origin_allowed, served_hosts
 from .schema import build_schema
@@ -78,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api/schema")
     async def schema():
         return JSONResponse(build_schema())
+
+    app.include_router(trained.router)  # GET /api/trained/<name>
 
     @app.websocket("/ws")
     async def ws_endpoint(ws: WebSocket):

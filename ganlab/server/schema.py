@@ -19,7 +19,7 @@ from pydantic.fields import FieldInfo
 
 from ganlab import Config, __version__
 from ganlab.config import flat_fields
-from ganlab.data import DISTRIBUTIONS, DataError, make_sampler
+from ganlab.data import DISTRIBUTIONS, DataError, make_sampler, trained_names
 from ganlab.losses import LOSSES
 
 from . import messages
@@ -103,7 +103,8 @@ def build_schema() -> dict[str, Any]:
         "distributions": [
             {"name": d.name, "label": d.label, "description": d.description,
              "preset": d.preset, "has_modes": d.modes is not None,
-             "takes_params": d.check is not None, "preview": preview(d.name)}
+             "takes_params": d.check is not None, "preview": preview(d.name),
+             "trained": d.name in trained_names()}
             for d in DISTRIBUTIONS.values()
         ],
         "losses": [{"name": x.name, "label": x.label, "description": x.description}
