@@ -61,11 +61,14 @@ function adoptConfig(config) {
   app.controls?.set(app.server);
   for (const p of Object.keys(app.pending)) if (app.server[p] === app.pending[p]) delete app.pending[p];
   showPending();
-  app.picker?.select(app.server.data);
+  // An empty drawing is page state only: the server keeps the previous distribution meanwhile.
+  const drawMode = app.server.data === "drawn" || !!app.emptyDrawing;
+  if (app.emptyDrawing) state.set("data", "drawn");
+  app.picker?.select(drawMode ? "drawn" : app.server.data);
   const userData = USER_DATA.has(app.server.data);
-  drawing.setEnabled(app.server.data === "drawn");
-  dv.showStrokes = app.server.data === "drawn";
-  $("draw-tools").hidden = app.server.data !== "drawn";
+  drawing.setEnabled(drawMode);
+  dv.showStrokes = drawMode;
+  $("draw-tools").hidden = !drawMode;
   if (!userData) state.set("pts", []);
   // Distributions with parameters (e.g. the Gaussian mixture) get a small JSON editor.
   const dist = app.dists.find((d) => d.name === app.server.data);
@@ -113,11 +116,12 @@ function setRunning(on) {
   graph.setRunning(on);
 }
 
-async function play() { const a = await ask("play"); setRunning(!!a.running); }
+async function play() { if (needData()) return; const a = await ask("play"); setRunning(!!a.running); }
 async function pause() { const a = await ask("pause"); setRunning(!!a.running); showCounts(a); refreshSnapshotSoon(); }
 async function togglePlay() { return app.running ? pause() : play(); }
 
 async function step(mode) {
+  if (needData()) return;
   const a = await ask("step", {mode});
   setRunning(false);
   showCounts(a);
@@ -191,21 +195,48 @@ function pickDistribution(name) {
     dv.showStrokes = true;
     $("draw-tools").hidden = false;
     if (drawing.strokes.length) sendDrawing();
-    else say("Draw on the data view with the mouse, a pen or a finger.", "sticky");
+    else showEmptyDrawing(true);
     return;
   }
+  showEmptyDrawing(false);
   state.set("pts", []);
   sendData(name, null, $("apply-preset").checked).catch(() => {});
+}
+
+/** Drawing mode without a stroke: the server still holds the previous distribution, so the view
+ * shows an empty canvas with a hint (not the old samples), and play / step wait for a shape. */
+function showEmptyDrawing(on) {
+  app.emptyDrawing = on;
+  $("draw-hint").hidden = !on;
+  showLayers();
+  if (on) {
+    if (app.running) pause().catch(() => {});
+    state.set("data", "drawn");
+    state.set("pts", []);
+    writeHash();
+    say("Draw a shape on the data view (mouse, pen or finger): it becomes the real data.", "sticky");
+  }
+}
+
+/** Play and the step keys refuse to train while the drawing is empty, and say why. */
+function needData() {
+  if (!app.emptyDrawing) return false;
+  say("Nothing to learn yet: draw a shape on the data view first.", "error");
+  return true;
 }
 
 function sendDrawing() {
   dv.dirty = true;
   state.set("pts", drawing.strokes);
-  writeHash();
-  if (!drawing.strokes.length) { say("Drawing cleared: draw a shape to set the data.", "sticky"); return; }
+  if (!drawing.strokes.length) { showEmptyDrawing(true); return; }
   const spread = Number($("draw-spread").value);
   state.set("spread", spread);
-  sendData("drawn", {strokes: drawing.strokes, spread}).then(() => say(`Data: your drawing (${drawing.count()} points)`)).catch(() => {});
+  // Entering drawing mode is picking a distribution: with the box ticked it loads the drawing's
+  // preset. Later strokes edit the data and keep the hyperparameters.
+  const entering = app.server.data !== "drawn";
+  sendData("drawn", {strokes: drawing.strokes, spread}, entering && $("apply-preset").checked)
+    .then(() => { showEmptyDrawing(false); say(`Data: your drawing (${drawing.count()} points)`); })
+    .catch(() => {});
 }
 
 $("draw-undo").addEventListener("click", () => drawing.undo());
@@ -226,7 +257,7 @@ function showLayers() {
   const layers = state.get("layers");
   for (const l of LAYERS) $(`layer-${l}`).checked = layers.includes(l);
   graph.setChecked(layers);
-  dv.setVisible(app.manifoldHover ? [...layers, "manifold"] : layers);
+  dv.setVisible(app.emptyDrawing ? [] : app.manifoldHover ? [...layers, "manifold"] : layers);
 }
 
 function sendView() {
@@ -379,8 +410,9 @@ $("file-points").addEventListener("change", guard(async () => {
   let pts;
   try { pts = parsePoints(await f.text()); } catch (e) { say(`${f.name}: ${e.message}`, "error"); return; }
   drawing.setEnabled(false);
+  showEmptyDrawing(false);
   state.set("pts", [pts]);
-  await sendData("points", {points: pts});
+  await sendData("points", {points: pts}, $("apply-preset").checked);
   say(`Imported ${pts.length} points from ${f.name}`);
 }));
 
@@ -450,8 +482,10 @@ async function onHello(msg) {
       const params = data === "drawn" ? {strokes: pts, spread: state.get("spread")} : {points: pts.flat()};
       await sendData(data, params).catch(() => {});
       changed = true;
+    } else if (data === "drawn") {
+      app.emptyDrawing = true; // an empty canvas with a hint, not the server's default data
     } else if (USER_DATA.has(data)) {
-      say("The link names a drawing but holds no points: draw a shape to set the data.", "sticky");
+      say("The link names a point set but holds no points: import a file to set the data.", "sticky");
     } else if (data !== server.data || JSON.stringify(want.data_params ?? {}) !== JSON.stringify(server.data_params ?? {})) {
       await sendData(data, want.data_params && Object.keys(want.data_params).length ? want.data_params : null).catch(() => {});
       changed = true;
@@ -467,6 +501,7 @@ async function onHello(msg) {
     adoptConfig(msg.config);
   }
   adoptConfig(app.server);
+  if (app.emptyDrawing) showEmptyDrawing(true);
   refreshSnapshotSoon();
   app.ready = true;
   if (!app.previewsLoaded) { // after the experiment is in place: first paint and setup come first

@@ -1,0 +1,125 @@
+"""The page behaves as a new user expects: presets for drawings and uploads, an empty drawing that
+does not train on old data, one point-file parser, restarts that clear the charts, links that
+replay live edits. Real headless Chromium against a live server (fixtures from test_page)."""
+
+from __future__ import annotations
+
+import test_page as tp
+from test_page import COLOR_PIXELS_JS, epoch
+
+from ganlab.data import DISTRIBUTIONS
+
+# The same browser, live server and checked page as test_page (each module gets its own server).
+browser, server, ui = tp.browser, tp.server, tp.ui
+pytestmark = getattr(tp, "pytestmark", [])
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def draw(pg, points):
+    """One mouse stroke through unit-square points (y up) on the data view."""
+    box = pg.locator("#data-view").bounding_box()
+    x0, y0, w = box["x"], box["y"], box["width"]
+    (x, y), rest = points[0], points[1:]
+    pg.mouse.move(x0 + x * w, y0 + (1 - y) * w)
+    pg.mouse.down()
+    for x, y in rest:
+        pg.mouse.move(x0 + x * w, y0 + (1 - y) * w)
+    pg.mouse.up()
+
+
+def diagonal(a=0.2, b=0.8, n=30):
+    return [(a + (b - a) * i / n, a + (b - a) * i / n) for i in range(n + 1)]
+
+
+def server_has(pg, preset: dict) -> dict:
+    """The preset's fields whose value the session does not have (empty = all applied)."""
+    have = pg.evaluate("window.ganlab.server")
+    return {k: (v, have.get(k)) for k, v in _flat(preset).items() if have.get(k) != v}
+
+
+def test_drawing_and_upload_load_their_preset(ui):
+    pg = ui.open()
+    assert pg.is_checked("#apply-preset")
+    preset = DISTRIBUTIONS["drawn"].preset
+    assert server_has(pg, preset), "the default config must differ from the drawing's preset"
+    pg.click("#data-drawn")
+    draw(pg, diagonal())
+    pg.wait_for_function("window.ganlab.server.data === 'drawn'")
+    assert server_has(pg, preset) == {}
+    # A later stroke edits the data, not the hyperparameters: a live change survives it.
+    pg.select_option("#cfg-d_optimizer-lr", "0.003")
+    pg.wait_for_function("window.ganlab.server['d_optimizer.lr'] === 0.003")
+    draw(pg, [(0.2, 0.8), (0.5, 0.5), (0.8, 0.2)])
+    pg.wait_for_function("window.ganlab.drawing.strokes.length === 2 && "
+                         "window.ganlab.server.data_params.strokes.length === 2")
+    assert pg.evaluate("window.ganlab.server['d_optimizer.lr']") == 0.003
+    # An upload is a pick too: back on a preset first, then the upload loads the points' preset.
+    pg.click("#data-line")
+    pg.wait_for_function("window.ganlab.server.data === 'line'")
+    assert server_has(pg, DISTRIBUTIONS["points"].preset)
+    csv = "x,y\n" + "\n".join(f"{0.3 + 0.01 * (i % 9)},{0.6 - 0.01 * (i % 5)}" for i in range(30))
+    pg.set_input_files("#file-points", files=[{"name": "p.csv", "mimeType": "text/csv", "buffer": csv.encode()}])
+    pg.wait_for_function("window.ganlab.server.data === 'points'")
+    assert server_has(pg, DISTRIBUTIONS["points"].preset) == {}
+
+
+def test_unticked_box_keeps_the_hyperparameters(ui):
+    pg = ui.open()
+    pg.uncheck("#apply-preset")
+    before = pg.evaluate("window.ganlab.server['generator.units']")
+    pg.click("#data-drawn")
+    draw(pg, diagonal())
+    pg.wait_for_function("window.ganlab.server.data === 'drawn'")
+    assert pg.evaluate("window.ganlab.server['generator.units']") == before
+
+
+def real_pixels(pg) -> int:
+    return pg.evaluate(COLOR_PIXELS_JS, ["data-view", 0, 136, 55])
+
+
+def test_empty_drawing_shows_no_old_data_and_does_not_train(ui):
+    pg = ui.open()
+    pg.wait_for_function("window.ganlab.dataView.layers.real")
+    assert real_pixels(pg) > 200, "the default data is drawn in green"
+    pg.click("#data-drawn")
+    pg.wait_for_selector("#draw-hint", state="visible")
+    pg.wait_for_function("window.ganlab.dataView.visible.size === 0")
+    pg.wait_for_timeout(100)  # one animation frame repaints
+    assert real_pixels(pg) < 20, "entering drawing mode must not show the previous distribution"
+    assert "data=drawn" in pg.evaluate("location.hash")
+    for how in ("click", "space", "step"):
+        if how == "click":
+            pg.click("#play")
+        elif how == "space":
+            pg.keyboard.press("Space")
+        else:
+            pg.click("#step-both")
+        pg.wait_for_function("document.getElementById('status').textContent.includes('draw a shape')")
+        assert pg.get_attribute("#play", "aria-pressed") == "false"
+        pg.evaluate("document.getElementById('status').textContent = ''")
+    assert pg.evaluate("window.ganlab.lastMeta.epoch") == 0 and epoch(pg) == 0
+    # A stroke sets the data; clearing it goes back to the empty canvas, and play waits again.
+    draw(pg, diagonal())
+    pg.wait_for_function("window.ganlab.server.data === 'drawn' && window.ganlab.dataView.visible.size > 0")
+    pg.wait_for_selector("#draw-hint", state="hidden")
+    pg.click("#draw-clear")
+    pg.wait_for_selector("#draw-hint", state="visible")
+    pg.wait_for_timeout(100)
+    assert real_pixels(pg) < 20, "after Clear the old samples must not stay"
+    pg.click("#play")
+    pg.wait_for_function("document.getElementById('status').textContent.includes('draw a shape')")
+    assert pg.get_attribute("#play", "aria-pressed") == "false"
+    # Undoing every stroke is the same as clearing.
+    draw(pg, diagonal())
+    pg.wait_for_selector("#draw-hint", state="hidden")
+    pg.click("#draw-undo")
+    pg.wait_for_selector("#draw-hint", state="visible")
