@@ -2,7 +2,7 @@
 // experiment, and turns clicks, keys and server messages into updates of the views.
 
 import {Session} from "./socket.js";
-import {State, SETTINGS, LAYERS, SPEEDS, addConfigFields} from "./state.js";
+import {State, SETTINGS, LAYERS, SPEEDS, addConfigFields, quantise} from "./state.js";
 import {DataView} from "./dataview.js";
 import {Graph, STAGES} from "./graph.js";
 import {Charts} from "./charts.js";
@@ -407,39 +407,21 @@ $("file-points").addEventListener("change", guard(async () => {
   const f = $("file-points").files[0];
   $("file-points").value = "";
   if (!f) return;
-  let pts;
-  try { pts = parsePoints(await f.text()); } catch (e) { say(`${f.name}: ${e.message}`, "error"); return; }
+  // The server's parser (the CLI's): the same rules and the same messages, line and column named.
+  let reply;
+  try {
+    const r = await fetch(`/api/points?name=${encodeURIComponent(f.name)}`, {method: "POST", body: f});
+    reply = await r.json();
+    if (!r.ok) { say(reply.error || `${f.name}: HTTP ${r.status}`, "error"); return; }
+  } catch (e) { say(`${f.name}: ${e.message}`, "error"); return; }
+  // 12 bits per axis, as the link stores them, so that a link replays exactly this data.
+  const pts = quantise(reply.points);
   drawing.setEnabled(false);
   showEmptyDrawing(false);
   state.set("pts", [pts]);
   await sendData("points", {points: pts}, $("apply-preset").checked);
-  say(`Imported ${pts.length} points from ${f.name}`);
+  say(`Imported ${pts.length} points from ${f.name}${reply.fitted ? " (rescaled into the unit square)" : ""}`);
 }));
-
-/** Points from CSV ("x,y" per line, an optional header) or JSON ([[x, y]], [{x, y}] or
- * {"points": ...}); anything outside the unit square is rescaled into [0.05, 0.95]. */
-export function parsePoints(text) {
-  let pts;
-  const t = text.trim();
-  if (t.startsWith("[") || t.startsWith("{")) {
-    let j = JSON.parse(t);
-    if (!Array.isArray(j)) j = j.points;
-    if (!Array.isArray(j)) throw new Error("expected a list of points or {\"points\": [...]}");
-    pts = j.map((p) => (Array.isArray(p) ? [Number(p[0]), Number(p[1])] : [Number(p.x), Number(p.y)]));
-  } else {
-    pts = t.split(/\r?\n/).map((l) => l.split(/[,;\s]+/).filter(Boolean).map(Number)).filter((r) => r.length >= 2 && r.slice(0, 2).every(Number.isFinite)).map((r) => [r[0], r[1]]);
-  }
-  pts = pts.filter((p) => p.every(Number.isFinite));
-  if (!pts.length) throw new Error("no points found (expected x,y per line or a JSON list)");
-  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const [x, y] of pts) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); }
-  if (x0 < 0 || y0 < 0 || x1 > 1 || y1 > 1) {
-    const s = 0.9 / Math.max(x1 - x0, y1 - y0, 1e-9), cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-    pts = pts.map(([x, y]) => [0.5 + (x - cx) * s, 0.5 + (y - cy) * s]);
-    say("Points were rescaled into the unit square.");
-  }
-  return pts;
-}
 
 // --- session -------------------------------------------------------------------------------------
 function onFrame({meta, layers}) {

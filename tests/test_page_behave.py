@@ -123,3 +123,22 @@ def test_empty_drawing_shows_no_old_data_and_does_not_train(ui):
     pg.wait_for_selector("#draw-hint", state="hidden")
     pg.click("#draw-undo")
     pg.wait_for_selector("#draw-hint", state="visible")
+
+
+def test_import_refuses_a_bad_file_with_the_clis_message(ui):
+    pg = ui.open()
+    bad = "x,y\n0.1,0.2\n0.3,abc\n0.5\n"
+    pg.set_input_files("#file-points", files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": bad.encode()}])
+    pg.wait_for_function("document.getElementById('status').className === 'error'")
+    # The message of `ganlab train --data-file bad.csv` (tests/test_pointfiles_route.py checks it is).
+    assert pg.text_content("#status") == "bad.csv line 3, column 2: 'abc' is not a number"
+    assert pg.evaluate("window.ganlab.server.data") == "gaussians"
+    # A good file outside the unit square is rescaled into it, and says so.
+    good = "[[-1, 0], [3, 2], [1, 1]]"
+    pg.set_input_files("#file-points", files=[{"name": "p.json", "mimeType": "application/json",
+                                               "buffer": good.encode()}])
+    pg.wait_for_function("window.ganlab.server.data === 'points'")
+    pg.wait_for_function("document.getElementById('status').textContent.includes('Imported 3 points')")
+    assert "rescaled into the unit square" in pg.text_content("#status")
+    pts = pg.evaluate("window.ganlab.server.data_params.points")
+    assert len(pts) == 3 and all(0 <= v <= 1 for p in pts for v in p)
