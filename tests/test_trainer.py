@@ -275,7 +275,7 @@ def test_generator_weight_average():
 
 EDITS = [
     {"epoch": 0, "step": "discriminator"},
-    {"epoch": 7, "changes": {"d_optimizer.lr": 0.02, "k_d": 2}},
+    {"epoch": 7, "changes": {"d_optimizer.lr": 0.02, "k_d": 3}},
     {"epoch": 7, "step": "generator"},
     {"epoch": 19, "changes": {"loss": "lsgan", "batch_size": 64}},
     {"epoch": 30, "changes": {"data": "ring"}},
@@ -307,7 +307,7 @@ def test_scheduled_edits_are_bit_identical_to_edits_by_hand(chunk):
     assert b.train(10) == 10  # the pause is spent: training goes on
     sa, sb = a.snapshot(), b.snapshot()
     counts = [(s["epoch"], s["d_steps"], s["g_steps"]) for s in (sa, sb)]
-    assert counts[0] == counts[1] == (60, 7 + 2 * 53 + 2, 61)  # k_d = 2 from epoch 7 on
+    assert counts[0] == counts[1] == (60, 2 * 7 + 3 * 53 + 2, 61)  # k_d 2, then 3 from epoch 7; 2 single D steps
     assert json.dumps(sa, sort_keys=True) == json.dumps(sb, sort_keys=True)
     # Single steps pick up due edits first, as a step by hand after the edit would.
     c, d = Trainer(seed=4), Trainer(seed=4)
