@@ -318,6 +318,11 @@ class Trainer:
         if self.pause_at is not None and self.pause_at <= self.epoch:
             self.pause_at = None  # already there
 
+    @property
+    def edits_pending(self) -> int:
+        """Scheduled edits not applied yet."""
+        return len(self._edits)
+
     def _apply_due(self) -> bool:
         """Apply the scheduled edits due at this epoch; False if a scheduled update diverged."""
         while self._edits and self._edits[0]["epoch"] <= self.epoch:

@@ -159,3 +159,17 @@ class Commands:
 
     def on_ping(self, msg: m.Ping) -> dict:
         return {}
+
+    edits_reported = 0  # scheduled edits the client was told about (session.report_schedule)
+
+    def on_schedule(self, msg: m.Schedule) -> dict:
+        t = self.trainer
+        try:
+            t.schedule([e.model_dump(exclude_none=True) for e in msg.edits], msg.pause_at)
+        except ConfigError as e:
+            code = "bad_data" if any(".changes.data" in f for f, _ in e.errors) else "bad_message"
+            raise m.ProtocolError(code, "; ".join(f"schedule.{f}: {s}" for f, s in e.errors), msg.id) from None
+        self.edits_reported = t.edits_applied  # edits due now applied at once: the ack says so
+        self.changed()
+        return {"edits": len(msg.edits), "applied": t.edits_applied, "pause_at": t.pause_at,
+                "epoch": t.epoch, "config": t.config.model_dump(mode="json")}

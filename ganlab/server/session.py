@@ -269,6 +269,7 @@ class Session(Commands):
                     continue
                 n = min(n, int(tokens))
             t0 = time.perf_counter()
+            target = t.pause_at
             try:
                 done = t.train(n, seconds=2 * chunk)
             except Exception as e:  # a bug must stop this session's training, not the session
@@ -283,7 +284,21 @@ class Session(Commands):
                 self.trained += done
             if not t.status.ok:
                 await self.check_status()
+            await self.report_schedule(target)
             await asyncio.sleep(0)
+
+    async def report_schedule(self, target: int | None = None) -> None:
+        """Tell the client about scheduled edits just applied (``scheduled``, with the config now
+        in force) and about reaching the schedule's ``pause_at`` (a ``status``)."""
+        t = self.trainer
+        if t.edits_applied > self.edits_reported:
+            self.edits_reported = t.edits_applied
+            await self.send({"type": "scheduled", "epoch": t.epoch, "applied": t.edits_applied,
+                             "remaining": t.edits_pending, "config": t.config.model_dump(mode="json")})
+        if target is not None and t.pause_at is None and self.running:
+            self.running = False
+            await self.send({"type": "status", "running": False, "epoch": t.epoch, "state": "ok",
+                             "message": f"paused at epoch {t.epoch}, as scheduled"})
 
     async def _nap(self, seconds: float) -> None:
         """Sleep up to ``seconds``, waking early on play / pause / speed / slow-motion changes."""
@@ -358,6 +373,7 @@ class Session(Commands):
                 await self._send_text(ack)
                 await self._send_frame_locked(None, if_changed=False)
             await self.check_status()
+            await self.report_schedule()
             return
         async with self.send_lock:
             await self._send_text(ack)
