@@ -29,7 +29,7 @@ def as_points(value: Any, what: str, limit: int, inside: bool = True) -> np.ndar
     ``inside``), or a DataError saying what is wrong and where."""
     try:
         a = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond the float range
         raise DataError(f"{what} must be a list of [x, y] pairs of numbers") from None
     if a.size == 0:
         raise DataError(f"{what} is empty")
@@ -50,7 +50,8 @@ def as_points(value: Any, what: str, limit: int, inside: bool = True) -> np.ndar
 
 def _spread(params: dict) -> float:
     s = params.get("spread", 0.02)
-    if isinstance(s, bool) or not isinstance(s, int | float) or not np.isfinite(s) or not 0 <= s <= MAX_SPREAD:
+    # The comparison also refuses NaN, inf and integers beyond the float range.
+    if isinstance(s, bool) or not isinstance(s, int | float) or not 0 <= s <= MAX_SPREAD:
         raise DataError(f"spread must be a number in [0, {MAX_SPREAD}], got {s!r}")
     return float(s)
 

@@ -110,7 +110,7 @@ class Session(Commands):
         s = self.settings
         return {
             "type": "hello", "protocol": PROTOCOL, "version": __version__, "session": self.id,
-            "config": self.trainer.config.model_dump(mode="json"), "epoch": self.trainer.epoch,
+            "config": self.config_echo(), "epoch": self.trainer.epoch,
             "view": dict(self.frames.view), "running": self.running, "worker": os.getpid(),
             "limits": {"max_message_bytes": s.max_message_bytes, "rate_limit": s.rate_limit,
                        "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions},
@@ -294,7 +294,7 @@ class Session(Commands):
         if t.edits_applied > self.edits_reported:
             self.edits_reported = t.edits_applied
             await self.send({"type": "scheduled", "epoch": t.epoch, "applied": t.edits_applied,
-                             "remaining": t.edits_pending, "config": t.config.model_dump(mode="json")})
+                             "remaining": t.edits_pending, "config": self.config_echo()})
         if target is not None and t.pause_at is None and self.running:
             self.running = False
             await self.send({"type": "status", "running": False, "epoch": t.epoch, "state": "ok",
@@ -363,7 +363,7 @@ class Session(Commands):
             return
         except Exception as e:  # a bug must cost one reply, not the session
             log.exception("session %s: message failed", self.id)
-            await self.send(error(m.peek_id(text), "internal", f"{type(e).__name__}: {e}"))
+            await self.send(error(m.peek_id(text), "internal", f"{type(e).__name__}: {e}"[:500]))
             return
         ack = dumps({"type": "ack", "id": msg.id, **reply})
         if msg.type == "step":
