@@ -60,7 +60,7 @@ def test_drawing_and_upload_load_their_preset(ui):
     pg.wait_for_function("window.ganlab.server['d_optimizer.lr'] === 0.003")
     draw(pg, [(0.2, 0.8), (0.5, 0.5), (0.8, 0.2)])
     pg.wait_for_function("window.ganlab.drawing.strokes.length === 2 && "
-                         "window.ganlab.server.data_params.strokes.length === 2")
+                         "window.ganlab.server.data_params.strokes.count === 2")
     assert pg.evaluate("window.ganlab.server['d_optimizer.lr']") == 0.003
     # An upload is a pick too: back on a preset first, then the upload loads the points' preset.
     pg.click("#data-line")
@@ -140,5 +140,6 @@ def test_import_refuses_a_bad_file_with_the_clis_message(ui):
     pg.wait_for_function("window.ganlab.server.data === 'points'")
     pg.wait_for_function("document.getElementById('status').textContent.includes('Imported 3 points')")
     assert "rescaled into the unit square" in pg.text_content("#status")
-    pts = pg.evaluate("window.ganlab.server.data_params.points")
+    assert pg.evaluate("window.ganlab.server.data_params.points.count") == 3
+    pts = pg.evaluate("window.ganlab.state.get('pts')[0]")
     assert len(pts) == 3 and all(0 <= v <= 1 for p in pts for v in p)
