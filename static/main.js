@@ -8,6 +8,7 @@ import {Graph, STAGES} from "./graph.js";
 import {Charts} from "./charts.js";
 import {Controls, Picker, normaliseSchema, flatten, loadPreviews} from "./controls.js";
 import {Drawing} from "./draw.js";
+import {Experiment, REPLAY_SETTINGS, MAX_EDITS, MAX_LINK, configDiff} from "./replay.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
@@ -17,6 +18,7 @@ const STAGE_SECONDS = [0.3, 0.75, 1.5, 3];
 const app = window.ganlab = {
   state: new State(), session: null, running: false, slowmo: false, stage: null,
   server: {}, pending: {}, fields: [], dists: [], frames: 0,
+  counts: {epoch: 0, d_steps: 0, g_steps: 0}, exp: new Experiment(),
 };
 const {state} = app;
 
@@ -46,8 +48,49 @@ function setConn(text, cls) { const c = $("conn"); c.textContent = text; c.class
 
 // --- URL -----------------------------------------------------------------------------------------
 function writeHash() {
-  const h = state.toHash();
+  const h = linkState().toHash();
   history.replaceState(null, "", h ? `#${h}` : location.pathname + location.search);
+}
+
+/** The settings a link holds: the experiment's start config (not the current one) and page
+ * settings, plus its live edits and the epoch now (docs/page.md, URL). */
+function linkState() {
+  const {exp} = app, s = new State();
+  s.values = {...state.values, edits: [], at: null};
+  if (exp.fromFile) return s; // loaded from a file: the link can only start this config afresh
+  Object.assign(s.values, exp.start, {edits: exp.edits, at: app.counts.epoch || null});
+  return s;
+}
+
+/** The start of a new experiment (epoch 0): its config, as the state holds it now. */
+function startValues() {
+  const out = {};
+  for (const x of SETTINGS) if (x.kind === "config" || x.key === "pts" || x.key === "spread") out[x.key] = structuredClone(state.get(x.key));
+  return out;
+}
+
+/** Training starts again from epoch 0 (reset, a restart, new data): charts, counters, link. */
+function newExperiment(fromFile = false) {
+  const wasReplaying = app.exp.replaying;
+  app.exp.begin(startValues(), fromFile);
+  showReplay();
+  if (wasReplaying) say("Replay stopped: training started again.");
+  charts.clear();
+  if (!fromFile) showCounts({epoch: 0, d_steps: 0, g_steps: 0});
+  writeHash();
+}
+
+const nothingTrained = () => !app.counts.epoch && !app.counts.d_steps && !app.counts.g_steps;
+
+/** A change that did not restart: before any training it is part of the start config; after,
+ * a live edit at this epoch, which the link replays at the same epoch. */
+function recordEdit(edit) {
+  const {exp} = app;
+  if (exp.fromFile) return;
+  if (nothingTrained() && !exp.edits.length && !edit.step) { exp.start = startValues(); writeHash(); return; }
+  if (exp.replaying) cancelReplay("your change departs from the link");
+  exp.edits.push(edit);
+  writeHash();
 }
 
 /** Take the server's config (from hello or an ack) as the truth: controls, state, URL. */
@@ -103,8 +146,12 @@ setInterval(() => { if (app.running && app.session?.connected) app.session.refre
 
 function showCounts(m) {
   if (m.epoch === undefined) return;
+  app.counts.epoch = m.epoch;
   $("epoch").textContent = String(m.epoch);
-  if (m.d_steps !== undefined) $("updates").textContent = `D ${m.d_steps} · G ${m.g_steps}`;
+  if (m.d_steps !== undefined) {
+    app.counts.d_steps = m.d_steps; app.counts.g_steps = m.g_steps;
+    $("updates").textContent = `D ${m.d_steps} · G ${m.g_steps}`;
+  }
 }
 
 function setRunning(on) {
@@ -117,21 +164,23 @@ function setRunning(on) {
 }
 
 async function play() { if (needData()) return; const a = await ask("play"); setRunning(!!a.running); }
-async function pause() { const a = await ask("pause"); setRunning(!!a.running); showCounts(a); refreshSnapshotSoon(); }
+async function pause() { const a = await ask("pause"); setRunning(!!a.running); showCounts(a); writeHash(); refreshSnapshotSoon(); }
 async function togglePlay() { return app.running ? pause() : play(); }
 
 async function step(mode) {
   if (needData()) return;
   const a = await ask("step", {mode});
   setRunning(false);
+  // A single D or G update changes what follows: the link replays it at this epoch.
+  if (mode !== "both") recordEdit({epoch: a.epoch, step: mode});
   showCounts(a);
+  writeHash();
   refreshSnapshotSoon();
 }
 
 async function reset() {
-  const a = await ask("reset");
-  charts.clear();
-  showCounts({epoch: a.epoch ?? 0, d_steps: 0, g_steps: 0});
+  await ask("reset");
+  newExperiment();
   say("Reset to epoch 0" + (app.server.data === "drawn" ? " (your drawing is kept)" : ""));
   refreshSnapshotSoon();
 }
@@ -139,10 +188,15 @@ async function reset() {
 async function sendConfig(changes) {
   const paths = Object.keys(changes);
   try {
+    const before = app.server;
     const a = await ask("config", {changes});
     adoptConfig(a.config);
     for (const p of paths) app.controls.mark(p, "acked", "applied");
-    if (a.restarted) { charts.clear(); showCounts({epoch: 0, d_steps: 0, g_steps: 0}); }
+    if (a.restarted) newExperiment();
+    else {
+      const diff = configDiff(before, app.server);
+      if (Object.keys(diff).length) recordEdit({epoch: a.epoch, changes: diff});
+    }
     const notes = (a.notes || []).join("; ");
     say(`${paths.map((p) => `${p} = ${JSON.stringify(changes[p])}`).join(", ")} ✓${notes ? ` — ${notes}` : ""}`);
     refreshSnapshotSoon();
@@ -152,11 +206,18 @@ async function sendConfig(changes) {
   }
 }
 
+/** Change the data. New data starts a new experiment (epoch 0, charts cleared) unless "keep the
+ * networks" is ticked: then it is a live edit and training goes on. */
 async function sendData(name, params, applyPreset = false) {
-  const fields = {name, apply_preset: applyPreset};
+  const fields = {name, apply_preset: applyPreset, keep: $("keep-networks").checked};
   if (params) fields.params = params;
+  const before = app.server;
   const a = await ask("data", fields);
   adoptConfig(a.config);
+  if (a.restarted) newExperiment();
+  else if (before.data !== name || JSON.stringify(before.data_params) !== JSON.stringify(app.server.data_params)) {
+    recordEdit({epoch: a.epoch, changes: {...configDiff(before, app.server), data: name, data_params: params || {}}});
+  }
   if (a.notes?.length) say(a.notes.join("; "));
   refreshSnapshotSoon();
   return a;
@@ -213,6 +274,7 @@ function showEmptyDrawing(on) {
     if (app.running) pause().catch(() => {});
     state.set("data", "drawn");
     state.set("pts", []);
+    Object.assign(app.exp.start, {data: "drawn", data_params: {}, pts: []}); // the link: an empty drawing
     writeHash();
     say("Draw a shape on the data view (mouse, pen or finger): it becomes the real data.", "sticky");
   }
@@ -389,9 +451,9 @@ $("file-state").addEventListener("change", guard(async () => {
   }
   const a = await ask("restore", {snapshot: snap});
   app.session.snapshot = snap;
-  charts.clear();
   adoptConfig(a.config);
   showCounts({epoch: a.epoch, d_steps: snap.d_steps ?? 0, g_steps: snap.g_steps ?? 0});
+  newExperiment(a.epoch > 0); // past epoch 0 the link cannot rebuild these weights: the file can
   say(`Loaded ${f.name} at epoch ${a.epoch}`);
 }));
 
@@ -399,9 +461,76 @@ $("export-png").addEventListener("click", () => $("data-view").toBlob((b) => dow
 $("export-csv").addEventListener("click", () => download(`ganlab-${stamp()}-metrics.csv`, new Blob([charts.toCSV()], {type: "text/csv"})));
 $("copy-link").addEventListener("click", async () => {
   writeHash();
-  try { await navigator.clipboard.writeText(location.href); say("Link copied: it reproduces this experiment."); }
+  const {exp} = app;
+  if (exp.fromFile) { offerSave("This experiment was loaded from a state file: a link would start its config from epoch 0 and cannot rebuild the weights."); return; }
+  if (exp.edits.length > MAX_EDITS || location.href.length > MAX_LINK) {
+    offerSave(`This experiment is too big for a link (${exp.edits.length} live edits, ${(location.href.length / 1024).toFixed(1)} kB; at most ${MAX_EDITS} edits and ${MAX_LINK / 1024} kB).`);
+    return;
+  }
+  const what = app.counts.epoch ? ` up to epoch ${app.counts.epoch}` : "";
+  const edits = exp.edits.length ? ` with its ${exp.edits.length} live edit${exp.edits.length > 1 ? "s" : ""}` : "";
+  try { await navigator.clipboard.writeText(location.href); say(`Link copied: it replays this experiment${edits}${what}.`); }
   catch { say(`Link: ${location.href}`, "sticky"); }
 });
+
+/** Say why a link will not do, with a button that saves the state file instead. */
+function offerSave(text) {
+  say(`${text} Save the state to a file instead: `, "sticky");
+  const b = document.createElement("button");
+  b.textContent = "Save state";
+  b.addEventListener("click", () => $("save-state").click());
+  $("status").appendChild(b);
+}
+
+// --- link replay ---------------------------------------------------------------------------------
+
+/** The "Replay to epoch E" button: shown while a link's schedule waits for its pause epoch. */
+function showReplay() {
+  const {exp} = app, b = $("replay");
+  b.hidden = exp.pauseAt === null;
+  if (!b.hidden) b.textContent = `Replay to epoch ${exp.pauseAt}`;
+}
+
+async function sendSchedule({edits, pause_at: pauseAt}) {
+  const a = await ask("schedule", {edits, pause_at: pauseAt});
+  app.exp.applied = 0;
+  app.exp.appliedUpTo(a.applied);
+  app.exp.pauseAt = a.pause_at;
+  adoptConfig(a.config);
+  showReplay();
+}
+
+function cancelReplay(why) {
+  const {exp} = app;
+  exp.pending = [];
+  exp.pauseAt = null;
+  showReplay();
+  ask("schedule", {edits: [], pause_at: null}).catch(() => {});
+  say(`Replay stopped: ${why}.`);
+}
+
+$("replay").addEventListener("click", guard(async () => {
+  // As fast as the server goes; the server pauses at the link's epoch and says so (status).
+  await ask("speed", {epochs_per_sec: null});
+  await play();
+  say(`Replaying to epoch ${app.exp.pauseAt} at full speed…`, "sticky");
+}));
+
+function onScheduled(m) {
+  app.exp.appliedUpTo(m.applied);
+  adoptConfig(m.config);
+  showCounts(m);
+}
+
+/** The server reached the schedule's pause epoch: the page now shows what the link's maker saw. */
+function onReplayed(m) {
+  app.exp.pauseAt = null;
+  showReplay();
+  sendSpeed(); // back to the page's own pace
+  writeHash();
+  refreshSnapshotSoon();
+  say(`Replayed to epoch ${m.epoch}: this is the state the link was copied at.`);
+}
 $("import-points").addEventListener("click", () => $("file-points").click());
 $("file-points").addEventListener("change", guard(async () => {
   const f = $("file-points").files[0];
@@ -478,12 +607,19 @@ async function onHello(msg) {
       try { const a = await ask("config", {changes}); adoptConfig(a.config); changed = true; } catch { /* said */ }
     }
     if (changed) await ask("reset").catch(() => {});
-    charts.clear();
   } else {
     adoptConfig(msg.config);
   }
   adoptConfig(app.server);
+  newExperiment();
   if (app.emptyDrawing) showEmptyDrawing(true);
+  // The link's live edits, applied by the server at their epochs; it pauses where the link was copied.
+  const edits = state.get("edits"), at = state.get("at");
+  if (fromUrl && (edits.length || at)) {
+    app.exp.pending = edits;
+    await sendSchedule({edits, pause_at: at}).catch(() => { app.exp.pending = []; });
+    if (at) say(`This link was copied at epoch ${at}: press "Replay to epoch ${at}" to get there (or play at your pace).`, "sticky");
+  }
   refreshSnapshotSoon();
   app.ready = true;
   if (!app.previewsLoaded) { // after the experiment is in place: first paint and setup come first
@@ -492,19 +628,28 @@ async function onHello(msg) {
   }
 }
 
+async function onReconnected(e) {
+  setConn("connected", "ok");
+  say("Reconnected: session restored from the last snapshot.");
+  adoptConfig(e.detail.config);
+  showCounts(e.detail);
+  sendView(); sendSpeed();
+  // The restored server holds no schedule: edits made since the snapshot and the link's pending
+  // ones go back to it, at their epochs.
+  const rest = app.exp.resume();
+  if (rest.edits.length || rest.pause_at !== null) await sendSchedule(rest);
+  if (app.slowmo) setSlowmo(true).catch(() => {});
+  if (app.wasRunning) play().catch(() => {});
+}
+
 function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const s = app.session = new Session(`${proto}//${location.host}/ws`);
   s.addEventListener("hello", (e) => onHello(e.detail).catch((err) => say(String(err), "error")));
   s.addEventListener("frame", (e) => onFrame(e.detail));
-  s.addEventListener("reconnected", (e) => {
-    setConn("connected", "ok");
-    say("Reconnected: session restored from the last snapshot.");
-    adoptConfig(e.detail.config);
-    sendView(); sendSpeed();
-    if (app.slowmo) setSlowmo(true).catch(() => {});
-    if (app.wasRunning) play().catch(() => {});
-  });
+  s.addEventListener("reconnected", (e) => onReconnected(e).catch(() => {}));
+  s.addEventListener("ack", (e) => { if (e.detail.type === "snapshot") app.exp.snapEdits = app.exp.edits.length; });
+  s.addEventListener("scheduled", (e) => onScheduled(e.detail));
   s.addEventListener("disconnected", () => { app.wasRunning = app.running; setConn("offline", "bad"); });
   s.addEventListener("reconnecting", (e) => say(`Connection lost; reconnecting in ${(e.detail.in / 1000).toFixed(1)} s…`, "sticky"));
   s.addEventListener("fatal", (e) => say(e.detail.message, "error"));
@@ -514,6 +659,7 @@ function connect() {
     setRunning(!!m.running);
     showCounts(m);
     if (m.state === "diverged") say(`Training diverged: ${m.message} Change a hyperparameter or reset.`, "error");
+    else if (m.state === "ok" && !m.running && app.exp.pauseAt === m.epoch) onReplayed(m);
     else if (m.message) say(m.message);
   });
   s.addEventListener("server-error", (e) => say(`${e.detail.code}: ${e.detail.message}`, "error"));
@@ -535,6 +681,7 @@ async function start() {
   app.fields = fields;
   app.dists = distributions;
   addConfigFields(fields);
+  for (const x of REPLAY_SETTINGS) if (!SETTINGS.includes(x)) SETTINGS.push(x);
   state.fill();
   const ignored = state.fromHash(location.hash);
   if (ignored.length) say(`Ignored unknown URL settings: ${ignored.join(", ")}`);

@@ -508,11 +508,14 @@ def test_speed_control_paces_training(ui):
         };
         s.addEventListener('frame', on);
     })""")
-    assert 5 < rate < 15, rate
+    # Paced, not flat out (an unpaced session trains thousands of epochs a second). The lower
+    # bound is loose on purpose: the pacer never catches up on lost time (at most 0.05 s of
+    # epochs), so on a starved machine (a nice'd run on 2 busy cores) its late wake-ups gave 2.2/s.
+    assert 1 < rate < 15, rate
     # The readout shows the server's measured rate while running (read before pausing: a paused
     # session reports 0).
     pg.wait_for_function("(() => { const v = Number(document.getElementById('eps').textContent);"
-                         " return v > 5 && v < 15; })()")
+                         " return v > 1 && v < 15; })()")
     pg.click("#play")
     pg.wait_for_function("document.getElementById('play').getAttribute('aria-pressed') === 'false'")
 

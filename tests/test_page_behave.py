@@ -143,3 +143,72 @@ def test_import_refuses_a_bad_file_with_the_clis_message(ui):
     assert pg.evaluate("window.ganlab.server.data_params.points.count") == 3
     pts = pg.evaluate("window.ganlab.state.get('pts')[0]")
     assert len(pts) == 3 and all(0 <= v <= 1 for p in pts for v in p)
+
+
+def play_to(pg, at_least: int):
+    """Run until the epoch counter passes `at_least`, then pause (the epoch lands where it lands)."""
+    pg.click("#play")
+    pg.wait_for_function(f"window.ganlab.counts.epoch > {at_least}")
+    pg.click("#play")
+    pg.wait_for_function("document.getElementById('play').getAttribute('aria-pressed') === 'false'")
+    return epoch(pg)
+
+
+def snapshot(pg) -> dict:
+    return pg.evaluate("window.ganlab.session.refreshSnapshot()")
+
+
+def test_link_replays_live_edits_to_the_same_weights(ui):
+    pg = ui.open()
+    pg.click("#data-ring")
+    pg.wait_for_function("window.ganlab.server.data === 'ring'")
+    pg.select_option("#cfg-g_optimizer-lr", "0.01")  # before any training: part of the start config
+    pg.wait_for_function("window.ganlab.server['g_optimizer.lr'] === 0.01")
+    e1 = play_to(pg, 30)
+    pg.select_option("#cfg-d_optimizer-lr", "0.03")  # a live edit at e1
+    pg.wait_for_function("window.ganlab.server['d_optimizer.lr'] === 0.03")
+    pg.click("#step-discriminator")  # one D update at e1
+    pg.wait_for_function("window.ganlab.exp.edits.length === 2")
+    e2 = play_to(pg, e1 + 40)
+    pg.fill("#cfg-k_g", "2")
+    pg.press("#cfg-k_g", "Enter")
+    pg.wait_for_function("window.ganlab.server.k_g === 2")
+    e3 = play_to(pg, e2 + 25)
+    edits = pg.evaluate("window.ganlab.exp.edits")
+    assert edits == [{"epoch": e1, "changes": {"d_optimizer.lr": 0.03}}, {"epoch": e1, "step": "discriminator"},
+                     {"epoch": e2, "changes": {"k_g": 2}}]
+    pg.click("#copy-link")
+    url = pg.url
+    assert "g_optimizer.lr=0.01" in url and f"at={e3}" in url and "d_optimizer.lr" not in url.split("edits=")[0]
+    original = snapshot(pg)
+
+    other = ui.new_page()
+    other.goto(url)
+    other.wait_for_function("window.ganlab && window.ganlab.ready")
+    assert other.text_content("#replay") == f"Replay to epoch {e3}"
+    assert other.input_value("#cfg-d_optimizer-lr") != "0.03", "edits wait for their epochs"
+    other.click("#replay")
+    other.wait_for_function(f"window.ganlab.counts.epoch === {e3} && !window.ganlab.running")
+    other.wait_for_selector("#replay", state="hidden")
+    assert f"Replayed to epoch {e3}" in other.text_content("#status")
+    # The controls show the config in force at the end, and the link still holds the same edits.
+    assert other.input_value("#cfg-d_optimizer-lr") == "0.03" and other.input_value("#cfg-k_g") == "2"
+    assert other.evaluate("window.ganlab.exp.edits") == edits
+    replayed = snapshot(other)
+    for key in ("epoch", "d_steps", "g_steps", "config", "generator", "discriminator", "g_optimizer",
+                "d_optimizer", "noise_pool", "data_pool"):
+        assert replayed[key] == original[key], key
+    # The replayed page's own link is the original's.
+    other.click("#copy-link")
+    assert other.url == url
+
+
+def test_a_too_big_link_says_so_and_offers_the_state_file(ui):
+    pg = ui.open()
+    pg.evaluate("""() => { const e = window.ganlab.exp; e.start = {...e.start};
+        for (let i = 0; i < 300; i++) e.edits.push({epoch: i, step: 'generator'}); }""")
+    pg.click("#copy-link")
+    status = pg.text_content("#status")
+    assert "too big for a link" in status and "300 live edits" in status
+    with pg.expect_download():
+        pg.click("#status button")
