@@ -212,3 +212,49 @@ def test_a_too_big_link_says_so_and_offers_the_state_file(ui):
     assert "too big for a link" in status and "300 live edits" in status
     with pg.expect_download():
         pg.click("#status button")
+
+
+def test_new_data_starts_a_new_experiment_unless_keep_is_ticked(ui):
+    pg = ui.open()
+    assert not pg.is_checked("#keep-networks")
+    pg.click("#data-ring8")
+    pg.wait_for_function("window.ganlab.server.data === 'ring8'")
+    play_to(pg, 10)
+    pg.wait_for_function("window.ganlab.charts.rows.some((r) => r.modes_total === 8)")
+    # The grid of 25 shares the ring's hyperparameters: only the data changes, and that restarts.
+    pg.click("#data-grid25")
+    pg.wait_for_function("window.ganlab.server.data === 'grid25'")
+    assert epoch(pg) == 0 and pg.text_content("#updates") == "D 0 · G 0"
+    pg.click("#step-both")
+    pg.wait_for_function("window.ganlab.charts.rows.some((r) => r.modes_total === 25)")
+    rows = pg.evaluate("window.ganlab.charts.rows")
+    assert all(r["modes_total"] in (None, 25) for r in rows), "charts never mix two datasets"
+    assert {r["epoch"] for r in rows} <= {0, 1}
+    assert "edits" not in pg.url
+    # Keep the networks: the data changes, training goes on, and the link records it as an edit.
+    pg.check("#keep-networks")
+    e = play_to(pg, 5)
+    pg.click("#data-ring8")
+    pg.wait_for_function("window.ganlab.server.data === 'ring8'")
+    assert epoch(pg) == e
+    assert pg.evaluate("window.ganlab.exp.edits") == [{"epoch": e, "changes": {"data": "ring8", "data_params": {}}}]
+    assert pg.evaluate("window.ganlab.charts.rows.some((r) => r.modes_total === 25)"), "charts kept"
+
+
+def test_a_stroke_restarts_a_drawing_experiment_unless_kept(ui):
+    pg = ui.open()
+    pg.click("#data-drawn")
+    draw(pg, diagonal())
+    pg.wait_for_function("window.ganlab.server.data === 'drawn'")
+    play_to(pg, 5)
+    draw(pg, [(0.2, 0.8), (0.8, 0.2)])
+    pg.wait_for_function("window.ganlab.server.data_params.strokes.count === 2")
+    pg.wait_for_function("window.ganlab.counts.epoch === 0")
+    assert pg.evaluate("window.ganlab.charts.rows.every((r) => r.epoch === 0)")
+    pg.check("#keep-networks")
+    e = play_to(pg, 5)
+    draw(pg, [(0.5, 0.2), (0.5, 0.8)])
+    pg.wait_for_function("window.ganlab.server.data_params.strokes.count === 3")
+    assert epoch(pg) == e
+    [edit] = pg.evaluate("window.ganlab.exp.edits")
+    assert edit["epoch"] == e and len(edit["changes"]["data_params"]["strokes"]) == 3
