@@ -44,7 +44,19 @@ function say(text, kind = "info") {
   if (kind === "info") statusTimer = setTimeout(() => { el.textContent = ""; el.className = ""; }, 6000);
 }
 
-function setConn(text, cls) { const c = $("conn"); c.textContent = text; c.className = `conn ${cls}`; }
+/** A passing message (kind "info") about an earlier action is stale once training moves on. */
+function clearStale() {
+  const el = $("status");
+  if (el.className === "info") { el.textContent = ""; el.className = ""; }
+}
+
+function setConn(text, cls) {
+  const c = $("conn"); c.textContent = text; c.className = `conn ${cls}`;
+  // Offline: no rate, no running icon (the server is not training for this page now).
+  const offline = cls === "bad";
+  document.body.classList.toggle("offline", offline);
+  if (offline) { setRunning(false); $("eps").textContent = "–"; }
+}
 
 // --- URL -----------------------------------------------------------------------------------------
 function writeHash() {
@@ -163,13 +175,24 @@ function setRunning(on) {
   graph.setRunning(on);
 }
 
-async function play() { if (needData()) return; const a = await ask("play"); setRunning(!!a.running); }
+async function play() { if (needData()) return; clearStale(); const a = await ask("play"); setRunning(!!a.running); }
 async function pause() { const a = await ask("pause"); setRunning(!!a.running); showCounts(a); writeHash(); refreshSnapshotSoon(); }
 async function togglePlay() { return app.running ? pause() : play(); }
 
+let queued = 0; // step requests sent and not answered yet: every press is one update or epoch
+function showQueue() {
+  const el = $("status"), waiting = queued - 1;
+  if (waiting > 0) say(`Stepping: ${waiting} more step${waiting > 1 ? "s" : ""} queued (every press is one).`, "sticky");
+  else if (el.textContent.startsWith("Stepping:")) { el.textContent = ""; el.className = ""; }
+}
+
 async function step(mode) {
   if (needData()) return;
-  const a = await ask("step", {mode});
+  clearStale();
+  queued++;
+  showQueue();
+  let a;
+  try { a = await ask("step", {mode}); } finally { queued--; showQueue(); }
   setRunning(false);
   // A single D or G update changes what follows: the link replays it at this epoch.
   if (mode !== "both") recordEdit({epoch: a.epoch, step: mode});
@@ -201,8 +224,8 @@ async function sendConfig(changes) {
     say(`${paths.map((p) => `${p} = ${JSON.stringify(changes[p])}`).join(", ")} ✓${notes ? ` — ${notes}` : ""}`);
     refreshSnapshotSoon();
   } catch (e) {
-    for (const p of paths) app.controls.mark(p, "error", e.message);
-    app.controls.set(app.server); // back to what the server has
+    app.controls.set(app.server); // back to what the server has, and the reason beside each field
+    for (const p of paths) app.controls.refuse(p, e.message);
   }
 }
 
@@ -639,7 +662,9 @@ async function onReconnected(e) {
   const rest = app.exp.resume();
   if (rest.edits.length || rest.pause_at !== null) await sendSchedule(rest);
   if (app.slowmo) setSlowmo(true).catch(() => {});
-  if (app.wasRunning) play().catch(() => {});
+  const was = app.wasRunning;
+  app.wasRunning = false;
+  if (was) play().catch(() => {});
 }
 
 function connect() {
@@ -650,7 +675,7 @@ function connect() {
   s.addEventListener("reconnected", (e) => onReconnected(e).catch(() => {}));
   s.addEventListener("ack", (e) => { if (e.detail.type === "snapshot") app.exp.snapEdits = app.exp.edits.length; });
   s.addEventListener("scheduled", (e) => onScheduled(e.detail));
-  s.addEventListener("disconnected", () => { app.wasRunning = app.running; setConn("offline", "bad"); });
+  s.addEventListener("disconnected", () => { app.wasRunning = app.running || app.wasRunning; setConn("offline", "bad"); });
   s.addEventListener("reconnecting", (e) => say(`Connection lost; reconnecting in ${(e.detail.in / 1000).toFixed(1)} s…`, "sticky"));
   s.addEventListener("fatal", (e) => say(e.detail.message, "error"));
   s.addEventListener("notice", (e) => say(e.detail.message, "error"));
@@ -688,7 +713,8 @@ async function start() {
   drawing.set(state.get("pts"));
   $("draw-spread").value = String(state.get("spread"));
   $("stage-seconds").value = String(state.get("stage_seconds"));
-  app.controls = new Controls($("controls"), fields, onControl);
+  app.controls = new Controls($("controls"), fields, onControl,
+    (f, text, why) => say(`${f.path}: ${why}`, "error"));
   app.picker = new Picker($("dist-picker"), distributions, pickDistribution);
   showLayers();
   showSpeed();

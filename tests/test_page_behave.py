@@ -258,3 +258,69 @@ def test_a_stroke_restarts_a_drawing_experiment_unless_kept(ui):
     assert epoch(pg) == e
     [edit] = pg.evaluate("window.ganlab.exp.edits")
     assert edit["epoch"] == e and len(edit["changes"]["data_params"]["strokes"]) == 3
+
+
+def test_a_refused_value_says_why_beside_the_field_and_shows_the_value_in_force(ui):
+    pg = ui.open()
+    before = pg.input_value("#cfg-generator-units")
+    pg.fill("#cfg-generator-units", "500")
+    pg.press("#cfg-generator-units", "Enter")
+    reason = pg.locator("#cfg-generator-units-reason")
+    reason.wait_for(state="visible")
+    assert reason.text_content() == f"500 refused: must be a whole number ≥ 1 and ≤ 128; {before} is in force"
+    assert pg.input_value("#cfg-generator-units") == before
+    assert pg.get_attribute("#status", "class") == "error"
+    assert pg.text_content("#status") == "generator.units: " + reason.text_content()
+    assert pg.is_hidden("#restart-bar")
+    # A good value clears the reason.
+    pg.fill("#cfg-generator-units", "12")
+    pg.press("#cfg-generator-units", "Enter")
+    pg.wait_for_selector("#restart-bar", state="visible")
+    assert reason.is_hidden()
+
+
+def test_every_step_press_is_one_epoch_and_a_backlog_is_shown(ui):
+    pg = ui.open()
+    pg.click("#data-grid25")  # the heaviest preset: steps queue up behind each other
+    pg.wait_for_function("window.ganlab.server.data === 'grid25'")
+    pg.evaluate("""() => { const el = document.getElementById('status'); window.statusTexts = [];
+        new MutationObserver(() => window.statusTexts.push(el.textContent))
+            .observe(el, {childList: true, characterData: true, subtree: true}); }""")
+    for _ in range(15):
+        pg.keyboard.press("s")
+    pg.wait_for_function("window.ganlab.counts.epoch === 15 && window.ganlab.session.pending.size === 0",
+                         timeout=90_000)
+    texts = pg.evaluate("window.statusTexts")
+    queued = [t for t in texts if t.startswith("Stepping:")]
+    assert all(t.endswith("queued (every press is one).") for t in queued)
+    assert not pg.text_content("#status").startswith("Stepping:"), "the backlog message goes when it is empty"
+    pg.wait_for_timeout(300)
+    assert epoch(pg) == 15
+
+
+def test_a_passing_message_goes_once_training_moves_on(ui):
+    pg = ui.open()
+    pg.click("#step-both")
+    pg.wait_for_function("window.ganlab.counts.epoch === 1")
+    pg.click("#reset")
+    pg.wait_for_function("document.getElementById('status').textContent.startsWith('Reset to epoch 0')")
+    pg.click("#step-both")
+    pg.wait_for_function("window.ganlab.counts.epoch === 1")
+    assert "Reset" not in pg.text_content("#status")
+
+
+def test_offline_shows_no_rate_and_no_running_state(ui):
+    pg = ui.open()
+    pg.click("#play")
+    pg.wait_for_function("Number(document.getElementById('eps').textContent) > 0")
+    # Keep the page offline: no reconnection until we allow it.
+    pg.evaluate("window.ganlab.session.connect = () => {}; window.ganlab.session.drop()")
+    pg.wait_for_function("document.getElementById('conn').textContent === 'offline'")
+    assert pg.text_content("#eps") == "–"
+    assert pg.get_attribute("#play", "aria-pressed") == "false"
+    assert pg.evaluate("document.body.classList.contains('offline')")
+    pg.evaluate("const s = window.ganlab.session; delete s.connect; s.connect()")
+    pg.wait_for_function("document.getElementById('conn').textContent === 'connected'")
+    # It was running when the connection dropped: it runs again.
+    pg.wait_for_function("document.getElementById('play').getAttribute('aria-pressed') === 'true'")
+    pg.wait_for_function("Number(document.getElementById('eps').textContent) > 0")
