@@ -293,6 +293,7 @@ function showEmptyDrawing(on) {
   app.emptyDrawing = on;
   $("draw-hint").hidden = !on;
   showLayers();
+  graph.update(graphLayers(), app.lastMeta?.losses || {}, true);
   if (on) {
     if (app.running) pause().catch(() => {});
     state.set("data", "drawn");
@@ -302,6 +303,10 @@ function showEmptyDrawing(on) {
     say("Draw a shape on the data view (mouse, pen or finger): it becomes the real data.", "sticky");
   }
 }
+
+/** The graph's thumbnails: no real samples while the drawing is empty (the server's are stale). */
+const NO_POINTS = {rows: 0, cols: 2, data: new Float32Array(0)};
+function graphLayers() { return app.emptyDrawing ? {...dv.layers, real: NO_POINTS} : dv.layers; }
 
 /** Play and the step keys refuse to train while the drawing is empty, and say why. */
 function needData() {
@@ -585,7 +590,7 @@ function onFrame({meta, layers}) {
   $("eps").textContent = !Number.isFinite(eps) ? "0" : eps >= 100 ? eps.toFixed(0) : eps.toFixed(1);
   dv.setFrame(layers);
   if (layers.real && app.picker) app.picker.icon(app.server.data, layers.real.data);
-  graph.update(dv.layers, meta.losses);
+  graph.update(graphLayers(), meta.losses);
   charts.add(meta);
   if (meta.stage && app.slowmo) {
     app.stage = meta.stage;
