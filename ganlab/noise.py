@@ -7,6 +7,7 @@ literature's usual choices.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,16 @@ def sample_noise(rng: np.random.Generator, kind: str, n: int, dim: int) -> np.nd
         z += 0.5
         return z.reshape(n, dim)
     raise ValueError(f"unknown noise kind {kind!r}")
+
+
+def noise_fill(kind: str, dim: int) -> Callable[[np.random.Generator, int], np.ndarray]:
+    """``fill(rng, n)`` = :func:`sample_noise` (rng, kind, n, dim): a pool's fill that holds only
+    the two settings (no back-reference to whoever owns the pool)."""
+    return functools.partial(_fill, kind=kind, dim=dim)
+
+
+def _fill(rng: np.random.Generator, n: int, *, kind: str, dim: int) -> np.ndarray:
+    return sample_noise(rng, kind, n, dim)
 
 
 def rng_state(rng: np.random.Generator) -> dict:

@@ -24,7 +24,7 @@ from .config import Config, ConfigError, make_config, nest, restart_fields, shor
 from .data import DataError, make_sampler
 from .losses import LOSSES
 from .mlp import MLP, Workspace, augment
-from .noise import Pool, rng_state, sample_noise, set_rng_state
+from .noise import Pool, noise_fill, rng_state, sample_noise, set_rng_state
 from .optimizers import make_optimizer
 
 MODES = ("both", "generator", "discriminator")
@@ -100,13 +100,18 @@ class Trainer:
         self._sample_rng = np.random.default_rng(s_sample)
         self._viz_seed = int(ss.generate_state(1)[0])
         self._viz: dict[tuple, np.ndarray] = {}
-        self.noise_pool = Pool(self._noise_rng, self._noise_fill, cfg.noise_dim, dt)
+        # The fill is a plain function of the noise settings, not a bound method: a pool holding
+        # its trainer would be a reference cycle, and a closed session would wait for a full
+        # garbage collection to free its networks.
+        self.noise_pool = Pool(self._noise_rng, noise_fill(cfg.noise, cfg.noise_dim), cfg.noise_dim, dt)
         self._set_data(self._sampler_for(cfg))
         self._buf: _Buffers | None = None
         self.epoch = self.d_steps = self.g_steps = 0
         self._edits: list[dict] = []  # scheduled edits (see ``schedule``); a restart drops them
         self.pause_at: int | None = None
         self.edits_applied = 0
+        self._pos = 0  # updates done in an epoch a time-limited train() left unfinished
+        self._epoch_fakes: np.ndarray | None = None  # that epoch's G(z) for its D steps
         self.status = Status()
         self._last: dict[str, Any] = {}
         self._losses: dict[str, float] = {}
@@ -123,9 +128,6 @@ class Trainer:
         """The generator whose samples are shown and measured: the weight average when
         ``g_ema`` > 0, else G itself."""
         return self.G_avg if self.G_avg is not None else self.G
-
-    def _noise_fill(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return sample_noise(rng, self.config.noise, n, self.config.noise_dim)
 
     @staticmethod
     def _sampler_for(cfg: Config):
@@ -259,7 +261,12 @@ class Trainer:
 
     def train(self, epochs: int, seconds: float | None = None) -> int:
         """Run up to ``epochs`` epochs (stopping early after ``seconds`` of wall time, if given, or
-        on divergence). Returns the number of epochs completed."""
+        on divergence). Returns the number of epochs completed.
+
+        With ``seconds`` the time is checked after every update, so a call can return in the
+        middle of an epoch (then ``mid_epoch`` is True); the next call resumes at the next update
+        of that epoch with the same fakes, and the result is bit-identical to unsliced training.
+        """
         if not self.status.ok:
             return 0
         self._losses = {}
@@ -355,21 +362,33 @@ class Trainer:
                 break  # divergence or out of time
         return done
 
+    @property
+    def mid_epoch(self) -> bool:
+        """Whether a time-limited ``train`` stopped inside an epoch (some of its updates done)."""
+        return self._pos > 0
+
     def _loop(self, epochs: int, deadline: float | None) -> int:
         k_d, k_g, B = self.config.k_d, self.config.k_g, self.config.batch_size
         d_update, g_update = self._d_update, self._g_update
+        clock = time.perf_counter
         done = 0
         while done < epochs:
-            fakes = self._fakes(k_d)
-            for i in range(k_d):
-                if not d_update(None if fakes is None else fakes[:, i * B : (i + 1) * B]):
+            pos = self._pos  # updates of this epoch already applied (0 unless resuming)
+            if pos == 0:
+                self._epoch_fakes = self._fakes(k_d)
+            fakes = self._epoch_fakes
+            for i in range(pos, k_d + k_g):
+                fake = None if fakes is None or i >= k_d else fakes[:, i * B : (i + 1) * B]
+                if not (d_update(fake) if i < k_d else g_update()):
+                    self._pos, self._epoch_fakes = 0, None  # a resumed run starts a fresh epoch
                     return done
-            for _ in range(k_g):
-                if not g_update():
+                if deadline is not None and i + 1 < k_d + k_g and clock() >= deadline:
+                    self._pos = i + 1
                     return done
+            self._pos, self._epoch_fakes = 0, None
             self.epoch += 1
             done += 1
-            if deadline is not None and time.perf_counter() >= deadline:
+            if deadline is not None and clock() >= deadline:
                 break
         return done
 
@@ -492,6 +511,13 @@ class Trainer:
             else:
                 opt.configure(hp_new)
         self.loss = LOSSES[new.loss]
+        if self._pos:
+            # Changed inside an epoch left unfinished by a time-limited train(): its remaining
+            # D steps draw fresh fakes under the new settings; with no update left, it is done.
+            self._epoch_fakes = None
+            if self._pos >= new.k_d + new.k_g:
+                self._pos = 0
+                self.epoch += 1
         if new.batch_size != old.batch_size:
             self._buf = None
         if (new.g_ema > 0) != (old.g_ema > 0):

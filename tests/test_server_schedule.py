@@ -85,3 +85,32 @@ def test_bad_schedules_are_refused_and_the_session_goes_on(conn, fields, code, w
     err = conn.fail("schedule", code, **fields)
     assert words in err["message"], err["message"]
     assert conn.ok("step")["epoch"] == 2  # nothing was applied or scheduled
+
+
+@pytest.mark.parametrize("kind, fields", [
+    ("config", {"changes": {"d_optimizer.lr": 0.05}}),
+    ("pause", {}),
+    ("step", {"mode": "generator"}),
+    ("snapshot", {}),
+])
+def test_commands_act_at_an_epoch_boundary(client, kind, fields):  # noqa: F811
+    """A time-limited chunk may stop inside an epoch; a command first finishes that epoch, so an
+    edit a client records at ack["epoch"] is replayed exactly there."""
+    with client.websocket_connect("/ws") as ws:
+        conn = Recorder(ws)
+        conn.ok("step")
+        [session] = client.app.state.sessions.values()
+        session.trainer.train(1, seconds=0)  # one D update of epoch 2, then out of time
+        assert session.trainer.mid_epoch
+        ack = conn.ok(kind, **fields)
+        assert not session.trainer.mid_epoch
+        snap = conn.ok("snapshot")["snapshot"]
+    t = Trainer()
+    t.train(2)
+    if kind == "config":
+        assert ack["epoch"] == 2
+        t.update(fields["changes"])
+    elif kind == "step":
+        assert (ack["epoch"], ack["d_steps"], ack["g_steps"]) == (2, 4, 3)
+        t.step("generator")
+    assert json.dumps(snap, sort_keys=True) == json.dumps(t.snapshot(), sort_keys=True)

@@ -295,14 +295,15 @@ def by_hand(t, edits, until):
     t.train(until - t.epoch)
 
 
-@pytest.mark.parametrize("chunk", [1, 5, 1000])
+@pytest.mark.parametrize("chunk", [1, 5, 1000, "sliced"])
 def test_scheduled_edits_are_bit_identical_to_edits_by_hand(chunk):
     a, b = Trainer(seed=3), Trainer(seed=3)
     by_hand(a, EDITS, 60)
     b.schedule(EDITS, pause_at=50)
     assert b.edits_applied == 1  # the one due at epoch 0 applies at once
     while b.pause_at is not None:
-        b.train(chunk)
+        # "sliced": the server's time-limited chunks, stopping after every single update
+        b.train(1000, seconds=0) if chunk == "sliced" else b.train(chunk)
     assert b.epoch == 50 and b.edits_applied == len(EDITS)
     assert b.train(10) == 10  # the pause is spent: training goes on
     sa, sb = a.snapshot(), b.snapshot()
@@ -350,3 +351,38 @@ def test_bad_schedules_are_refused_naming_the_edit(edits, pause_at, field):
         t.schedule(edits, pause_at)
     assert any(f == field for f, _ in e.value.errors), e.value.errors
     assert json.dumps(t.snapshot(), sort_keys=True) == before and not t._edits
+@pytest.mark.parametrize("cfg", [
+    {"k_d": 3, "k_g": 2},
+    {"k_d": 10, "k_g": 1, "batch_size": 400},  # k B > a pool: fakes drawn step by step
+    {"loss": "wgan-gp", "k_d": 2, "g_ema": 0.99, "r1": 0.1, "d_optimizer": {"kind": "adam"}},
+])
+def test_sliced_training_is_bit_identical_to_unsliced(cfg):
+    """train(1, seconds=0) stops after every single update (the server's time slices of a heavy
+    epoch); resuming mid-epoch must continue with the same fakes and pools, so any slicing gives
+    the networks of unsliced training, bit for bit."""
+    a, b = Trainer(seed=3, **cfg), Trainer(seed=3, **cfg)
+    assert a.train(7) == 7
+    per_epoch = b.config.k_d + b.config.k_g
+    calls = 0
+    while b.epoch < 7:
+        before = b.d_steps + b.g_steps
+        b.train(1, seconds=0)
+        assert b.d_steps + b.g_steps == before + 1, "a zero time limit stops after one update"
+        assert b.mid_epoch == ((b.d_steps + b.g_steps) % per_epoch != 0)
+        calls += 1
+    assert calls == 7 * per_epoch
+    np.testing.assert_array_equal(params(a), params(b))
+    assert (a.d_steps, a.g_steps, a.losses) == (b.d_steps, b.g_steps, b.losses)
+
+
+def test_a_live_change_inside_an_unfinished_epoch_finishes_it_under_the_new_settings():
+    t = Trainer(seed=1, k_d=3, k_g=1)
+    t.train(1, seconds=0)
+    t.train(1, seconds=0)
+    assert t.mid_epoch and t.d_steps == 2
+    t.update({"batch_size": 32})  # the epoch's fakes had the old batch size
+    assert t.train(1) == 1 and (t.epoch, t.d_steps, t.g_steps) == (1, 3, 1)
+    t.train(1, seconds=0)
+    t.train(1, seconds=0)
+    t.update({"k_d": 1})  # nothing left of the epoch under k_D = 1, k_G = 1: it is complete
+    assert not t.mid_epoch and t.epoch == 2

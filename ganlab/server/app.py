@@ -25,7 +25,7 @@ from .origins import origin_allowed
 from .schema import build_schema
 from .session import PROTOCOL, Load, Session, error
 from .settings import Settings
-from .tuning import tune_malloc
+from .tuning import trim_soon, tune_malloc
 
 log = logging.getLogger("ganlab.server")
 REPO = Path(__file__).resolve().parents[2]  # ganlab/server/app.py -> the checkout (editable)
@@ -122,6 +122,8 @@ async def live(ws: WebSocket, app: FastAPI) -> None:
         await session.serve()
     finally:
         del sessions[session.id]
+        del session  # the last reference: its trainer and frames are freed here, then trimmed
+        trim_soon(asyncio.get_running_loop())
         if balancer is not None:
             balancer.publish(len(sessions))
         with contextlib.suppress(Exception):  # already closed by the client or by idling out

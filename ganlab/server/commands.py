@@ -59,8 +59,17 @@ class Commands:
         self.wake.set()
         return {"running": True}
 
+    def settle(self) -> None:
+        """Finish an epoch that a time-limited training chunk left unfinished (at most one
+        epoch's updates), so that every state a client pauses at, edits, steps from or saves is
+        at an epoch boundary: a link's edits then replay at their epochs exactly (schedule)."""
+        t = self.trainer
+        if t.mid_epoch and t.status.ok:
+            t.train(1)
+
     def on_pause(self, msg: m.Pause) -> dict:
         # Commands run between chunks, so no training happens after this point.
+        self.settle()
         self.running = False
         self.wake.set()
         return {"running": False, "epoch": self.trainer.epoch}
@@ -70,6 +79,7 @@ class Commands:
         self.running = False
         self.wake.set()
         self._finish_epoch()
+        self.settle()
         if not t.step(msg.mode):
             raise m.ProtocolError("diverged", t.status.message or "training diverged", msg.id)
         return {"epoch": t.epoch, "d_steps": t.d_steps, "g_steps": t.g_steps}
@@ -113,6 +123,7 @@ class Commands:
 
     def _update(self, changes: dict, mid: Any, kind: str) -> dict:
         """Apply config changes from a ``config`` or ``data`` message, strictly typed."""
+        self.settle()
         t = self.trainer
         old = t.config
         try:
@@ -138,6 +149,7 @@ class Commands:
         return {"speed": self.speed}
 
     def on_slowmo(self, msg: m.Slowmo) -> dict:
+        self.settle()
         if not msg.on:
             self._finish_epoch()
         self.slowmo = {"on": msg.on, "stage_seconds": msg.stage_seconds}
@@ -163,6 +175,7 @@ class Commands:
         return {"view": dict(v)}
 
     def on_snapshot(self, msg: m.Snapshot) -> dict:
+        self.settle()
         return {"snapshot": self.trainer.snapshot()}
 
     def on_restore(self, msg: m.Restore) -> dict:
@@ -184,6 +197,7 @@ class Commands:
     edits_reported = 0  # scheduled edits the client was told about (session.report_schedule)
 
     def on_schedule(self, msg: m.Schedule) -> dict:
+        self.settle()
         t = self.trainer
         edits = [e.model_dump(exclude_none=True) for e in msg.edits]
         try:
