@@ -643,6 +643,8 @@ async function onHello(msg) {
   if (app.emptyDrawing) showEmptyDrawing(true);
   // The link's live edits, applied by the server at their epochs; it pauses where the link was copied.
   const edits = state.get("edits"), at = state.get("at");
+  state.set("edits", []); // from here on the experiment (app.exp) holds them
+  state.set("at", null);
   if (fromUrl && (edits.length || at)) {
     app.exp.pending = edits;
     await sendSchedule({edits, pause_at: at}).catch(() => { app.exp.pending = []; });

@@ -187,6 +187,12 @@ def test_link_replays_live_edits_to_the_same_weights(ui):
     other.wait_for_function("window.ganlab && window.ganlab.ready")
     assert other.text_content("#replay") == f"Replay to epoch {e3}"
     assert other.input_value("#cfg-d_optimizer-lr") != "0.03", "edits wait for their epochs"
+    # A dropped connection: the restored session gets the link's edits again.
+    other.wait_for_function("window.ganlab.session.snapshot !== null")
+    session = other.evaluate("window.ganlab.session.hello.session")
+    other.evaluate("window.ganlab.session.drop()")
+    other.wait_for_function(f"window.ganlab.session.connected && window.ganlab.session.hello.session !== '{session}'")
+    other.wait_for_selector("#replay", state="visible")
     other.click("#replay")
     other.wait_for_function(f"window.ganlab.counts.epoch === {e3} && !window.ganlab.running")
     other.wait_for_selector("#replay", state="hidden")
