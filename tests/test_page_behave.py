@@ -319,9 +319,11 @@ def test_offline_shows_no_rate_and_no_running_state(ui):
     pg = ui.open()
     pg.click("#play")
     pg.wait_for_function("Number(document.getElementById('eps').textContent) > 0")
-    # Keep the page offline: no reconnection until we allow it.
-    pg.evaluate("window.ganlab.session.connect = () => {}; window.ganlab.session.drop()")
-    pg.wait_for_function("document.getElementById('conn').textContent === 'offline'")
+    # Keep the page offline: no reconnection until we allow it (the retry the backoff timer makes
+    # is swallowed; waiting for it leaves no timer behind to open a second connection later).
+    pg.evaluate("""() => { const s = window.ganlab.session; window.retries = 0;
+        s.connect = () => { window.retries++; }; s.drop(); }""")
+    pg.wait_for_function("document.getElementById('conn').textContent === 'offline' && window.retries > 0")
     assert pg.text_content("#eps") == "–"
     assert pg.get_attribute("#play", "aria-pressed") == "false"
     assert pg.evaluate("document.body.classList.contains('offline')")
