@@ -102,6 +102,7 @@ function recordEdit(edit) {
   if (nothingTrained() && !exp.edits.length && !edit.step) { exp.start = startValues(); writeHash(); return; }
   if (exp.replaying) cancelReplay("your change departs from the link");
   exp.edits.push(edit);
+  if (exp.edits.length === MAX_EDITS + 1) offerSave(`More than ${MAX_EDITS} live edits: a link can no longer replay this experiment.`);
   writeHash();
 }
 
