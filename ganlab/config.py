@@ -194,6 +194,33 @@ def make_config(base: Config | dict | None = None, /, *, strict: bool = False,
         raise ConfigError(_errors(e)) from None
 
 
+def check_numbers(data_params: Any) -> None:
+    """The wire's rule for distribution parameters: ConfigError naming the first element of a
+    list that is not a number (call it on incoming params only: it walks every point)."""
+    if isinstance(data_params, dict) and (bad := non_number_in_lists(data_params)) is not None:
+        raise ConfigError([(".".join(["data_params", *map(str, bad)]), "must be a number")])
+
+
+def non_number_in_lists(value: Any) -> list | None:
+    """Path of the first element inside a list (at any depth) that is not a number, else None.
+    Every list in a distribution's parameters holds numbers (points, strokes, means, weights,
+    sds, covs); numpy would read "0.5" and true as numbers, the wire's rules do not."""
+    stack: list[tuple[tuple, Any, bool]] = [((), value, False)]  # iterative: nesting is hostile
+    while stack:
+        path, v, in_list = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(((*path, k), x, in_list) for k, x in v.items())
+        elif isinstance(v, list):
+            if all(type(x) is float or type(x) is int for x in v) or (
+                    all(type(r) is list for r in v)
+                    and all(type(x) is float or type(x) is int for r in v for x in r)):
+                continue  # the usual cases, numbers or rows of numbers: no path per element
+            stack.extend(((*path, i), x, True) for i, x in enumerate(v))
+        elif in_list and type(v) is not int and type(v) is not float:
+            return list(path)
+    return None
+
+
 def config_dump(cfg: Config) -> dict:
     """``cfg.model_dump()`` sharing ``data_params`` instead of copying it: configs are replaced,
     never changed in place, and deep-copying an uploaded 100,000-point set cost ~60 ms on
@@ -262,6 +289,7 @@ __all__ = [
     "OptimizerConfig",
     "NOISE_KINDS",
     "make_config",
+    "check_numbers",
     "config_dump",
     "restart_fields",
     "flat_fields",

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, snapshot_check
-from .config import Config, ConfigError, make_config, nest, restart_fields, short
+from .config import Config, ConfigError, check_numbers, make_config, nest, restart_fields, short
 from .data import DataError, make_sampler
 from .losses import LOSSES
 from .mlp import MLP, Workspace, augment
@@ -596,12 +596,15 @@ class Trainer:
             raise sc.fail("snapshot.config", "must be an object")
         try:  # a snapshot is machine-written JSON: its config is read with the wire's strictness
             fresh.config = make_config(snap["config"], strict=True)
+            check_numbers(fresh.config.data_params)
             fresh._build()
         except ConfigError as e:
             raise ValueError("; ".join(f"snapshot.config.{f}: {m}" for f, m in e.errors)) from None
         nets = [("generator", fresh.G), ("discriminator", fresh.D)]
         if fresh.G_avg is not None and snap.get("generator_average") is not None:
             nets.append(("generator_average", fresh.G_avg))
+        elif fresh.G_avg is None and snap.get("generator_average") is not None:
+            raise sc.fail("snapshot.generator_average", "must be null when config.g_ema is 0")
         for key, net in nets:
             net.params[:] = sc.vector(snap[key], f"snapshot.{key}", net.size, net.dtype)
         if fresh.G_avg is not None and snap.get("generator_average") is None:

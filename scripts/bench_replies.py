@@ -24,7 +24,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20, help="messages of each kind (median shown)")
     a = ap.parse_args()
     pts = np.round(np.random.default_rng(0).random((a.points, 2)), 3).tolist()
-    app = create_app(Settings(rate_limit=1e9, rate_burst=1e9))
+    app = create_app(Settings(rate_limit=1e9, rate_burst=1e9, allowed_hosts=["testserver"]))
     with TestClient(app) as c, c.websocket_connect("/ws") as ws:
         ws.receive_text()
 
@@ -39,10 +39,11 @@ def main() -> None:
 
         ask({"type": "data", "name": "points", "params": {"points": pts}})
         print(f"{'message':<28} {'reply bytes':>12} {'ms (median)':>12}")
-        for label, msg in [("config {}", {"type": "config", "changes": {}}),
-                           ("config k_d", {"type": "config", "changes": {"k_d": 2}}),
-                           ("ping", {"type": "ping"})]:
-            runs = [ask(msg) for _ in range(a.repeat)]
+        for label, msgs in [("config {}", [{"type": "config", "changes": {}}]),
+                            ("config k_d 1 / 2 (+ a frame)", [{"type": "config", "changes": {"k_d": k}}
+                                                              for k in (1, 2)]),
+                            ("ping", [{"type": "ping"}])]:
+            runs = [ask(msgs[i % len(msgs)]) for i in range(a.repeat)]
             print(f"{label:<28} {runs[-1][0]:>12,} {1e3 * statistics.median(r[1] for r in runs):>12.2f}")
 
 

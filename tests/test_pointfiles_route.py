@@ -11,13 +11,14 @@ from fastapi.testclient import TestClient
 
 from ganlab.data.pointsets import MAX_BYTES
 from ganlab.server.app import create_app
+from ganlab.server.settings import Settings
 
 BAD = "x,y\n0.1,0.2\n0.3,abc\n0.5\n"  # a non-numeric cell (line 3) and a one-column row (line 4)
 
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app()) as c:
+    with TestClient(create_app(Settings(allowed_hosts=["testserver"]))) as c:  # TestClient's Host
         yield c
 
 

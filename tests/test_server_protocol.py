@@ -99,6 +99,8 @@ class Conn:
 
 
 def make_client(**settings) -> TestClient:
+    """TestClient names the server "testserver": served like a --host given on the command line."""
+    settings.setdefault("allowed_hosts", ["testserver"])
     return TestClient(create_app(Settings(**settings)))
 
 
@@ -197,7 +199,7 @@ def test_server_busy():
 def test_a_worker_with_more_sessions_sends_the_client_elsewhere(tmp_path):
     """The app side of balance.py: refusal with `rebalance` + 1013 before hello, admission on the
     4th retry, and the worker's published count following its sessions."""
-    app = create_app(Settings())
+    app = create_app(Settings(allowed_hosts=["testserver"]))
     app.state.balancer = Balancer(tmp_path)
     Balancer(tmp_path, pid=os.getppid()).publish(0)  # a live "other worker" with no sessions
     with TestClient(app) as c, c.websocket_connect("/ws") as first:
@@ -327,7 +329,9 @@ def test_slowmo_emits_the_ten_stages_in_order(conn):
     ack = conn.ok("slowmo", on=True, stage_seconds=0.05)
     assert ack["slowmo"] == {"on": True, "stage_seconds": 0.05}
     conn.ok("play")
-    time.sleep(1.2)
+    while sum(f["stage"] is not None for f, _ in conn.frames) < 12:  # a condition, not a sleep
+        time.sleep(0.05)
+        conn.ok("ping")
     conn.ok("pause")
     stages = [(f["stage"]["index"], f["stage"]["name"], f["epoch"]) for f, _ in conn.frames
               if f["stage"] is not None]
@@ -702,7 +706,7 @@ def test_no_reply_echoes_bulk_data(fast):
 
 
 def test_new_data_starts_a_new_experiment_unless_kept(conn):
-    conn.ok("data", name="ring8", apply_preset=True)
+    conn.ok("data", name="ring8")  # (small default networks: the preset's are 4x the work)
     fresh = conn.ok("snapshot")["snapshot"]
     for _ in range(3):
         conn.ok("step")
@@ -722,3 +726,50 @@ def test_new_data_starts_a_new_experiment_unless_kept(conn):
     ack = conn.ok("data", name="ring8")  # the same data again: nothing to restart
     assert ack["restarted"] is False and ack["epoch"] == 2
     conn.fail("data", "bad_message", name="ring8", keep=1)
+
+
+def test_dns_rebinding_hosts_are_refused():
+    """Only the served hosts are answered (HTTP and the websocket handshake); the same-host
+    origin rule cannot be used by a rebound name; /healthz answers any Host (probes)."""
+    from starlette.testclient import WebSocketDenialResponse
+
+    evil = {"host": "evil.example:8000", "origin": "http://evil.example:8000"}
+    with make_client(allowed_hosts=[]) as c:
+        for path in ("/", "/api/schema", "/static/main.js"):
+            r = c.get(path, headers=evil)
+            assert r.status_code == 400 and "--allow-host evil.example" in r.text, (path, r.text)
+        assert c.get("/healthz", headers=evil).json()["status"] == "ok"
+        with pytest.raises(WebSocketDenialResponse) as e, c.websocket_connect("/ws", headers=evil):
+            pass
+        assert e.value.status_code == 400
+        for host in ("127.0.0.1:8000", "localhost:5000", "[::1]:8000", "LOCALHOST", "127.0.0.1"):
+            assert c.get("/api/schema", headers={"host": host}).status_code == 200, host
+            with c.websocket_connect("/ws", headers={"host": host}) as ws:
+                assert Conn(ws).hello["type"] == "hello"
+    with make_client(allowed_hosts="lab.example, *.school.example") as c:
+        for host, ok in (("lab.example:8000", True), ("a.school.example", True),
+                         ("school.example", False), ("evil.example", False)):
+            assert (c.get("/", headers={"host": host}).status_code == 200) is ok, host
+        with c.websocket_connect("/ws", headers={"host": "lab.example:8000",
+                                                 "origin": "http://lab.example:8000"}) as ws:
+            assert Conn(ws).hello["type"] == "hello", "the same-host origin rule, for served hosts"
+    with make_client(allowed_hosts=["*"]) as c:
+        assert c.get("/", headers=evil).status_code == 200
+    with pytest.raises(ValueError, match="wildcard"):
+        Settings(allowed_hosts=["lab*.example"])
+
+
+def test_distribution_parameters_are_numbers_not_strings_or_booleans(conn):
+    for params, field in (({"points": [[0.5, "0.5"]]}, "data.params.points.0.1"),
+                          ({"points": [[0.5, 0.5], [True, 0.5]]}, "data.params.points.1.0")):
+        e = conn.fail("data", "bad_data", name="points", params=params)
+        assert e["message"].startswith(field + ": must be a number"), e
+    e = conn.fail("config", "bad_data", changes={"data": "mixture",
+                                                 "data_params": {"means": [[0.5, None]]}})
+    assert e["message"].startswith("config.data_params.means.0.1: must be a number"), e
+    snap = conn.ok("snapshot")["snapshot"]
+    s = json.loads(json.dumps(snap))
+    s["config"].update(data="drawn", data_params={"strokes": [[[0.5, False]]]})
+    e = conn.fail("restore", "bad_snapshot", snapshot=s)
+    assert e["message"].startswith("snapshot.config.data_params.strokes.0.0.1: must be a number")
+    assert conn.ok("snapshot")["snapshot"] == snap

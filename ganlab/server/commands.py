@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from ganlab import ConfigError, Trainer
-from ganlab.config import config_dump, make_config, merge, nest, restart_fields, short
+from ganlab.config import check_numbers, config_dump, make_config, merge, nest, restart_fields, short
 from ganlab.data import DISTRIBUTIONS
 
 from . import messages as m
@@ -45,6 +45,7 @@ class Commands:
     version: int
     wake: asyncio.Event  # the runner's: play / pause / speed / slow motion changed
     dirty: asyncio.Event  # the frame sender's: something to draw while paused
+    _echo: ConfigEcho | None = None  # digests of bulk data, kept between replies
 
     def changed(self) -> None:
         """A change that is not training: the next frame must show it."""
@@ -92,10 +93,9 @@ class Commands:
 
     def config_echo(self) -> dict:
         """The config as replies carry it: bulk data by size and digest (replies.py)."""
-        echo = self.__dict__.get("_echo")
-        if echo is None:
-            echo = self.__dict__["_echo"] = ConfigEcho()
-        return echo(self.trainer.config)
+        if self._echo is None:
+            self._echo = ConfigEcho()
+        return self._echo(self.trainer.config)
 
     def on_config(self, msg: m.ConfigChange) -> dict:
         return self._update(msg.changes, msg.id, "config")
@@ -119,6 +119,7 @@ class Commands:
             self.stage = 0
             reply.update(restarted=True, epoch=0,
                          notes=[*reply["notes"], "restarted: a new distribution starts a new experiment"])
+            self.changed()
         return reply
 
     def _update(self, changes: dict, mid: Any, kind: str) -> dict:
@@ -129,7 +130,9 @@ class Commands:
         try:
             # The wire is strict ("3" is not a number, 1 not a boolean, 7.0 not an integer);
             # Trainer.update (the Python API) is lax, so check first, then apply.
-            make_config(merge(config_dump(old), nest(changes)), strict=True)
+            nested = nest(changes)
+            make_config(merge(config_dump(old), nested), strict=True)
+            check_numbers(nested.get("data_params"))
             notes = t.update(changes)  # refuses bad data before it changes anything
         except ConfigError as e:
             data_error = any(f.split(".")[0] in ("data", "data_params") for f, _ in e.errors)
@@ -139,7 +142,8 @@ class Commands:
         restarted = bool(restart_fields(old, t.config))
         if restarted:
             self.stage = 0
-        self.changed()
+        if notes or t.config != old:  # a no-op change redraws nothing
+            self.changed()
         return {"config": self.config_echo(), "notes": notes, "restarted": restarted,
                 "epoch": t.epoch}
 

@@ -174,22 +174,31 @@ _SUSPECT = re.compile(r"\d{16}|[eE][+]?0*[1-9]\d\d|NaN|Infinity")
 MAX_EXACT_INT = 2**53  # JavaScript's exact integers; no field of the protocol needs more
 
 
+def _fits(x: Any) -> bool:
+    """A number JSON and the page can hold (a _Constant is never one: its type is not float)."""
+    t = type(x)
+    return (t is float and math.isfinite(x)) or (t is int and -MAX_EXACT_INT <= x <= MAX_EXACT_INT)
+
+
 def out_of_range(value: Any) -> tuple[list, Any] | None:
     """(path, value) of the first number JSON or the page cannot hold: NaN, +-Infinity, a float
     that overflowed to inf (1e400) or an integer beyond +-2**53 (10**400); None if all fit."""
-    stack: list[tuple[list, Any]] = [([], value)]
+    stack: list[tuple[tuple, Any]] = [((), value)]  # iterative: nesting depth is the sender's
     while stack:
         path, v = stack.pop()
-        if type(v) is float or type(v) is _Constant:
-            if not math.isfinite(v):
-                return path, v
-        elif type(v) is int:
-            if not -MAX_EXACT_INT <= v <= MAX_EXACT_INT:
-                return path, v
-        elif type(v) is dict:
-            stack.extend((path + [k], x) for k, x in reversed(v.items()))
-        elif type(v) is list:
-            stack.extend((path + [i], x) for i, x in reversed(list(enumerate(v))))
+        t = type(v)
+        if t is float or t is _Constant or t is int:
+            if not _fits(v):
+                return list(path), v
+        elif t is dict:
+            stack.extend(((*path, k), x) for k, x in reversed(v.items()))
+        elif t is list:
+            # Fast paths for lists of numbers and of rows of numbers (points, weights): no
+            # path is built per element unless one of them is out of range.
+            if all(type(x) is str or _fits(x) for x in v) or (
+                    all(type(r) is list for r in v) and all(_fits(x) for r in v for x in r)):
+                continue
+            stack.extend(((*path, i), x) for i, x in reversed(list(enumerate(v))))
     return None
 
 

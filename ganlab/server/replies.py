@@ -16,7 +16,7 @@ from ganlab import Config
 
 BULK_KEYS = ("points", "strokes")  # user data: the page keeps its own copy
 MAX_LIST = 128  # any longer list in data_params is summarised too (a mixture has <= 100 parts)
-MAX_REPLY_BYTES = 32 << 10  # every reply except `snapshot` (a 100-part mixture is ~15 KiB)
+MAX_REPLY_BYTES = 32 << 10  # every reply except `snapshot` (a 100-part mixture: ~17 KB)
 
 
 def digest(value: Any) -> dict[str, Any]:
