@@ -226,6 +226,7 @@ def test_new_data_starts_a_new_experiment_unless_keep_is_ticked(ui):
     pg.click("#data-ring8")
     pg.wait_for_function("window.ganlab.server.data === 'ring8'")
     play_to(pg, 10)
+    pg.click("#step-both")  # a paused frame always carries metrics (running ones at most 5 a second)
     pg.wait_for_function("window.ganlab.charts.rows.some((r) => r.modes_total === 8)")
     # The grid of 25 shares the ring's hyperparameters: only the data changes, and that restarts.
     pg.click("#data-grid25")
