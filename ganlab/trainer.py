@@ -107,6 +107,9 @@ class Trainer:
         self._set_data(self._sampler_for(cfg))
         self._buf: _Buffers | None = None
         self.epoch = self.d_steps = self.g_steps = 0
+        self._edits: list[dict] = []  # scheduled edits (see ``schedule``); a restart drops them
+        self.pause_at: int | None = None
+        self.edits_applied = 0
         self._pos = 0  # updates done in an epoch a time-limited train() left unfinished
         self._epoch_fakes: np.ndarray | None = None  # that epoch's G(z) for its D steps
         self.status = Status()
@@ -252,6 +255,8 @@ class Trainer:
         if mode == "both":
             return self.train(1) == 1
         with np.errstate(over="ignore", invalid="ignore"):  # blow-ups are caught, not warned
+            if not self._apply_due():
+                return False
             return self._d_update() if mode == "discriminator" else self._g_update()
 
     def train(self, epochs: int, seconds: float | None = None) -> int:
@@ -267,7 +272,95 @@ class Trainer:
         self._losses = {}
         deadline = None if seconds is None else time.perf_counter() + seconds
         with np.errstate(over="ignore", invalid="ignore"):  # blow-ups are caught, not warned
+            if self._edits or self.pause_at is not None:
+                return self._train_scheduled(epochs, deadline)
             return self._loop(epochs, deadline)
+
+    # -- scheduled edits: a link's live edits, replayed at their epochs -------------------------
+
+    def schedule(self, edits: list[dict], pause_at: int | None = None) -> None:
+        """Apply each edit when ``epoch`` equals its ``"epoch"``, before the next epoch trains.
+
+        An edit is ``{"epoch": E, "changes": {...}}`` (live hyperparameters or data, as
+        ``update``) or ``{"epoch": E, "step": "discriminator" | "generator"}`` (one update, as
+        ``step``); edits of one epoch apply in list order. Training (``train``) stops when
+        ``epoch`` reaches ``pause_at`` (after that epoch's edits) and clears it. Applying the
+        edits this way is bit-identical to making them by hand at those epochs. Edits due now
+        apply at once; a reset or restart drops the schedule. Raises ConfigError naming
+        ``edits[i]`` (epochs before now or out of order, a change that would restart, bad data)
+        with the trainer unchanged."""
+        cfg, last, errors = self.config, self.epoch, []
+        for i, e in enumerate(edits):
+            where = f"edits[{i}]"
+            if not isinstance(e.get("epoch"), int) or e["epoch"] < last:
+                errors.append((f"{where}.epoch", f"must be an integer >= {last} (now, or the previous edit's)"))
+                continue
+            last = e["epoch"]
+            if ("changes" in e) == ("step" in e):
+                errors.append((where, "needs exactly one of 'changes' and 'step'"))
+            elif "step" in e:
+                if e["step"] not in ("discriminator", "generator"):
+                    errors.append((f"{where}.step", "must be 'discriminator' or 'generator'"))
+            else:
+                try:
+                    new = make_config(cfg, **self._requested(cfg, e["changes"]))
+                    if (new.data, new.data_params) != (cfg.data, cfg.data_params):
+                        self._sampler_for(new)
+                except ConfigError as err:
+                    errors += [(f"{where}.changes.{f}", m) for f, m in err.errors]
+                    continue
+                except (TypeError, ValueError) as err:
+                    errors.append((f"{where}.changes", str(err)))
+                    continue
+                if restart_fields(cfg, new):
+                    errors.append((f"{where}.changes", f"{', '.join(restart_fields(cfg, new))} would restart "
+                                   "training; a schedule holds live edits only"))
+                cfg = new
+        if pause_at is not None and (not isinstance(pause_at, int) or pause_at < self.epoch):
+            errors.append(("pause_at", f"must be an integer >= {self.epoch} (the current epoch) or null"))
+        if errors:
+            raise ConfigError(errors)
+        self._edits = [dict(e) for e in edits]
+        self.pause_at = pause_at
+        self.edits_applied = 0
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._apply_due()
+        if self.pause_at is not None and self.pause_at <= self.epoch:
+            self.pause_at = None  # already there
+
+    @property
+    def edits_pending(self) -> int:
+        """Scheduled edits not applied yet."""
+        return len(self._edits)
+
+    def _apply_due(self) -> bool:
+        """Apply the scheduled edits due at this epoch; False if a scheduled update diverged."""
+        while self._edits and self._edits[0]["epoch"] <= self.epoch:
+            e = self._edits.pop(0)
+            self.edits_applied += 1
+            if "changes" in e:
+                self.update(e["changes"])
+            elif not (self._d_update() if e["step"] == "discriminator" else self._g_update()):
+                return False
+        return True
+
+    def _train_scheduled(self, epochs: int, deadline: float | None) -> int:
+        """``train`` with a schedule: runs of ``_loop`` between the epochs where edits are due."""
+        done = 0
+        while self._apply_due():
+            if self.pause_at is not None and self.epoch >= self.pause_at:
+                self.pause_at = None
+                break
+            if done >= epochs:
+                break
+            ahead = [x - self.epoch for x in (self._edits[0]["epoch"] if self._edits else None, self.pause_at)
+                     if x is not None]
+            run = min([epochs - done, *ahead])
+            n = self._loop(run, deadline)
+            done += n
+            if n < run or (deadline is not None and time.perf_counter() >= deadline):
+                break  # divergence or out of time
+        return done
 
     @property
     def updates_left(self) -> int:
@@ -404,10 +497,7 @@ class Trainer:
         """Change any hyperparameters (nested dict, dotted keys or keywords). Live fields apply
         from the next update; architecture, noise, init and seed changes restart the model.
         Returns notes on what happened (e.g. an optimizer state reset, a restart)."""
-        requested = nest({**(changes or {}), **kw})
-        if "data" in requested and "data_params" not in requested and requested["data"] != self.config.data:
-            requested["data_params"] = {}  # another distribution: the old one's params do not apply
-        new = make_config(self.config, **requested)
+        new = make_config(self.config, **self._requested(self.config, {**(changes or {}), **kw}))
         old = self.config
         data_changed = (new.data, new.data_params) != (old.data, old.data_params)
         sampler = self._sampler_for(new) if data_changed else None  # refuse before changing anything
@@ -446,6 +536,14 @@ class Trainer:
             notes.append("training resumed from the last finite state")
             self.status = Status(epoch=self.epoch)
         return notes
+
+    @staticmethod
+    def _requested(cfg: Config, changes: dict) -> dict:
+        """``changes`` nested; another distribution without params drops the old one's params."""
+        requested = nest(dict(changes))
+        if "data" in requested and "data_params" not in requested and requested["data"] != cfg.data:
+            requested["data_params"] = {}
+        return requested
 
     def reset(self) -> None:
         """Back to epoch 0: networks, optimizers and streams re-drawn from the seed."""

@@ -85,11 +85,14 @@ function normaliseField(path, p) {
 }
 
 export class Controls {
-  constructor(root, fields, onChange) {
+  /** onRefuse(f, text, why): a value the page refuses before sending (out of range, not a number). */
+  constructor(root, fields, onChange, onRefuse = () => {}) {
     this.root = root;
     this.fields = fields.filter((f) => !HIDDEN.has(f.path));
     this.onChange = onChange;
+    this.onRefuse = onRefuse;
     this.inputs = {};
+    this.values = {};           // the values in force (the server's), shown again after a refusal
     root.innerHTML = "";
     const used = new Set();
     for (const [name, re] of GROUPS) {
@@ -136,15 +139,47 @@ export class Controls {
     input.dataset.path = f.path;
     input.addEventListener("change", () => {
       const v = this.read(f, input);
-      if (v === undefined) { input.classList.add("invalid"); return; }
+      if (v === undefined) {
+        const text = input.value;
+        this.refuse(f.path, `${text === "" ? "an empty value" : text} refused: ${this.allowed(f)}`);
+        this.onRefuse(f, text, this.inputs[f.path].reason.textContent);
+        return;
+      }
       input.classList.remove("invalid");
       this.onChange(f, v);
     });
-    this.inputs[f.path] = {f, input, wrap};
+    const reason = document.createElement("small");
+    reason.className = "reason";
+    reason.id = `${fieldId(f.path)}-reason`;
+    reason.hidden = true;
+    reason.style.cssText = "grid-column: 1 / -1; color: #8a1c13; font-size: 12px;";
+    this.inputs[f.path] = {f, input, wrap, reason};
     const range = f.choices || leaf === "lr" ? "" : rangeText(f);
     wrap.append(label, input);
     if (range) wrap.insertAdjacentHTML("beforeend", `<small class="range">${range}</small>`);
+    wrap.append(reason);
     return wrap;
+  }
+
+  /** What the field accepts, in words. */
+  allowed(f) {
+    if (f.choices) return `choose one of ${f.choices.map((c) => c.value).join(", ")}`;
+    const kind = f.type === "integer" ? "a whole number" : "a number";
+    const lo = f.min === undefined ? "" : f.exclusiveMin ? ` > ${f.min}` : ` ≥ ${f.min}`;
+    const hi = f.max === undefined ? "" : `${lo ? " and" : ""} ≤ ${f.max}`;
+    return `must be ${kind}${lo}${hi}`;
+  }
+
+  /** Refused (by the page or the server): the reason beside the field, and the value in force
+   * back in it. */
+  refuse(path, why) {
+    const c = this.inputs[path];
+    if (!c) return;
+    const now = this.values[path];
+    c.reason.textContent = `${why}; ${now === undefined ? "unchanged" : `${JSON.stringify(now)} is in force`}`;
+    c.reason.hidden = false;
+    if (now !== undefined) this.set({[path]: now});
+    this.mark(path, "error", c.reason.textContent);
   }
 
   read(f, input) {
@@ -167,6 +202,7 @@ export class Controls {
     for (const [path, v] of Object.entries(values)) {
       const c = this.inputs[path];
       if (!c) continue;
+      this.values[path] = v;
       const {input, f} = c;
       if (f.type === "boolean") input.checked = !!v;
       else {
@@ -183,6 +219,7 @@ export class Controls {
     if (!c) return;
     c.wrap.dataset.state = state;
     c.wrap.title = message;
+    if (state !== "error") c.reason.hidden = true;
     clearTimeout(c.timer);
     if (state === "acked") c.timer = setTimeout(() => { if (c.wrap.dataset.state === "acked") c.wrap.dataset.state = ""; }, 2500);
   }

@@ -33,6 +33,9 @@ export class Drawing {
 
   add(x, y) {
     if (x < 0 || x > 1 || y < 0 || y > 1 || this.count() >= MAX_POINTS) return;
+    // On the link's 12-bit grid (state.js), so that a link replays exactly the data drawn here.
+    x = Math.round(x * 4095) / 4095;
+    y = Math.round(y * 4095) / 4095;
     const s = this.active.stroke, last = s[s.length - 1];
     if (last && Math.hypot(x - last[0], y - last[1]) < STEP) return;
     s.push([x, y]);

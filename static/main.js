@@ -2,12 +2,13 @@
 // experiment, and turns clicks, keys and server messages into updates of the views.
 
 import {Session} from "./socket.js";
-import {State, SETTINGS, LAYERS, SPEEDS, addConfigFields} from "./state.js";
+import {State, SETTINGS, LAYERS, SPEEDS, addConfigFields, quantise} from "./state.js";
 import {DataView} from "./dataview.js";
 import {Graph, STAGES} from "./graph.js";
 import {Charts} from "./charts.js";
 import {Controls, Picker, normaliseSchema, flatten, loadPreviews} from "./controls.js";
 import {Drawing} from "./draw.js";
+import {Experiment, REPLAY_SETTINGS, MAX_EDITS, MAX_LINK, configDiff} from "./replay.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
@@ -17,6 +18,7 @@ const STAGE_SECONDS = [0.3, 0.75, 1.5, 3];
 const app = window.ganlab = {
   state: new State(), session: null, running: false, slowmo: false, stage: null,
   server: {}, pending: {}, fields: [], dists: [], frames: 0,
+  counts: {epoch: 0, d_steps: 0, g_steps: 0}, exp: new Experiment(),
 };
 const {state} = app;
 
@@ -42,12 +44,66 @@ function say(text, kind = "info") {
   if (kind === "info") statusTimer = setTimeout(() => { el.textContent = ""; el.className = ""; }, 6000);
 }
 
-function setConn(text, cls) { const c = $("conn"); c.textContent = text; c.className = `conn ${cls}`; }
+/** A passing message (kind "info") about an earlier action is stale once training moves on. */
+function clearStale() {
+  const el = $("status");
+  if (el.className === "info") { el.textContent = ""; el.className = ""; }
+}
+
+function setConn(text, cls) {
+  const c = $("conn"); c.textContent = text; c.className = `conn ${cls}`;
+  // Offline: no rate, no running icon (the server is not training for this page now).
+  const offline = cls === "bad";
+  document.body.classList.toggle("offline", offline);
+  if (offline) { setRunning(false); $("eps").textContent = "–"; }
+}
 
 // --- URL -----------------------------------------------------------------------------------------
 function writeHash() {
-  const h = state.toHash();
+  const h = linkState().toHash();
   history.replaceState(null, "", h ? `#${h}` : location.pathname + location.search);
+}
+
+/** The settings a link holds: the experiment's start config (not the current one) and page
+ * settings, plus its live edits and the epoch now (docs/page.md, URL). */
+function linkState() {
+  const {exp} = app, s = new State();
+  s.values = {...state.values, edits: [], at: null};
+  if (exp.fromFile) return s; // loaded from a file: the link can only start this config afresh
+  Object.assign(s.values, exp.start, {edits: exp.edits, at: app.counts.epoch || null});
+  return s;
+}
+
+/** The start of a new experiment (epoch 0): its config, as the state holds it now. */
+function startValues() {
+  const out = {};
+  for (const x of SETTINGS) if (x.kind === "config" || x.key === "pts" || x.key === "spread") out[x.key] = structuredClone(state.get(x.key));
+  return out;
+}
+
+/** Training starts again from epoch 0 (reset, a restart, new data): charts, counters, link. */
+function newExperiment(fromFile = false) {
+  const wasReplaying = app.exp.replaying;
+  app.exp.begin(startValues(), fromFile);
+  showReplay();
+  if (wasReplaying) say("Replay stopped: training started again.");
+  charts.clear();
+  if (!fromFile) showCounts({epoch: 0, d_steps: 0, g_steps: 0});
+  writeHash();
+}
+
+const nothingTrained = () => !app.counts.epoch && !app.counts.d_steps && !app.counts.g_steps;
+
+/** A change that did not restart: before any training it is part of the start config; after,
+ * a live edit at this epoch, which the link replays at the same epoch. */
+function recordEdit(edit) {
+  const {exp} = app;
+  if (exp.fromFile) return;
+  if (nothingTrained() && !exp.edits.length && !edit.step) { exp.start = startValues(); writeHash(); return; }
+  if (exp.replaying) cancelReplay("your change departs from the link");
+  exp.edits.push(edit);
+  if (exp.edits.length === MAX_EDITS + 1) offerSave(`More than ${MAX_EDITS} live edits: a link can no longer replay this experiment.`);
+  writeHash();
 }
 
 /** Take the server's config (from hello or an ack) as the truth: controls, state, URL. */
@@ -61,11 +117,14 @@ function adoptConfig(config) {
   app.controls?.set(app.server);
   for (const p of Object.keys(app.pending)) if (app.server[p] === app.pending[p]) delete app.pending[p];
   showPending();
-  app.picker?.select(app.server.data);
+  // An empty drawing is page state only: the server keeps the previous distribution meanwhile.
+  const drawMode = app.server.data === "drawn" || !!app.emptyDrawing;
+  if (app.emptyDrawing) state.set("data", "drawn");
+  app.picker?.select(drawMode ? "drawn" : app.server.data);
   const userData = USER_DATA.has(app.server.data);
-  drawing.setEnabled(app.server.data === "drawn");
-  dv.showStrokes = app.server.data === "drawn";
-  $("draw-tools").hidden = app.server.data !== "drawn";
+  drawing.setEnabled(drawMode);
+  dv.showStrokes = drawMode;
+  $("draw-tools").hidden = !drawMode;
   if (!userData) state.set("pts", []);
   // Distributions with parameters (e.g. the Gaussian mixture) get a small JSON editor.
   const dist = app.dists.find((d) => d.name === app.server.data);
@@ -100,8 +159,12 @@ setInterval(() => { if (app.running && app.session?.connected) app.session.refre
 
 function showCounts(m) {
   if (m.epoch === undefined) return;
+  app.counts.epoch = m.epoch;
   $("epoch").textContent = String(m.epoch);
-  if (m.d_steps !== undefined) $("updates").textContent = `D ${m.d_steps} · G ${m.g_steps}`;
+  if (m.d_steps !== undefined) {
+    app.counts.d_steps = m.d_steps; app.counts.g_steps = m.g_steps;
+    $("updates").textContent = `D ${m.d_steps} · G ${m.g_steps}`;
+  }
 }
 
 function setRunning(on) {
@@ -113,21 +176,35 @@ function setRunning(on) {
   graph.setRunning(on);
 }
 
-async function play() { const a = await ask("play"); setRunning(!!a.running); }
-async function pause() { const a = await ask("pause"); setRunning(!!a.running); showCounts(a); refreshSnapshotSoon(); }
+async function play() { if (needData()) return; clearStale(); const a = await ask("play"); setRunning(!!a.running); }
+async function pause() { const a = await ask("pause"); setRunning(!!a.running); showCounts(a); writeHash(); refreshSnapshotSoon(); }
 async function togglePlay() { return app.running ? pause() : play(); }
 
+let queued = 0; // step requests sent and not answered yet: every press is one update or epoch
+function showQueue() {
+  const el = $("status"), waiting = queued - 1;
+  if (waiting > 0) say(`Stepping: ${waiting} more step${waiting > 1 ? "s" : ""} queued (every press is one).`, "sticky");
+  else if (el.textContent.startsWith("Stepping:")) { el.textContent = ""; el.className = ""; }
+}
+
 async function step(mode) {
-  const a = await ask("step", {mode});
+  if (needData()) return;
+  clearStale();
+  queued++;
+  showQueue();
+  let a;
+  try { a = await ask("step", {mode}); } finally { queued--; showQueue(); }
   setRunning(false);
+  // A single D or G update changes what follows: the link replays it at this epoch.
+  if (mode !== "both") recordEdit({epoch: a.epoch, step: mode});
   showCounts(a);
+  writeHash();
   refreshSnapshotSoon();
 }
 
 async function reset() {
-  const a = await ask("reset");
-  charts.clear();
-  showCounts({epoch: a.epoch ?? 0, d_steps: 0, g_steps: 0});
+  await ask("reset");
+  newExperiment();
   say("Reset to epoch 0" + (app.server.data === "drawn" ? " (your drawing is kept)" : ""));
   refreshSnapshotSoon();
 }
@@ -135,24 +212,36 @@ async function reset() {
 async function sendConfig(changes) {
   const paths = Object.keys(changes);
   try {
+    const before = app.server;
     const a = await ask("config", {changes});
     adoptConfig(a.config);
     for (const p of paths) app.controls.mark(p, "acked", "applied");
-    if (a.restarted) { charts.clear(); showCounts({epoch: 0, d_steps: 0, g_steps: 0}); }
+    if (a.restarted) newExperiment();
+    else {
+      const diff = configDiff(before, app.server);
+      if (Object.keys(diff).length) recordEdit({epoch: a.epoch, changes: diff});
+    }
     const notes = (a.notes || []).join("; ");
     say(`${paths.map((p) => `${p} = ${JSON.stringify(changes[p])}`).join(", ")} ✓${notes ? ` — ${notes}` : ""}`);
     refreshSnapshotSoon();
   } catch (e) {
-    for (const p of paths) app.controls.mark(p, "error", e.message);
-    app.controls.set(app.server); // back to what the server has
+    app.controls.set(app.server); // back to what the server has, and the reason beside each field
+    for (const p of paths) app.controls.refuse(p, e.message);
   }
 }
 
+/** Change the data. New data starts a new experiment (epoch 0, charts cleared) unless "keep the
+ * networks" is ticked: then it is a live edit and training goes on. */
 async function sendData(name, params, applyPreset = false) {
-  const fields = {name, apply_preset: applyPreset};
+  const fields = {name, apply_preset: applyPreset, keep: $("keep-networks").checked};
   if (params) fields.params = params;
+  const before = app.server;
   const a = await ask("data", fields);
   adoptConfig(a.config);
+  if (a.restarted) newExperiment();
+  else if (before.data !== name || JSON.stringify(before.data_params) !== JSON.stringify(app.server.data_params)) {
+    recordEdit({epoch: a.epoch, changes: {...configDiff(before, app.server), data: name, data_params: params || {}}});
+  }
   if (a.notes?.length) say(a.notes.join("; "));
   refreshSnapshotSoon();
   return a;
@@ -191,21 +280,54 @@ function pickDistribution(name) {
     dv.showStrokes = true;
     $("draw-tools").hidden = false;
     if (drawing.strokes.length) sendDrawing();
-    else say("Draw on the data view with the mouse, a pen or a finger.", "sticky");
+    else showEmptyDrawing(true);
     return;
   }
+  showEmptyDrawing(false);
   state.set("pts", []);
   sendData(name, null, $("apply-preset").checked).catch(() => {});
+}
+
+/** Drawing mode without a stroke: the server still holds the previous distribution, so the view
+ * shows an empty canvas with a hint (not the old samples), and play / step wait for a shape. */
+function showEmptyDrawing(on) {
+  app.emptyDrawing = on;
+  $("draw-hint").hidden = !on;
+  showLayers();
+  graph.update(graphLayers(), app.lastMeta?.losses || {}, true);
+  if (on) {
+    if (app.running) pause().catch(() => {});
+    state.set("data", "drawn");
+    state.set("pts", []);
+    Object.assign(app.exp.start, {data: "drawn", data_params: {}, pts: []}); // the link: an empty drawing
+    writeHash();
+    say("Draw a shape on the data view (mouse, pen or finger): it becomes the real data.", "sticky");
+  }
+}
+
+/** The graph's thumbnails: no real samples while the drawing is empty (the server's are stale). */
+const NO_POINTS = {rows: 0, cols: 2, data: new Float32Array(0)};
+function graphLayers() { return app.emptyDrawing ? {...dv.layers, real: NO_POINTS} : dv.layers; }
+
+/** Play and the step keys refuse to train while the drawing is empty, and say why. */
+function needData() {
+  if (!app.emptyDrawing) return false;
+  say("Nothing to learn yet: draw a shape on the data view first.", "error");
+  return true;
 }
 
 function sendDrawing() {
   dv.dirty = true;
   state.set("pts", drawing.strokes);
-  writeHash();
-  if (!drawing.strokes.length) { say("Drawing cleared: draw a shape to set the data.", "sticky"); return; }
+  if (!drawing.strokes.length) { showEmptyDrawing(true); return; }
   const spread = Number($("draw-spread").value);
   state.set("spread", spread);
-  sendData("drawn", {strokes: drawing.strokes, spread}).then(() => say(`Data: your drawing (${drawing.count()} points)`)).catch(() => {});
+  // Entering drawing mode is picking a distribution: with the box ticked it loads the drawing's
+  // preset. Later strokes edit the data and keep the hyperparameters.
+  const entering = app.server.data !== "drawn";
+  sendData("drawn", {strokes: drawing.strokes, spread}, entering && $("apply-preset").checked)
+    .then(() => { showEmptyDrawing(false); say(`Data: your drawing (${drawing.count()} points)`); })
+    .catch(() => {});
 }
 
 $("draw-undo").addEventListener("click", () => drawing.undo());
@@ -226,7 +348,7 @@ function showLayers() {
   const layers = state.get("layers");
   for (const l of LAYERS) $(`layer-${l}`).checked = layers.includes(l);
   graph.setChecked(layers);
-  dv.setVisible(app.manifoldHover ? [...layers, "manifold"] : layers);
+  dv.setVisible(app.emptyDrawing ? [] : app.manifoldHover ? [...layers, "manifold"] : layers);
 }
 
 function sendView() {
@@ -358,9 +480,9 @@ $("file-state").addEventListener("change", guard(async () => {
   }
   const a = await ask("restore", {snapshot: snap});
   app.session.snapshot = snap;
-  charts.clear();
   adoptConfig(a.config);
   showCounts({epoch: a.epoch, d_steps: snap.d_steps ?? 0, g_steps: snap.g_steps ?? 0});
+  newExperiment(a.epoch > 0); // past epoch 0 the link cannot rebuild these weights: the file can
   say(`Loaded ${f.name} at epoch ${a.epoch}`);
 }));
 
@@ -368,46 +490,96 @@ $("export-png").addEventListener("click", () => $("data-view").toBlob((b) => dow
 $("export-csv").addEventListener("click", () => download(`ganlab-${stamp()}-metrics.csv`, new Blob([charts.toCSV()], {type: "text/csv"})));
 $("copy-link").addEventListener("click", async () => {
   writeHash();
-  try { await navigator.clipboard.writeText(location.href); say("Link copied: it reproduces this experiment."); }
+  const {exp} = app;
+  if (exp.fromFile) { offerSave("This experiment was loaded from a state file: a link would start its config from epoch 0 and cannot rebuild the weights."); return; }
+  if (exp.edits.length > MAX_EDITS || location.href.length > MAX_LINK) {
+    offerSave(`This experiment is too big for a link (${exp.edits.length} live edits, ${(location.href.length / 1024).toFixed(1)} kB; at most ${MAX_EDITS} edits and ${MAX_LINK / 1024} kB).`);
+    return;
+  }
+  const what = app.counts.epoch ? ` up to epoch ${app.counts.epoch}` : "";
+  const edits = exp.edits.length ? ` with its ${exp.edits.length} live edit${exp.edits.length > 1 ? "s" : ""}` : "";
+  try { await navigator.clipboard.writeText(location.href); say(`Link copied: it replays this experiment${edits}${what}.`); }
   catch { say(`Link: ${location.href}`, "sticky"); }
 });
+
+/** Say why a link will not do, with a button that saves the state file instead. */
+function offerSave(text) {
+  say(`${text} Save the state to a file instead: `, "sticky");
+  const b = document.createElement("button");
+  b.textContent = "Save state";
+  b.addEventListener("click", () => $("save-state").click());
+  $("status").appendChild(b);
+}
+
+// --- link replay ---------------------------------------------------------------------------------
+
+/** The "Replay to epoch E" button: shown while a link's schedule waits for its pause epoch. */
+function showReplay() {
+  const {exp} = app, b = $("replay");
+  b.hidden = exp.pauseAt === null;
+  if (!b.hidden) b.textContent = `Replay to epoch ${exp.pauseAt}`;
+}
+
+async function sendSchedule({edits, pause_at: pauseAt}) {
+  const a = await ask("schedule", {edits, pause_at: pauseAt});
+  app.exp.applied = 0;
+  app.exp.appliedUpTo(a.applied);
+  app.exp.pauseAt = a.pause_at;
+  adoptConfig(a.config);
+  showReplay();
+}
+
+function cancelReplay(why) {
+  const {exp} = app;
+  exp.pending = [];
+  exp.pauseAt = null;
+  showReplay();
+  ask("schedule", {edits: [], pause_at: null}).catch(() => {});
+  say(`Replay stopped: ${why}.`);
+}
+
+$("replay").addEventListener("click", guard(async () => {
+  // As fast as the server goes; the server pauses at the link's epoch and says so (status).
+  await ask("speed", {epochs_per_sec: null});
+  await play();
+  say(`Replaying to epoch ${app.exp.pauseAt} at full speed…`, "sticky");
+}));
+
+function onScheduled(m) {
+  app.exp.appliedUpTo(m.applied);
+  adoptConfig(m.config);
+  showCounts(m);
+}
+
+/** The server reached the schedule's pause epoch: the page now shows what the link's maker saw. */
+function onReplayed(m) {
+  app.exp.pauseAt = null;
+  showReplay();
+  sendSpeed(); // back to the page's own pace
+  writeHash();
+  refreshSnapshotSoon();
+  say(`Replayed to epoch ${m.epoch}: this is the state the link was copied at.`);
+}
 $("import-points").addEventListener("click", () => $("file-points").click());
 $("file-points").addEventListener("change", guard(async () => {
   const f = $("file-points").files[0];
   $("file-points").value = "";
   if (!f) return;
-  let pts;
-  try { pts = parsePoints(await f.text()); } catch (e) { say(`${f.name}: ${e.message}`, "error"); return; }
+  // The server's parser (the CLI's): the same rules and the same messages, line and column named.
+  let reply;
+  try {
+    const r = await fetch(`/api/points?name=${encodeURIComponent(f.name)}`, {method: "POST", body: f});
+    reply = await r.json();
+    if (!r.ok) { say(reply.error || `${f.name}: HTTP ${r.status}`, "error"); return; }
+  } catch (e) { say(`${f.name}: ${e.message}`, "error"); return; }
+  // 12 bits per axis, as the link stores them, so that a link replays exactly this data.
+  const pts = quantise(reply.points);
   drawing.setEnabled(false);
+  showEmptyDrawing(false);
   state.set("pts", [pts]);
-  await sendData("points", {points: pts});
-  say(`Imported ${pts.length} points from ${f.name}`);
+  await sendData("points", {points: pts}, $("apply-preset").checked);
+  say(`Imported ${pts.length} points from ${f.name}${reply.fitted ? " (rescaled into the unit square)" : ""}`);
 }));
-
-/** Points from CSV ("x,y" per line, an optional header) or JSON ([[x, y]], [{x, y}] or
- * {"points": ...}); anything outside the unit square is rescaled into [0.05, 0.95]. */
-export function parsePoints(text) {
-  let pts;
-  const t = text.trim();
-  if (t.startsWith("[") || t.startsWith("{")) {
-    let j = JSON.parse(t);
-    if (!Array.isArray(j)) j = j.points;
-    if (!Array.isArray(j)) throw new Error("expected a list of points or {\"points\": [...]}");
-    pts = j.map((p) => (Array.isArray(p) ? [Number(p[0]), Number(p[1])] : [Number(p.x), Number(p.y)]));
-  } else {
-    pts = t.split(/\r?\n/).map((l) => l.split(/[,;\s]+/).filter(Boolean).map(Number)).filter((r) => r.length >= 2 && r.slice(0, 2).every(Number.isFinite)).map((r) => [r[0], r[1]]);
-  }
-  pts = pts.filter((p) => p.every(Number.isFinite));
-  if (!pts.length) throw new Error("no points found (expected x,y per line or a JSON list)");
-  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const [x, y] of pts) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); }
-  if (x0 < 0 || y0 < 0 || x1 > 1 || y1 > 1) {
-    const s = 0.9 / Math.max(x1 - x0, y1 - y0, 1e-9), cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-    pts = pts.map(([x, y]) => [0.5 + (x - cx) * s, 0.5 + (y - cy) * s]);
-    say("Points were rescaled into the unit square.");
-  }
-  return pts;
-}
 
 // --- session -------------------------------------------------------------------------------------
 function onFrame({meta, layers}) {
@@ -419,7 +591,7 @@ function onFrame({meta, layers}) {
   $("eps").textContent = !Number.isFinite(eps) ? "0" : eps >= 100 ? eps.toFixed(0) : eps.toFixed(1);
   dv.setFrame(layers);
   if (layers.real && app.picker) app.picker.icon(app.server.data, layers.real.data);
-  graph.update(dv.layers, meta.losses);
+  graph.update(graphLayers(), meta.losses);
   charts.add(meta);
   if (meta.stage && app.slowmo) {
     app.stage = meta.stage;
@@ -450,8 +622,10 @@ async function onHello(msg) {
       const params = data === "drawn" ? {strokes: pts, spread: state.get("spread")} : {points: pts.flat()};
       await sendData(data, params).catch(() => {});
       changed = true;
+    } else if (data === "drawn") {
+      app.emptyDrawing = true; // an empty canvas with a hint, not the server's default data
     } else if (USER_DATA.has(data)) {
-      say("The link names a drawing but holds no points: draw a shape to set the data.", "sticky");
+      say("The link names a point set but holds no points: import a file to set the data.", "sticky");
     } else if (data !== server.data || JSON.stringify(want.data_params ?? {}) !== JSON.stringify(server.data_params ?? {})) {
       await sendData(data, want.data_params && Object.keys(want.data_params).length ? want.data_params : null).catch(() => {});
       changed = true;
@@ -462,11 +636,21 @@ async function onHello(msg) {
       try { const a = await ask("config", {changes}); adoptConfig(a.config); changed = true; } catch { /* said */ }
     }
     if (changed) await ask("reset").catch(() => {});
-    charts.clear();
   } else {
     adoptConfig(msg.config);
   }
   adoptConfig(app.server);
+  newExperiment();
+  if (app.emptyDrawing) showEmptyDrawing(true);
+  // The link's live edits, applied by the server at their epochs; it pauses where the link was copied.
+  const edits = state.get("edits"), at = state.get("at");
+  state.set("edits", []); // from here on the experiment (app.exp) holds them
+  state.set("at", null);
+  if (fromUrl && (edits.length || at)) {
+    app.exp.pending = edits;
+    await sendSchedule({edits, pause_at: at}).catch(() => { app.exp.pending = []; });
+    if (at) say(`This link was copied at epoch ${at}: press "Replay to epoch ${at}" to get there (or play at your pace).`, "sticky");
+  }
   refreshSnapshotSoon();
   app.ready = true;
   if (!app.previewsLoaded) { // after the experiment is in place: first paint and setup come first
@@ -475,20 +659,31 @@ async function onHello(msg) {
   }
 }
 
+async function onReconnected(e) {
+  setConn("connected", "ok");
+  say("Reconnected: session restored from the last snapshot.");
+  adoptConfig(e.detail.config);
+  showCounts(e.detail);
+  sendView(); sendSpeed();
+  // The restored server holds no schedule: edits made since the snapshot and the link's pending
+  // ones go back to it, at their epochs.
+  const rest = app.exp.resume();
+  if (rest.edits.length || rest.pause_at !== null) await sendSchedule(rest);
+  if (app.slowmo) setSlowmo(true).catch(() => {});
+  const was = app.wasRunning;
+  app.wasRunning = false;
+  if (was) play().catch(() => {});
+}
+
 function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const s = app.session = new Session(`${proto}//${location.host}/ws`);
   s.addEventListener("hello", (e) => onHello(e.detail).catch((err) => say(String(err), "error")));
   s.addEventListener("frame", (e) => onFrame(e.detail));
-  s.addEventListener("reconnected", (e) => {
-    setConn("connected", "ok");
-    say("Reconnected: session restored from the last snapshot.");
-    adoptConfig(e.detail.config);
-    sendView(); sendSpeed();
-    if (app.slowmo) setSlowmo(true).catch(() => {});
-    if (app.wasRunning) play().catch(() => {});
-  });
-  s.addEventListener("disconnected", () => { app.wasRunning = app.running; setConn("offline", "bad"); });
+  s.addEventListener("reconnected", (e) => onReconnected(e).catch(() => {}));
+  s.addEventListener("ack", (e) => { if (e.detail.type === "snapshot") app.exp.snapEdits = app.exp.edits.length; });
+  s.addEventListener("scheduled", (e) => onScheduled(e.detail));
+  s.addEventListener("disconnected", () => { app.wasRunning = app.running || app.wasRunning; setConn("offline", "bad"); });
   s.addEventListener("reconnecting", (e) => say(`Connection lost; reconnecting in ${(e.detail.in / 1000).toFixed(1)} s…`, "sticky"));
   s.addEventListener("fatal", (e) => say(e.detail.message, "error"));
   s.addEventListener("notice", (e) => say(e.detail.message, "error"));
@@ -497,6 +692,7 @@ function connect() {
     setRunning(!!m.running);
     showCounts(m);
     if (m.state === "diverged") say(`Training diverged: ${m.message} Change a hyperparameter or reset.`, "error");
+    else if (m.state === "ok" && !m.running && app.exp.pauseAt === m.epoch) onReplayed(m);
     else if (m.message) say(m.message);
   });
   s.addEventListener("server-error", (e) => say(`${e.detail.code}: ${e.detail.message}`, "error"));
@@ -518,13 +714,15 @@ async function start() {
   app.fields = fields;
   app.dists = distributions;
   addConfigFields(fields);
+  for (const x of REPLAY_SETTINGS) if (!SETTINGS.includes(x)) SETTINGS.push(x);
   state.fill();
   const ignored = state.fromHash(location.hash);
   if (ignored.length) say(`Ignored unknown URL settings: ${ignored.join(", ")}`);
   drawing.set(state.get("pts"));
   $("draw-spread").value = String(state.get("spread"));
   $("stage-seconds").value = String(state.get("stage_seconds"));
-  app.controls = new Controls($("controls"), fields, onControl);
+  app.controls = new Controls($("controls"), fields, onControl,
+    (f, text, why) => say(`${f.path}: ${why}`, "error"));
   app.picker = new Picker($("dist-picker"), distributions, pickDistribution);
   showLayers();
   showSpeed();

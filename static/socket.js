@@ -97,7 +97,8 @@ export class Session extends EventTarget {
       this.restoring = true;
       try {
         const ack = await this.request("restore", {snapshot: this.snapshot});
-        msg = {...msg, config: ack.config, epoch: ack.epoch}; // the restored state, not the fresh one
+        // the restored state, not the fresh one
+        msg = {...msg, config: ack.config, epoch: ack.epoch, d_steps: ack.d_steps, g_steps: ack.g_steps};
       } catch (e) { this.emit("notice", {message: `could not restore the session: ${e.message}`}); }
       this.restoring = false;
     }
@@ -132,6 +133,7 @@ export class Session extends EventTarget {
         break;
       }
       case "status": this.emit("status", msg); break;
+      case "scheduled": this.emit("scheduled", msg); break;
       default: break;
     }
   }

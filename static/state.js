@@ -90,6 +90,12 @@ function clone(v) { return v === undefined ? v : JSON.parse(JSON.stringify(v)); 
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/** Points on the link's 12-bit grid (q / 4095): data sent in this form replays exactly. */
+export function quantise(points) {
+  const q = (v) => Math.round(Math.min(1, Math.max(0, v)) * 4095) / 4095;
+  return points.map(([x, y]) => [q(x), q(y)]);
+}
+
 export function encodeStrokes(strokes) {
   return strokes.map((stroke) => {
     let out = "";

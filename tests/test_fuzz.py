@@ -42,7 +42,7 @@ DELETE = object()  # snapshot surgery: remove the key
 # A valid message of each type, for the fields that are not being fuzzed.
 BASE = {"play": {}, "pause": {}, "step": {}, "reset": {}, "config": {"changes": {}},
         "data": {"name": "gaussians"}, "speed": {"epochs_per_sec": 100}, "slowmo": {"on": False},
-        "view": {}, "snapshot": {}, "restore": {}, "ping": {}}
+        "view": {}, "snapshot": {}, "restore": {}, "ping": {}, "schedule": {"edits": []}}
 PARAMS = {  # a template per distribution taking params; "@" marks the fuzzed value
     "drawn": [{"strokes": "@"}, {"strokes": [["@"]]}, {"strokes": [[["@", 0.5]]]},
               {"strokes": [[[0.5, 0.5]]], "spread": "@"}, {"points": "@"}, {"points": [["@", 0.5]]}],
@@ -89,6 +89,10 @@ def field_messages(rng: random.Random) -> list[tuple[str, str]]:
         for t in templates:
             for v in some(VALUES):
                 out.append((f"data.{name}.{t}={v[:20]}", raw({"type": "data", "name": name, "params": t}, v)))
+    for edit in ({"epoch": "@", "step": "generator"}, {"epoch": 3, "step": "@"}, {"epoch": 3, "changes": "@"},
+                 {"epoch": 3, "changes": {"d_optimizer.lr": "@"}}, {"epoch": 3, "changes": {"data": "@"}}):
+        for v in some(VALUES):
+            out.append((f"schedule.edits.{edit}={v[:20]}", raw({"type": "schedule", "edits": [edit]}, v)))
     for v in some(VALUES):
         out.append((f"type={v[:20]}", raw({"type": "@"}, v)))
         out.append((f"message={v[:20]}", v))

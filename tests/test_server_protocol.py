@@ -691,7 +691,7 @@ def test_no_reply_echoes_bulk_data(fast):
                          ("data", {"name": "points", "params": {"points": pts}, "keep": True}),
                          ("speed", {"epochs_per_sec": 100}), ("slowmo", {"on": False}),
                          ("view", {"samples": 5000}), ("restore", {"snapshot": snap}),
-                         ("ping", {})]:
+                         ("ping", {}), ("schedule", {"edits": [{"epoch": 9, "changes": {"k_d": 2}}]})]:
         ack = size_of(type, **fields)
         if "config" in ack:
             assert ack["config"]["data_params"]["points"] == digest, type

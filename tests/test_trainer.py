@@ -273,6 +273,84 @@ def test_generator_weight_average():
     np.testing.assert_array_equal(t.G_avg.params, t.G.params)
 
 
+EDITS = [
+    {"epoch": 0, "step": "discriminator"},
+    {"epoch": 7, "changes": {"d_optimizer.lr": 0.02, "k_d": 3}},
+    {"epoch": 7, "step": "generator"},
+    {"epoch": 19, "changes": {"loss": "lsgan", "batch_size": 64}},
+    {"epoch": 30, "changes": {"data": "ring"}},
+    {"epoch": 30, "step": "discriminator"},
+    {"epoch": 41, "changes": {"g_optimizer": {"kind": "adam", "lr": 0.003}}},
+]
+
+
+def by_hand(t, edits, until):
+    """The edits made by hand at their epochs (as a user of the page would), then train to until."""
+    for e in edits:
+        t.train(e["epoch"] - t.epoch)
+        if "step" in e:
+            assert t.step(e["step"])
+        else:
+            t.update(e["changes"])
+    t.train(until - t.epoch)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 1000, "sliced"])
+def test_scheduled_edits_are_bit_identical_to_edits_by_hand(chunk):
+    a, b = Trainer(seed=3), Trainer(seed=3)
+    by_hand(a, EDITS, 60)
+    b.schedule(EDITS, pause_at=50)
+    assert b.edits_applied == 1  # the one due at epoch 0 applies at once
+    while b.pause_at is not None:
+        # "sliced": the server's time-limited chunks, stopping after every single update
+        b.train(1000, seconds=0) if chunk == "sliced" else b.train(chunk)
+    assert b.epoch == 50 and b.edits_applied == len(EDITS)
+    assert b.train(10) == 10  # the pause is spent: training goes on
+    sa, sb = a.snapshot(), b.snapshot()
+    counts = [(s["epoch"], s["d_steps"], s["g_steps"]) for s in (sa, sb)]
+    assert counts[0] == counts[1] == (60, 2 * 7 + 3 * 53 + 2, 61)  # k_d 2, then 3 from epoch 7; 2 single D steps
+    assert json.dumps(sa, sort_keys=True) == json.dumps(sb, sort_keys=True)
+    # Single steps pick up due edits first, as a step by hand after the edit would.
+    c, d = Trainer(seed=4), Trainer(seed=4)
+    c.train(4)
+    c.update({"d_optimizer.lr": 0.3})
+    c.step("discriminator")
+    d.train(3)
+    d.schedule([{"epoch": 4, "changes": {"d_optimizer.lr": 0.3}}])
+    d.train(1)  # now at 4: the edit is due, applied before the next update
+    d.step("discriminator")
+    np.testing.assert_array_equal(params(c), params(d))
+
+
+def test_pause_at_stops_training_after_that_epochs_edits():
+    t = Trainer(seed=1)
+    t.schedule([{"epoch": 5, "changes": {"d_optimizer.lr": 0.01}}], pause_at=5)
+    assert t.train(100) == 5 and t.epoch == 5
+    assert t.config.d_optimizer.lr == 0.01 and t.pause_at is None
+    t.reset()
+    t.schedule([{"epoch": 5, "changes": {"d_optimizer.lr": 0.01}}])
+    t.reset()  # a reset drops the schedule
+    t.train(10)
+    assert t.config.d_optimizer.lr == 0.01 and t.edits_applied == 0 and not t._edits
+
+
+@pytest.mark.parametrize("edits, pause_at, field", [
+    ([{"epoch": 3, "changes": {"generator.units": 20}}], None, "edits[0].changes"),  # a restart
+    ([{"epoch": 5, "step": "discriminator"}, {"epoch": 4, "step": "generator"}], None, "edits[1].epoch"),
+    ([{"epoch": 2, "changes": {"d_optimizer.lr": -1}}], None, "edits[0].changes.d_optimizer.lr"),
+    ([{"epoch": 2, "changes": {"data": "nope"}}], None, "edits[0].changes.data"),
+    ([{"epoch": 2, "step": "both"}], None, "edits[0].step"),
+    ([{"epoch": 2, "step": "generator", "changes": {}}], None, "edits[0]"),
+    ([], 1, "pause_at"),
+])
+def test_bad_schedules_are_refused_naming_the_edit(edits, pause_at, field):
+    t = Trainer(seed=0)
+    t.train(2)
+    before = json.dumps(t.snapshot(), sort_keys=True)
+    with pytest.raises(ConfigError) as e:
+        t.schedule(edits, pause_at)
+    assert any(f == field for f, _ in e.value.errors), e.value.errors
+    assert json.dumps(t.snapshot(), sort_keys=True) == before and not t._edits
 @pytest.mark.parametrize("cfg", [
     {"k_d": 3, "k_g": 2},
     {"k_d": 10, "k_g": 1, "batch_size": 400},  # k B > a pool: fakes drawn step by step

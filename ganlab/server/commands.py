@@ -60,8 +60,17 @@ class Commands:
         self.wake.set()
         return {"running": True}
 
+    def settle(self) -> None:
+        """Finish an epoch that a time-limited training chunk left unfinished (at most one
+        epoch's updates), so that every state a client pauses at, edits, steps from or saves is
+        at an epoch boundary: a link's edits then replay at their epochs exactly (schedule)."""
+        t = self.trainer
+        if t.mid_epoch and t.status.ok:
+            t.train(1)
+
     def on_pause(self, msg: m.Pause) -> dict:
         # Commands run between chunks, so no training happens after this point.
+        self.settle()
         self.running = False
         self.wake.set()
         return {"running": False, "epoch": self.trainer.epoch}
@@ -71,6 +80,9 @@ class Commands:
         self.running = False
         self.wake.set()
         self._finish_epoch()
+        begun, self.step_begun = self.step_begun, False
+        if not begun:  # else the session trained this step's first updates (_step_in_slices)
+            self.settle()
         if not t.step(msg.mode):
             raise m.ProtocolError("diverged", t.status.message or "training diverged", msg.id)
         return {"epoch": t.epoch, "d_steps": t.d_steps, "g_steps": t.g_steps}
@@ -114,6 +126,7 @@ class Commands:
 
     def _update(self, changes: dict, mid: Any, kind: str) -> dict:
         """Apply config changes from a ``config`` or ``data`` message, strictly typed."""
+        self.settle()
         t = self.trainer
         old = t.config
         try:
@@ -142,6 +155,7 @@ class Commands:
         return {"speed": self.speed}
 
     def on_slowmo(self, msg: m.Slowmo) -> dict:
+        self.settle()
         if not msg.on:
             self._finish_epoch()
         self.slowmo = {"on": msg.on, "stage_seconds": msg.stage_seconds}
@@ -167,6 +181,7 @@ class Commands:
         return {"view": dict(v)}
 
     def on_snapshot(self, msg: m.Snapshot) -> dict:
+        self.settle()
         return {"snapshot": self.trainer.snapshot()}
 
     def on_restore(self, msg: m.Restore) -> dict:
@@ -185,6 +200,30 @@ class Commands:
     def on_ping(self, msg: m.Ping) -> dict:
         return {}
 
+    edits_reported = 0  # scheduled edits the client was told about (session.report_schedule)
+    step_begun = False  # a step's epoch was begun in slices by the session (on_step finishes it)
+
+    def on_schedule(self, msg: m.Schedule) -> dict:
+        self.settle()
+        t = self.trainer
+        edits = [e.model_dump(exclude_none=True) for e in msg.edits]
+        try:
+            # The wire is strict (as for `config`): each edit's changes on top of the ones before.
+            cfg = config_dump(t.config)
+            for i, e in enumerate(edits):
+                if "changes" in e:
+                    try:
+                        cfg = config_dump(make_config(merge(cfg, nest(e["changes"])), strict=True))
+                    except ConfigError as err:
+                        raise ConfigError([(f"edits[{i}].changes.{f}", s) for f, s in err.errors]) from None
+            t.schedule(edits, msg.pause_at)
+        except ConfigError as e:
+            code = "bad_data" if any(".changes.data" in f for f, _ in e.errors) else "bad_message"
+            raise m.ProtocolError(code, "; ".join(f"schedule.{f}: {s}" for f, s in e.errors), msg.id) from None
+        self.edits_reported = t.edits_applied  # edits due now applied at once: the ack says so
+        self.changed()
+        return {"edits": len(msg.edits), "applied": t.edits_applied, "pause_at": t.pause_at,
+                "epoch": t.epoch, "config": self.config_echo()}
 
 def _wire_path(kind: str, path: str) -> str:
     """A config path as the message named it: ``config.batch_size``; for ``data``, the config's

@@ -11,7 +11,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ganlab.config import short
 
@@ -107,6 +107,36 @@ MESSAGES: dict[str, type[Message]] = {
     for m in (Play, Pause, Step, Reset, ConfigChange, Data, Speed, Slowmo, View, Snapshot, Restore,
               Ping)
 }
+
+
+# -- schedule: a link's live edits, applied by the trainer at their epochs -------------------------
+
+MAX_EDITS = 256  # a link holds at most this many live edits (the page says so past the bound)
+
+
+class Edit(BaseModel):
+    """One live edit: config ``changes`` or one ``step`` of a network, after ``epoch`` epochs."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    epoch: int = Field(ge=0, le=10**12, description="completed epochs when the edit applies")
+    changes: dict[str, Any] | None = Field(None, description="live config changes (as `config`)")
+    step: Literal["discriminator", "generator"] | None = Field(None, description="one update")
+
+    @model_validator(mode="after")
+    def _one(self) -> Edit:
+        if (self.changes is None) == (self.step is None):
+            raise ValueError("an edit needs exactly one of 'changes' and 'step'")
+        return self
+
+
+class Schedule(Message):
+    type: Literal["schedule"]
+    edits: list[Edit] = Field(max_length=MAX_EDITS, description="in epoch order")
+    pause_at: int | None = Field(None, ge=0, le=10**12, description="pause when this epoch is reached")
+
+
+MESSAGES["schedule"] = Schedule
 
 
 def _id_of(obj: Any) -> Any:
@@ -226,4 +256,4 @@ def describe(e: ValidationError, kind: str) -> str:
     return "; ".join(parts)
 
 
-__all__ = ["MESSAGES", "LAYER_NAMES", "Message", "ProtocolError", "parse", "peek_id"]
+__all__ = ["MAX_EDITS", "MESSAGES", "LAYER_NAMES", "Message", "ProtocolError", "parse", "peek_id"]

@@ -402,6 +402,7 @@ class Session(Commands):
                         continue  # paused (or slowed) while waiting for the turn
                     t = self.trainer
                     t0 = time.perf_counter()
+                    target = t.pause_at
                     failed = None
                     try:
                         with self._charged():
@@ -421,9 +422,23 @@ class Session(Commands):
                     self.trained += done
                 if not t.status.ok:
                     await self.check_status()
+                await self.report_schedule(target)
                 await asyncio.sleep(0)  # every other ready session runs before our next chunk
         finally:
             want(False)
+
+    async def report_schedule(self, target: int | None = None) -> None:
+        """Tell the client about scheduled edits just applied (``scheduled``, with the config now
+        in force) and about reaching the schedule's ``pause_at`` (a ``status``)."""
+        t = self.trainer
+        if t.edits_applied > self.edits_reported:
+            self.edits_reported = t.edits_applied
+            await self.send({"type": "scheduled", "epoch": t.epoch, "applied": t.edits_applied,
+                             "remaining": t.edits_pending, "config": self.config_echo()})
+        if target is not None and t.pause_at is None and self.running:
+            self.running = False
+            await self.send({"type": "status", "running": False, "epoch": t.epoch, "state": "ok",
+                             "message": f"paused at epoch {t.epoch}, as scheduled"})
 
     async def _nap(self, seconds: float) -> None:
         """Sleep up to ``seconds``, waking early on play / pause / speed / slow-motion changes."""
@@ -509,6 +524,7 @@ class Session(Commands):
                     if frame is not None:
                         await self._send_built(frame)
                 await self.check_status()
+                await self.report_schedule()
                 return
         async with self.send_lock:
             await self._send_text(out)
@@ -516,16 +532,25 @@ class Session(Commands):
             await self.check_status()
 
     async def _step_in_slices(self) -> None:
-        """All but the last update of a ``step``'s epoch, in chunks with turns of the loop between
-        (one epoch of the maximum config is ~0.65 s of CPU); ``on_step`` then applies the last
-        one. Sliced training is bit-identical to unsliced, so the step's result is unchanged."""
-        t, s = self.trainer, self.settings
+        """A ``step``'s work before ``on_step``, in chunks with turns of the loop between (one
+        epoch of the maximum config is ~0.65 s of CPU): first the rest of an epoch that a
+        training chunk left unfinished (what ``settle`` does in one stretch), then all but the
+        last update of the step's own epoch; ``on_step`` applies that last one. Sliced training
+        is bit-identical to unsliced, so the step's result is unchanged."""
+        t = self.trainer
         self.running = False
-        while t.status.ok and t.updates_left > 1:
+        await self._train_while(lambda: t.mid_epoch)
+        await self._train_while(lambda: t.updates_left > 1)
+        self.step_begun = t.mid_epoch  # on_step must finish this epoch, not settle it and add one
+
+    async def _train_while(self, more) -> None:
+        """Single updates while ``more()`` holds, a chunk of ``chunk_seconds`` per loop turn."""
+        t, s = self.trainer, self.settings
+        while t.status.ok and more():
             end = time.perf_counter() + s.chunk_seconds
             with self._charged():
-                while t.updates_left > 1 and time.perf_counter() < end and t.status.ok:
-                    t.train(1, seconds=0)  # exactly one update: never the epoch's last here
+                while t.status.ok and more() and time.perf_counter() < end:
+                    t.train(1, seconds=0)  # exactly one update
             await self._turn()
 
     def _parse(self, text: str) -> m.Message | dict:
