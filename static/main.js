@@ -2,12 +2,13 @@
 // experiment, and turns clicks, keys and server messages into updates of the views.
 
 import {Session} from "./socket.js";
-import {State, SETTINGS, LAYERS, SPEEDS, addConfigFields} from "./state.js";
+import {State, SETTINGS, LAYERS, SPEEDS, DEFAULT_SPEED, addConfigFields} from "./state.js";
 import {DataView} from "./dataview.js";
 import {Graph, STAGES} from "./graph.js";
 import {Charts} from "./charts.js";
 import {Controls, Picker, normaliseSchema, flatten, loadPreviews} from "./controls.js";
 import {Drawing} from "./draw.js";
+import {Presenter} from "./presenter.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
@@ -31,6 +32,8 @@ const graph = app.graph = new Graph($("model-graph"), {
 });
 const drawing = app.drawing = new Drawing($("data-view"), (e) => dv.toUnit(e), sendDrawing, () => { dv.dirty = true; });
 dv.strokes = () => drawing.strokes;
+
+const presenter = app.presenter = new Presenter($("presenter"));
 
 // --- status line -----------------------------------------------------------------------------------
 let statusTimer = 0;
@@ -233,8 +236,10 @@ function sendView() {
   if (!app.session?.connected) return;
   const want = new Set([...state.get("layers"), ...THUMB_LAYERS]);
   if (app.slowmo) want.add("g_grad");
-  ask("view", {layers: [...want]}).catch(() => {});
+  ask("view", {layers: [...want], extent: dv.target()}).catch(() => {});
 }
+// The view widened or narrowed (extent.js): the server grids the heatmap for the new extent.
+dv.onExtent = (extent) => { if (app.session?.connected) ask("view", {extent}).catch(() => {}); };
 
 for (const l of LAYERS) $(`layer-${l}`).addEventListener("change", (e) => toggleLayer(l, e.target.checked));
 
@@ -261,7 +266,13 @@ function showSpeed() {
   const v = state.get("speed");
   $("speed").value = String(speedIndex(v));
   $("speed-label").textContent = v === null ? "max" : `${v}/s`;
+  $("speed-max").setAttribute("aria-pressed", String(v === null));
 }
+// "max" is one click away from the class pace, and one click back.
+$("speed-max").addEventListener("click", () => {
+  state.set("speed", state.get("speed") === null ? app.lastPace ?? DEFAULT_SPEED : (app.lastPace = state.get("speed"), null));
+  showSpeed(); writeHash(); sendSpeed();
+});
 function sendSpeed() { if (app.session?.connected) ask("speed", {epochs_per_sec: state.get("speed")}).catch(() => {}); }
 $("speed").addEventListener("input", () => { state.set("speed", SPEEDS[Number($("speed").value)]); showSpeed(); writeHash(); sendSpeed(); });
 function nudgeSpeed(d) {
@@ -314,7 +325,7 @@ document.addEventListener("keydown", (e) => {
     " ": togglePlay, s: () => step("both"), g: () => step("generator"), d: () => step("discriminator"),
     r: reset, m: () => setSlowmo(!app.slowmo), "?": async () => help($("help").hidden),
     "+": async () => nudgeSpeed(1), "=": async () => nudgeSpeed(1), "-": async () => nudgeSpeed(-1),
-    u: async () => drawing.undo(),
+    u: async () => drawing.undo(), p: async () => presenter.toggle(),
   };
   let f = keys[e.key];
   if (!f && /^[1-7]$/.test(e.key)) { const l = LAYERS[Number(e.key) - 1]; f = async () => toggleLayer(l, !state.get("layers").includes(l)); }
@@ -417,7 +428,7 @@ function onFrame({meta, layers}) {
   setRunning(!!meta.running);
   const eps = meta.epochs_per_sec;
   $("eps").textContent = !Number.isFinite(eps) ? "0" : eps >= 100 ? eps.toFixed(0) : eps.toFixed(1);
-  dv.setFrame(layers);
+  dv.setFrame(layers, meta.extent);
   if (layers.real && app.picker) app.picker.icon(app.server.data, layers.real.data);
   graph.update(dv.layers, meta.losses);
   charts.add(meta);

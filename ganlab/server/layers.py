@@ -16,7 +16,7 @@ from ganlab import Trainer, views
 from ganlab.metrics import frame_metrics
 
 DEFAULT_VIEW = {"layers": ["real", "fake", "heatmap", "d_grad"], "heatmap": 50, "samples": 500,
-                "manifold": 20, "fps": 30}
+                "manifold": 20, "fps": 30, "extent": [0.0, 0.0, 1.0, 1.0]}
 
 
 @dataclass
@@ -44,6 +44,7 @@ class FrameBuilder:
         v = self.view
         want = set(v["layers"])
         n, h = v["samples"], v["heatmap"]
+        extent = tuple(v["extent"])  # where the grids lie: the page widens it to show the fakes
         out: dict[str, np.ndarray] = {}
         real = self.real(t, n)
         z = t.viz_noise(n)  # the same z every frame: samples glide
@@ -53,7 +54,7 @@ class FrameBuilder:
         if "fake" in want:
             out["fake"] = fake
         if "heatmap" in want:
-            out["heatmap"] = views.heatmap(t, h)
+            out["heatmap"] = views.heatmap(t, h, extent)
         if "d_grad" in want:
             out["d_grad"] = t.d_grad(fake)
         if "g_grad" in want:
@@ -63,7 +64,7 @@ class FrameBuilder:
             out["manifold"] = pts.reshape(pts.shape[0], -1)
             out["manifold_area"] = np.atleast_2d(area)
         if "optimal_d" in want:
-            out["optimal_d"] = views.optimal_discriminator(real, fake, h)
+            out["optimal_d"] = views.optimal_discriminator(real, fake, h, extent)
         if "noise" in want:
             out["noise"] = z[:, :2]
         return out, (frame_metrics(t, real, fake) if with_metrics else {})

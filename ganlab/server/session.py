@@ -179,6 +179,7 @@ class Session(Commands):
             "type": "frame", "seq": self.seq, "epoch": t.epoch, "d_steps": t.d_steps,
             "g_steps": t.g_steps, "running": self.running, "epochs_per_sec": self.epochs_per_sec(),
             "losses": t.losses, "metrics": metrics, "layers": list(layers),
+            "extent": self.frames.view["extent"],  # what the heatmap / D* grids cover
             "stage": None if stage is None else
             {"index": stage, "name": STAGES[stage][0], "caption": STAGES[stage][1]},
         }

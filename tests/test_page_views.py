@@ -1,0 +1,180 @@
+"""The page's views in a real browser: the data view's extent, layout at three screen sizes,
+presenter mode, charts, exports, hints, the mixture editor and the trained-state button.
+
+Reuses test_page.py's server and browser fixtures; every page is checked on the way out for
+console errors, uncaught exceptions and requests to anything but the local server.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_page import Page, browser, server  # noqa: F401  (fixtures)
+
+SIZES = {"laptop": (1440, 900), "small laptop": (1024, 768), "phone": (390, 844)}
+
+
+class SizedPage(Page):
+    """A Page at a given viewport (phones get touch and a mobile viewport)."""
+
+    def __init__(self, chromium, base, width=1280, height=860, scale=1):
+        self.base = base
+        phone = width < 500
+        self.context = chromium.new_context(viewport={"width": width, "height": height},
+                                           device_scale_factor=scale, has_touch=phone,
+                                           is_mobile=phone)
+        self.problems = []
+        self.page = self.new_page()
+
+
+@pytest.fixture
+def sized(browser, server):  # noqa: F811
+    pages = []
+
+    def make(width=1280, height=860, scale=1):
+        p = SizedPage(browser, server, width, height, scale)
+        pages.append(p)
+        return p
+
+    yield make
+    problems = [x for p in pages for x in p.problems]
+    for p in pages:
+        p.context.close()
+    assert not problems, problems
+
+
+def box(pg, sel):
+    return pg.locator(sel).bounding_box()
+
+
+# -- 1. the view shows where G's samples are ----------------------------------------------------
+
+FAKES_IN_VIEW_JS = """() => {
+    const dv = window.ganlab.dataView, f = dv.layers.fake.data, W = dv.canvas.width;
+    let inside = 0, outsideSquare = 0;
+    for (let i = 0; i < f.length; i += 2) {
+        const X = dv.px(f[i]), Y = dv.py(f[i + 1]);
+        if (X > 0.01 * W && X < 0.99 * W && Y > 0.01 * W && Y < 0.99 * W) inside++;
+        if (!(f[i] >= 0 && f[i] <= 1 && f[i + 1] >= 0 && f[i + 1] <= 1)) outsideSquare++;
+    }
+    return {n: f.length / 2, inside, outsideSquare, extent: dv.extent, target: dv.target(),
+            grid: window.ganlab.lastMeta.extent};
+}"""
+
+
+def test_view_widens_to_show_fakes_outside_the_square(sized):
+    """Seed 0's default experiment starts with all 500 fakes just outside the unit square: the
+    view widens until every one is drawn inside it (not pinned to the border), and the server
+    grids the heatmap over the same extent."""
+    pg = sized().open()
+    pg.wait_for_function("() => { const d = window.ganlab.dataView; return d.extent.join() === d.target().join()"
+                         " && window.ganlab.lastMeta.extent.join() === d.target().join(); }")
+    r = pg.evaluate(FAKES_IN_VIEW_JS)
+    assert r["outsideSquare"] == r["n"] == 500, r  # the scenario: every fake outside the square
+    assert r["inside"] == r["n"], r
+    x0, y0, x1, y1 = r["extent"]
+    assert x0 < 0 and y0 < 0 and x1 >= 1 and y1 >= 1 and abs((x1 - x0) - (y1 - y0)) < 1e-6, r
+    assert x1 - x0 < 2, r  # widened, not zoomed out wholesale
+    # Hysteresis: small moves of the cloud leave the target alone; it grows at once when the fakes
+    # leave it, and only shrinks after they stayed well inside a smaller square for 1.5 s.
+    steps = pg.evaluate("""async () => {
+        const {AutoExtent, UNIT} = await import('/static/extent.js');
+        const a = new AutoExtent(), out = [];
+        const cloud = (cx, cy, s) => {
+            const p = [];
+            for (let i = 0; i < 50; i++) p.push(cx + s * Math.cos(i), cy + s * Math.sin(i));
+            return p; };
+        out.push(a.update(cloud(-0.2, -0.2, 0.05), 0), a.target.slice());
+        let changes = 0;
+        for (let t = 1; t < 40; t++) changes += a.update(cloud(-0.2 + 0.01 * Math.sin(t), -0.2, 0.05), 100 * t);
+        out.push(changes);
+        out.push(a.update(cloud(-2, 0.5, 0.1), 5000), a.target.slice());
+        out.push(a.update(cloud(0.5, 0.5, 0.1), 6000), a.update(cloud(0.5, 0.5, 0.1), 7000));
+        out.push(a.update(cloud(0.5, 0.5, 0.1), 7600), a.target.join() === UNIT.join());
+        return out; }""")
+    grew, first, jitter_changes, grew2, second, early1, early2, late, back = steps
+    assert grew and first[0] < -0.25 and jitter_changes == 0, steps
+    assert grew2 and second[0] < -2.1, steps
+    assert not early1 and not early2 and late and back, steps
+
+
+def test_default_pace_is_one_a_room_can_follow(sized):
+    pg = sized().open()
+    assert pg.text_content("#speed-label") == "50/s"
+    assert pg.evaluate("window.ganlab.state.get('speed')") == 50
+    pg.click("#speed-max")
+    assert pg.text_content("#speed-label") == "max"
+    assert pg.get_attribute("#speed-max", "aria-pressed") == "true"
+    pg.wait_for_function("location.hash.includes('speed=max')")
+    pg.click("#speed-max")  # and back to the pace
+    assert pg.text_content("#speed-label") == "50/s"
+    pg.click("#play")
+    pg.wait_for_function("Number(document.getElementById('epoch').textContent) >= 50", timeout=10000)
+    pg.wait_for_function("Number(document.getElementById('eps').textContent) > 0")
+    assert 25 < float(pg.text_content("#eps")) < 75
+    pg.click("#play")
+
+
+# -- 4. layout ---------------------------------------------------------------------------------
+
+def _inside(b, w, h):
+    return b and b["x"] >= 0 and b["y"] >= 0 and b["x"] + b["width"] <= w + 0.5 and b["y"] + b["height"] <= h + 0.5
+
+
+@pytest.mark.parametrize("size", ["laptop", "small laptop"])
+def test_lab_fits_one_laptop_screen(sized, size):
+    """Header controls, graph, data view and charts on the first screen; the data view is the
+    largest thing on it. At 1440 x 900 the page does not scroll at all (the hyperparameter column
+    scrolls on its own); at 1024 x 768 the distribution picker and hyperparameters follow below."""
+    w, h = SIZES[size]
+    pg = sized(w, h).open()
+    pg.wait_for_timeout(300)  # layout settles (fonts, the charts' ResizeObserver)
+    if w == 1440:
+        assert pg.evaluate("document.documentElement.scrollHeight") <= h, "the page scrolls"
+        assert _inside(box(pg, "#dist-picker"), w, h)
+    assert box(pg, "#bar")["height"] <= 56
+    for sel in ["#play", "#step-both", "#speed", "#reset", "#model-graph", "#data-view",
+                "#chart-loss", "#chart-div", "#export-png", "#layer-heatmap"]:
+        assert _inside(box(pg, sel), w, h), (sel, box(pg, sel))
+    view = box(pg, "#data-view")
+    assert view["width"] == pytest.approx(view["height"], abs=1)
+    assert view["width"] >= (620 if w == 1440 else 540), view
+    graph = box(pg, "#model-graph")
+    assert view["width"] * view["height"] > 2 * graph["width"] * graph["height"]
+    assert box(pg, "#chart-div")["height"] >= 90
+
+
+def test_phone_shows_the_data_view_first(sized):
+    pg = sized(*SIZES["phone"]).open()
+    bar, view = box(pg, "#bar"), box(pg, "#data-view")
+    assert bar["height"] <= 120, bar
+    assert view["y"] < 200 and view["y"] + view["height"] < 844, view  # on the first screen
+    assert view["width"] >= 340
+    assert box(pg, "#model-graph")["y"] > view["y"] and box(pg, "#dist-picker")["y"] > view["y"]
+    # Nothing wider than the screen.
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 390
+    # The "i" buttons stay round with a finger-sized target.
+    for b in pg.locator("button.info").all():
+        bb = b.bounding_box()
+        assert bb["width"] == pytest.approx(bb["height"], abs=0.5) and bb["width"] >= 24, bb
+
+
+def test_presenter_mode_enlarges_view_and_charts(sized):
+    w, h = SIZES["laptop"]
+    pg = sized(w, h).open()
+    before_view, before_chart = box(pg, "#data-view"), box(pg, "#chart-loss")
+    font = "parseFloat(getComputedStyle(document.querySelector('.legend')).fontSize)"
+    f0 = pg.evaluate(font)
+    pg.keyboard.press("p")
+    pg.wait_for_function("document.body.classList.contains('presenter')")
+    assert pg.get_attribute("#presenter", "aria-pressed") == "true"
+    pg.wait_for_timeout(300)
+    assert not pg.is_visible("#panel-data")
+    view, chart = box(pg, "#data-view"), box(pg, "#chart-loss")
+    assert view["width"] >= before_view["width"] and _inside(view, w, h)
+    assert chart["width"] * chart["height"] > 1.1 * before_chart["width"] * before_chart["height"]
+    assert pg.evaluate(font) >= 1.2 * f0
+    assert pg.evaluate("document.documentElement.scrollHeight") <= h  # nothing below it now
+    pg.click("#presenter")  # the button toggles it back
+    pg.wait_for_function("!document.body.classList.contains('presenter')")
+    assert pg.is_visible("#panel-data")
