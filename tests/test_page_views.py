@@ -178,3 +178,97 @@ def test_presenter_mode_enlarges_view_and_charts(sized):
     pg.click("#presenter")  # the button toggles it back
     pg.wait_for_function("!document.body.classList.contains('presenter')")
     assert pg.is_visible("#panel-data")
+
+
+# -- 2. charts that do not mislead -------------------------------------------------------------
+
+FLOOR = {"kl_floor": 0.08, "js_floor": 0.012}
+
+
+@pytest.fixture
+def engine_metrics(monkeypatch):
+    """Frame metrics as helper "engine" specifies them (kl_floor, js_floor in bits; hints), until
+    that branch lands: the test server runs in this process, so its frame builder is patched."""
+    import ganlab.server.layers as layers
+
+    real = layers.frame_metrics
+    state = {"hints": []}
+
+    def frame_metrics(t, r, f):
+        m = real(t, r, f)
+        if m:
+            m.update(FLOOR)
+            m["hints"] = list(state["hints"])
+        return m
+
+    monkeypatch.setattr(layers, "frame_metrics", frame_metrics)
+    return state
+
+
+COUNT_JS = """([id, x0, y0, x1, y1, r, g, b, tol]) => {
+    const c = document.getElementById(id), d = c.getContext('2d').getImageData(x0, y0, x1 - x0, y1 - y0).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4)
+        if (d[i + 3] > 100 && Math.abs(d[i] - r) < tol && Math.abs(d[i + 1] - g) < tol
+            && Math.abs(d[i + 2] - b) < tol) n++;
+    return n;
+}"""
+
+
+def test_charts_have_axes_log_kl_floor_and_hover(sized, engine_metrics):
+    pg = sized(1440, 900).open("/#speed=max")
+    pg.click("#play")
+    pg.wait_for_function("Number(document.getElementById('epoch').textContent) > 300")
+    pg.click("#play")
+    pg.wait_for_function("document.getElementById('play').getAttribute('aria-pressed') === 'false'")
+    pg.wait_for_timeout(200)
+    sc = pg.evaluate("(() => { const s = window.ganlab.charts.scales; return Object.fromEntries("
+                     "Object.entries(s).map(([k, v]) => [k, {...v, y: null, floorY: v.y(0.08)}])); })()")
+    div, loss, modes = sc["div"], sc["loss"], sc["modes"]
+    assert div["log"] and not loss["log"]
+    lo, hi = div["left"]
+    assert lo <= FLOOR["js_floor"] and hi >= 10, div  # KL of tens of bits and the floors, one log axis
+    # The KL floor is drawn dashed at its value, in KL's colour.
+    L, T, R, B = div["box"]
+    y = round(div["floorY"])
+    assert T < y < B
+    dashed = pg.evaluate(COUNT_JS, ["chart-div", round(L) + 2, y - 1, round(R) - 2, y + 2, 230, 120, 20, 60])
+    assert dashed > 0.25 * (R - L), dashed
+    assert "floor 0.080" in pg.text_content("#legend-div")
+    # Epoch tick labels below the plot, and the right axis of % high quality is labelled.
+    for name in ("loss", "div"):
+        L, T, R, B = sc[name]["box"]
+        ink = pg.evaluate(COUNT_JS, [f"chart-{name}", round(L), round(B) + 3, round(R), round(B) + 16,
+                                     100, 100, 100, 60])
+        assert ink > 40, (name, ink)
+    L, T, R, B = modes["box"]
+    right = pg.evaluate(COUNT_JS, ["chart-modes", round(R) + 2, round(T), pg.evaluate(
+        "document.getElementById('chart-modes').width"), round(B), 163, 62, 189, 60])
+    assert modes["right"] == [0, 100] and right > 60, right
+    # Hover: every series of the chart at that epoch, and the floor.
+    bb = box(pg, "#chart-div")
+    pg.mouse.move(bb["x"] + bb["width"] * 0.6, bb["y"] + bb["height"] / 2)
+    pg.wait_for_selector("#chart-tip-div", state="visible")
+    tip = pg.text_content("#chart-tip-div")
+    assert tip.startswith("epoch ") and "KL" in tip and "JS" in tip and "bits" in tip and "floor" in tip, tip
+    assert pg.evaluate("window.ganlab.charts.cursor") is not None
+    pg.mouse.move(5, 5)
+    pg.wait_for_selector("#chart-tip-div", state="hidden")
+
+
+def test_charts_mark_old_values_off_the_scale(sized):
+    """The loss scale fits the recent half of the run; what it cuts is marked, not hidden."""
+    pg = sized(1440, 900).open()
+    # One task: no frame can arrive between drawing and reading the pixels.
+    clipped, red = pg.evaluate("""(count) => {
+        const c = window.ganlab.charts;
+        c.clear();
+        for (let e = 1; e <= 200; e++)
+            c.add({epoch: e, d_steps: e, g_steps: e, losses: {d: e < 30 ? 40 : 1, g: 0.7}, metrics: {}});
+        c.draw();
+        const [L, T, R] = c.scales.loss.box;
+        return [c.scales.loss.clipped,
+                eval(count)(['chart-loss', Math.round(L), Math.round(T), Math.round(R), Math.round(T) + 30,
+                             200, 40, 40, 40])]; }""", COUNT_JS)
+    assert clipped > 0
+    assert red > 30, red
