@@ -9,6 +9,7 @@ import {Charts} from "./charts.js";
 import {Controls, Picker, normaliseSchema, flatten, loadPreviews} from "./controls.js";
 import {Drawing} from "./draw.js";
 import {Presenter} from "./presenter.js";
+import {exportPNG} from "./export.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
@@ -375,7 +376,18 @@ $("file-state").addEventListener("change", guard(async () => {
   say(`Loaded ${f.name} at epoch ${a.epoch}`);
 }));
 
-$("export-png").addEventListener("click", () => $("data-view").toBlob((b) => download(`ganlab-${stamp()}.png`, b), "image/png"));
+$("export-png").addEventListener("click", guard(async () => {
+  const c = charts, bits = (k) => (c.latest(k) == null ? null : `${c.latest(k).toFixed(3)} bits`);
+  const metrics = [["KL", bits("kl")], ["KL floor", bits("kl_floor")], ["JS", bits("js")], ["JS floor", bits("js_floor")],
+    ["modes", c.latest("modes_total") == null ? null : `${c.latest("modes_captured")}/${c.latest("modes_total")}`],
+    ["high quality", c.latest("high_quality") == null ? null : `${c.latest("high_quality").toFixed(0)}%`]].filter((m) => m[1] !== null);
+  const blob = await exportPNG($("data-view"), {
+    epoch: $("epoch").textContent, updates: $("updates").textContent, config: app.server, metrics,
+    dist: app.dists.find((d) => d.name === app.server.data)?.label ?? app.server.data,
+    layers: [...dv.visible], wide: dv.extent.join() !== "0,0,1,1",
+  });
+  download(`ganlab-${stamp()}.png`, blob);
+}));
 $("export-csv").addEventListener("click", () => download(`ganlab-${stamp()}-metrics.csv`, new Blob([charts.toCSV()], {type: "text/csv"})));
 $("copy-link").addEventListener("click", async () => {
   writeHash();

@@ -7,6 +7,8 @@ console errors, uncaught exceptions and requests to anything but the local serve
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.test_page import Page, browser, server  # noqa: F401  (fixtures)
@@ -272,3 +274,34 @@ def test_charts_mark_old_values_off_the_scale(sized):
                              200, 40, 40, 40])]; }""", COUNT_JS)
     assert clipped > 0
     assert red > 30, red
+
+
+# -- 5. exports ----------------------------------------------------------------------------------
+
+def test_png_export_carries_legend_and_settings_at_device_pixel_ratio(sized, tmp_path):
+    import io
+
+    from PIL import Image
+
+    pg = sized(1440, 900, scale=2).open()
+    pg.click("#step-both")
+    pg.wait_for_function("window.ganlab.lastMeta.epoch === 1")
+    side = pg.evaluate("document.getElementById('data-view').width")  # the bare view, device px
+    assert side == 2 * round(box(pg, "#data-view")["width"])
+    with pg.expect_download() as dl:
+        pg.click("#export-png")
+    png = Image.open(io.BytesIO(Path(dl.value.path()).read_bytes()))
+    w, h = png.size
+    assert w == side + 2 * 300 and h >= side, (w, h, side)  # the view plus a 300 px panel, at 2x
+    # The panel is not blank: legend, epoch and settings are written on it.
+    panel = png.convert("L").crop((side + 20, 0, w, h))
+    dark = sum(panel.histogram()[:128])
+    assert dark > 2000, dark
+    assert dl.value.suggested_filename.endswith("epoch1.png")
+    # The settings lines come from the server's config.
+    lines = pg.evaluate("""async () => { const {settingsLines} = await import('/static/export.js');
+        return settingsLines(window.ganlab.server); }""")
+    got = dict(lines)
+    assert got["loss"] == pg.evaluate("window.ganlab.server.loss")
+    assert got["k_D / k_G"] == "{} / {}".format(*pg.evaluate("[window.ganlab.server.k_d, window.ganlab.server.k_g]"))
+    assert got["G optimizer"].endswith("lr " + str(pg.evaluate("window.ganlab.server['g_optimizer.lr']")))
