@@ -10,6 +10,7 @@ import {Controls, Picker, normaliseSchema, flatten, loadPreviews} from "./contro
 import {Drawing} from "./draw.js";
 import {Presenter} from "./presenter.js";
 import {exportPNG} from "./export.js";
+import {Hints} from "./hints.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
@@ -35,6 +36,7 @@ const drawing = app.drawing = new Drawing($("data-view"), (e) => dv.toUnit(e), s
 dv.strokes = () => drawing.strokes;
 
 const presenter = app.presenter = new Presenter($("presenter"));
+const hints = app.hints = new Hints($("hints"));
 
 // --- status line -----------------------------------------------------------------------------------
 let statusTimer = 0;
@@ -444,6 +446,7 @@ function onFrame({meta, layers}) {
   if (layers.real && app.picker) app.picker.icon(app.server.data, layers.real.data);
   graph.update(dv.layers, meta.losses);
   charts.add(meta);
+  hints.update(meta);
   if (meta.stage && app.slowmo) {
     app.stage = meta.stage;
     graph.setStage(meta.stage);

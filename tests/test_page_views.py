@@ -305,3 +305,26 @@ def test_png_export_carries_legend_and_settings_at_device_pixel_ratio(sized, tmp
     assert got["loss"] == pg.evaluate("window.ganlab.server.loss")
     assert got["k_D / k_G"] == "{} / {}".format(*pg.evaluate("[window.ganlab.server.k_d, window.ganlab.server.k_g]"))
     assert got["G optimizer"].endswith("lr " + str(pg.evaluate("window.ganlab.server['g_optimizer.lr']")))
+
+
+# -- 3. failure hints ------------------------------------------------------------------------------
+
+def test_failure_hints_show_beside_the_view_and_go_when_cleared(sized, engine_metrics):
+    pg = sized(1440, 900).open()
+    assert not pg.is_visible("#hints")
+    msg = "D is saturated: it tells real from fake with certainty, so G's gradients vanish."
+    engine_metrics["hints"] = [{"code": "d_saturated", "message": msg}]
+    pg.click("#step-both")
+    pg.wait_for_selector("#hints .hint[data-code=d_saturated]", state="visible")
+    assert pg.text_content("#hints") == msg
+    hint, view = box(pg, "#hints"), box(pg, "#data-view")
+    assert view["x"] <= hint["x"] and hint["x"] + hint["width"] <= view["x"] + view["width"]
+    assert view["y"] <= hint["y"] and hint["y"] + hint["height"] <= view["y"] + view["height"]
+    # A hint, never a stop: training runs on while it shows.
+    pg.click("#play")
+    e0 = int(pg.text_content("#epoch"))
+    pg.wait_for_function(f"Number(document.getElementById('epoch').textContent) > {e0 + 10}")
+    assert pg.is_visible("#hints")
+    engine_metrics["hints"] = []  # the condition clears
+    pg.wait_for_selector("#hints", state="hidden")
+    pg.click("#play")
