@@ -170,7 +170,7 @@ export class Charts {
     // "epoch" at the right end of the axis; tick labels that would run into it are left out.
     const title = ctx.measureText("epoch").width;
     ctx.textAlign = "right"; ctx.fillStyle = "#888"; ctx.fillText("epoch", R, B + 3 * dpr);
-    for (const e of niceTicks(e0, e1, Math.max(2, Math.floor((R - L) / (fs * 7))))) {
+    for (const e of niceTicks(e0, e1, Math.max(2, Math.floor((R - L) / (fs * 7))), 1)) { // whole epochs
       const x = X(e), label = fmtEpoch(e), half = ctx.measureText(label).width / 2;
       ctx.strokeStyle = "#eee"; ctx.beginPath(); ctx.moveTo(x, T); ctx.lineTo(x, B); ctx.stroke();
       ctx.strokeStyle = "#999"; ctx.beginPath(); ctx.moveTo(x, B); ctx.lineTo(x, B + 3 * dpr); ctx.stroke();
@@ -289,11 +289,11 @@ export class Charts {
 }
 
 /** About n round ticks (1, 2, 5 x 10^k steps) within [a, b]. */
-export function niceTicks(a, b, n = 5) {
+export function niceTicks(a, b, n = 5, minStep = 0) {
   const span = b - a;
   if (!(span > 0)) return [a];
   const raw = span / n, p = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) || 10 * p;
+  const step = Math.max(minStep, [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) || 10 * p);
   const out = [];
   for (let v = Math.ceil(a / step - 1e-9) * step; v <= b + 1e-9 * step; v += step) out.push(Math.round(v / step) * step);
   return out;

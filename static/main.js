@@ -11,6 +11,7 @@ import {Drawing} from "./draw.js";
 import {Presenter} from "./presenter.js";
 import {exportPNG} from "./export.js";
 import {Hints} from "./hints.js";
+import {MixtureEditor} from "./mixture.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
@@ -37,6 +38,15 @@ dv.strokes = () => drawing.strokes;
 
 const presenter = app.presenter = new Presenter($("presenter"));
 const hints = app.hints = new Hints($("hints"));
+// The Gaussian mixture is edited on the data view; each finished gesture sends the parameters.
+const mixture = app.mixture = new MixtureEditor(dv, $("mixture-editor"), (params) =>
+  sendData("mixture", params).then(() => say(`Mixture: ${params.means.length} component${params.means.length > 1 ? "s" : ""} applied`)).catch(() => mixture.sync(mixtureParams())));
+/** The mixture's parameters in force ({} stands for the schema's defaults), or null. */
+function mixtureParams() {
+  if (app.server.data !== "mixture") return null;
+  const p = app.server.data_params;
+  return p && p.means ? p : app.dists.find((d) => d.name === "mixture")?.default_params ?? null;
+}
 
 // --- status line -----------------------------------------------------------------------------------
 let statusTimer = 0;
@@ -77,6 +87,7 @@ function adoptConfig(config) {
   const dist = app.dists.find((d) => d.name === app.server.data);
   $("data-params-box").hidden = userData || !dist?.takes_params;
   if (document.activeElement !== $("data-params")) $("data-params").value = JSON.stringify(app.server.data_params || {});
+  mixture.sync(mixtureParams());
   writeHash();
 }
 

@@ -328,3 +328,71 @@ def test_failure_hints_show_beside_the_view_and_go_when_cleared(sized, engine_me
     engine_metrics["hints"] = []  # the condition clears
     pg.wait_for_selector("#hints", state="hidden")
     pg.click("#play")
+
+
+# -- 6. the mixture editor ---------------------------------------------------------------------------
+
+def _screen(pg, x, y):
+    """Page coordinates of data point (x, y) on the data view as drawn now."""
+    return pg.evaluate("""([x, y]) => { const dv = window.ganlab.dataView, r = dv.canvas.getBoundingClientRect();
+        const k = r.width / dv.canvas.width; return [r.left + dv.px(x) * k, r.top + dv.py(y) * k]; }""", [x, y])
+
+
+def _settled_extent(pg):
+    pg.wait_for_function("() => { const d = window.ganlab.dataView; return d.extent.join() === d.target().join(); }")
+
+
+def test_mixture_is_edited_on_the_data_view(sized):
+    pg = sized(1440, 900).open()
+    pg.click("#data-mixture")
+    pg.wait_for_function("window.ganlab.server.data === 'mixture'")
+    pg.wait_for_selector("#mixture-editor", state="visible")
+    assert pg.locator("#mixture-editor .mix-row").count() == 3  # the defaults behind {}
+    _settled_extent(pg)
+    # Drag component 1's centre from (0.3, 0.3) to (0.6, 0.8).
+    x0, y0 = _screen(pg, 0.3, 0.3)
+    x1, y1 = _screen(pg, 0.6, 0.8)
+    pg.mouse.move(x0, y0)
+    pg.mouse.down()
+    for i in range(1, 11):
+        pg.mouse.move(x0 + (x1 - x0) * i / 10, y0 + (y1 - y0) * i / 10)
+    pg.mouse.up()
+    pg.wait_for_function("""() => { const p = window.ganlab.server.data_params;
+        return p.means && Math.abs(p.means[0][0] - 0.6) < 0.01 && Math.abs(p.means[0][1] - 0.8) < 0.01; }""")
+    params = pg.evaluate("window.ganlab.server.data_params")
+    assert params["means"][1:] == [[0.7, 0.3], [0.5, 0.72]] and len(params["covs"]) == 3
+    # The server samples the moved component: real points gather around (0.6, 0.8).
+    pg.wait_for_function("""() => { const r = window.ganlab.dataView.layers.real.data; let n = 0;
+        for (let i = 0; i < r.length; i += 2) if (Math.hypot(r[i] - 0.6, r[i + 1] - 0.8) < 0.15) n++;
+        return n > 0.3 * r.length / 2; }""")
+    # Spread: drag component 2's x handle (at 2 sd) outward; its variance grows, correlation kept.
+    c = params["covs"][1]
+    sx = c[0][0] ** 0.5
+    _settled_extent(pg)
+    hx, hy = _screen(pg, 0.7 + 2 * sx, 0.3)
+    tx, _ = _screen(pg, 0.7 + 2 * 0.1, 0.3)
+    pg.mouse.move(hx, hy)
+    pg.mouse.down()
+    pg.mouse.move((hx + tx) / 2, hy)
+    pg.mouse.move(tx, hy)
+    pg.mouse.up()
+    pg.wait_for_function("Math.abs(window.ganlab.server.data_params.covs[1][0][0] - 0.01) < 0.001")
+    c2 = pg.evaluate("window.ganlab.server.data_params.covs[1]")
+    rho = lambda m: m[0][1] / (m[0][0] * m[1][1]) ** 0.5  # noqa: E731
+    assert abs(rho(c2) - rho(c)) < 0.02 and abs(c2[1][1] - c[1][1]) < 1e-6
+    # Add and remove components, and weights.
+    pg.click("#mix-add")
+    pg.wait_for_function("window.ganlab.server.data_params.means.length === 4")
+    pg.click("#mix-remove-0")
+    pg.wait_for_function("window.ganlab.server.data_params.means.length === 3")
+    assert pg.evaluate("window.ganlab.server.data_params.means[0]") == [0.7, 0.3]
+    pg.fill("#mix-weight-0", "0.8")
+    pg.dispatch_event("#mix-weight-0", "change")
+    pg.wait_for_function("""() => { const w = window.ganlab.server.data_params.weights;
+        return Math.abs(w[0] / w.reduce((a, b) => a + b, 0) - 0.8) < 0.01; }""")
+    # The JSON editor stays as the advanced path and shows the same parameters.
+    assert '"means":[[0.7,0.3]' in pg.input_value("#data-params")
+    # Another distribution hides the editor and its handles.
+    pg.click("#data-ring")
+    pg.wait_for_function("window.ganlab.server.data === 'ring'")
+    assert not pg.is_visible("#mixture-editor")

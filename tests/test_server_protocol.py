@@ -143,6 +143,11 @@ def test_schema_is_generated_from_the_models(client):
     assert "gaussians" in fields["data"]["choices"] and "nonsaturating" in fields["loss"]["choices"]
     dists = {d["name"]: d for d in s["distributions"]}
     assert dists["ring"]["label"] and dists["ring"]["description"] and dists["ring"]["preset"]
+    # What {} stands for, so the page's mixture editor starts from the real defaults.
+    from ganlab.data.mixture import check_mixture
+
+    assert dists["mixture"]["default_params"] == check_mixture({})
+    assert dists["drawn"]["default_params"] is None and dists["ring"]["default_params"] is None
     assert {x["name"] for x in s["losses"]} >= {"nonsaturating", "lsgan"}
     view = {f["path"]: f for f in s["view"]["fields"]}
     assert view["heatmap"]["minimum"] == 30 and view["fps"]["maximum"] == 60
