@@ -12,6 +12,7 @@ import {Presenter} from "./presenter.js";
 import {exportPNG} from "./export.js";
 import {Hints} from "./hints.js";
 import {MixtureEditor} from "./mixture.js";
+import {TrainedButton} from "./trained.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
@@ -88,6 +89,7 @@ function adoptConfig(config) {
   $("data-params-box").hidden = userData || !dist?.takes_params;
   if (document.activeElement !== $("data-params")) $("data-params").value = JSON.stringify(app.server.data_params || {});
   mixture.sync(mixtureParams());
+  app.trained?.show(dist);
   writeHash();
 }
 
@@ -381,13 +383,19 @@ $("file-state").addEventListener("change", guard(async () => {
     drawing.set(state.get("pts"));
     showLayers(); showSpeed(); sendView(); sendSpeed();
   }
+  await restoreState(snap, f.name);
+}));
+
+/** Restore a snapshot (a saved file, a trained state) through the `restore` message. */
+async function restoreState(snap, label) {
   const a = await ask("restore", {snapshot: snap});
   app.session.snapshot = snap;
   charts.clear();
   adoptConfig(a.config);
   showCounts({epoch: a.epoch, d_steps: snap.d_steps ?? 0, g_steps: snap.g_steps ?? 0});
-  say(`Loaded ${f.name} at epoch ${a.epoch}`);
-}));
+  say(`Loaded ${label} at epoch ${a.epoch}`);
+}
+const trained = app.trained = new TrainedButton($("load-trained"), restoreState, say);
 
 $("export-png").addEventListener("click", guard(async () => {
   const c = charts, bits = (k) => (c.latest(k) == null ? null : `${c.latest(k).toFixed(3)} bits`);

@@ -396,3 +396,68 @@ def test_mixture_is_edited_on_the_data_view(sized):
     pg.click("#data-ring")
     pg.wait_for_function("window.ganlab.server.data === 'ring'")
     assert not pg.is_visible("#mixture-editor")
+
+
+# -- 7. a trained state in one click -----------------------------------------------------------------
+
+@pytest.fixture
+def trained_route():
+    """GET /api/trained/<name> and "trained": true in /api/schema, as helper "engine" specifies
+    them. Where the server already serves them they are used as they are; otherwise (that branch
+    not merged yet) a ring-of-8 snapshot trained here is served by a stand-in route."""
+    from fastapi.responses import JSONResponse
+
+    from ganlab import Trainer
+    from ganlab.data import DISTRIBUTIONS
+    from ganlab.server.schema import build_schema
+    from tests import test_page
+
+    dists = build_schema()["distributions"]
+    have = [d["name"] for d in dists if d.get("trained")]
+    if have:
+        yield have[0], None
+        return
+    t = Trainer(data="ring", **DISTRIBUTIONS["ring"].preset, seed=3)
+    t.train(300)
+    snap = t.snapshot()
+    app = test_page.APP
+
+    async def trained(name: str):
+        if name != "ring":
+            return JSONResponse({"detail": f"no trained state for {name!r}; known: ring"}, 404)
+        return JSONResponse(snap)
+
+    app.add_api_route("/api/trained/{name}", trained)
+    entry = next(d for d in dists if d["name"] == "ring")
+    entry["trained"] = True
+    try:
+        yield "ring", snap
+    finally:
+        entry.pop("trained")
+        app.router.routes = [r for r in app.router.routes if getattr(r, "path", "") != "/api/trained/{name}"]
+
+
+def test_load_trained_state_restores_it_at_once(sized, trained_route):
+    name, snap = trained_route
+    pg = sized(1440, 900).open()
+    assert not pg.is_visible("#load-trained")  # the default data has no trained state
+    pg.click(f"#data-{name}")
+    pg.wait_for_function(f"window.ganlab.server.data === '{name}'")
+    pg.wait_for_selector("#load-trained", state="visible")
+    pg.click("#load-trained")
+    pg.wait_for_function("window.ganlab.lastMeta.epoch > 0 && /Loaded the trained state/.test("
+                         "document.getElementById('status').textContent)")
+    epoch = pg.evaluate("window.ganlab.lastMeta.epoch")
+    if snap is not None:
+        assert epoch == snap["epoch"]
+        # The view shows the trained G at once: the fakes are the snapshot's G on the view's noise.
+        from ganlab import Trainer
+
+        t = Trainer.from_snapshot(snap)
+        want = t.sample(noise=t.viz_noise(500)).ravel().tolist()
+        pg.wait_for_function("""(want) => { const f = window.ganlab.dataView.layers.fake.data;
+            return f.length === want.length && f.every((v, i) => Math.abs(v - want[i]) < 1e-4); }""", arg=want)
+    assert int(pg.text_content("#epoch")) == epoch
+    pg.click("#data-gaussians")
+    pg.wait_for_function("window.ganlab.server.data === 'gaussians'")
+    assert not pg.is_visible("#load-trained")
