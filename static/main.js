@@ -8,7 +8,7 @@ import {Graph, STAGES} from "./graph.js";
 import {Charts} from "./charts.js";
 import {Controls, Picker, normaliseSchema, flatten, loadPreviews} from "./controls.js";
 import {Drawing} from "./draw.js";
-import {Presenter} from "./presenter.js";
+import {Presenter, trackHeader} from "./presenter.js";
 import {exportPNG} from "./export.js";
 import {Hints} from "./hints.js";
 import {MixtureEditor} from "./mixture.js";
@@ -38,6 +38,7 @@ const drawing = app.drawing = new Drawing($("data-view"), (e) => dv.toUnit(e), s
 dv.strokes = () => drawing.strokes;
 
 const presenter = app.presenter = new Presenter($("presenter"));
+trackHeader($("bar"));
 const hints = app.hints = new Hints($("hints"));
 // The Gaussian mixture is edited on the data view; each finished gesture sends the parameters.
 const mixture = app.mixture = new MixtureEditor(dv, $("mixture-editor"), (params) =>

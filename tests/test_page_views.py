@@ -180,6 +180,15 @@ def test_presenter_mode_enlarges_view_and_charts(sized):
     pg.click("#presenter")  # the button toggles it back
     pg.wait_for_function("!document.body.classList.contains('presenter')")
     assert pg.is_visible("#panel-data")
+    # A 1024 x 768 projector: everything on one screen too.
+    small = sized(*SIZES["small laptop"]).open()
+    small.keyboard.press("p")
+    small.wait_for_function("document.body.classList.contains('presenter')")
+    small.wait_for_timeout(300)
+    assert small.evaluate("document.documentElement.scrollHeight") <= 768
+    for sel in ["#data-view", "#chart-loss", "#chart-div", "#model-graph", "#play"]:
+        assert _inside(box(small, sel), 1024, 768), sel
+    assert box(small, "#data-view")["width"] >= 560
 
 
 # -- 2. charts that do not mislead -------------------------------------------------------------
