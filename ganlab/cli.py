@@ -15,8 +15,10 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from . import __version__
-from .config import ConfigError, field_bounds, flat_fields, make_config
+from .config import ConfigError, check_fields, field_bounds, flat_fields, make_config
 from .data import DataError
 from .jsonsafe import finite
 
@@ -86,9 +88,18 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return make_config(base, **changes)
 
 
+class TrainRun(BaseModel):
+    """The numbers of a ``ganlab train`` run that are not config fields, checked like them."""
+
+    model_config = ConfigDict(extra="forbid")
+    epochs: int = Field(ge=1, le=10**9)
+    report_every: int = Field(ge=0, le=10**9)  # 0: epochs / 20
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .trainer import Trainer
 
+    check_fields(TrainRun, {"epochs": args.epochs, "report_every": args.report_every})
     cfg = config_from_args(args)
     t = Trainer(cfg)
     try:
@@ -188,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start from ganlab's defaults instead of the data's recommended preset")
     t.add_argument("--json", action="store_true", help="one JSON object per report line")
     t.add_argument("--metrics", action="store_true", help="compute metrics at every report, not only at the end")
-    t.add_argument("--report-every", type=int, default=0, help="epochs between reports (default: epochs/20)")
+    t.add_argument("--report-every", type=int, default=0, help="epochs between reports (default 0: epochs/20)")
     t.add_argument("--out", help="write the final snapshot (JSON) to this file")
     add_config_flags(t)
     t.set_defaults(func=cmd_train)

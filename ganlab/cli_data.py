@@ -14,25 +14,40 @@ from typing import Any
 from .data import DISTRIBUTIONS, DataError, modes_of, sample_points
 from .data.pointsets import FORMATS, dumps_points, format_of, load_points_file
 from .jsonsafe import finite
-from .metrics import d_accuracy, divergences, grad_norms, mode_coverage, precision_recall
+from .metrics import (
+    count_divergences,
+    d_accuracy,
+    divergence_floor_of,
+    grad_norms,
+    histogram,
+    mode_coverage,
+    precision_recall,
+)
+from .metrics.training import reference_counts
 
 __all__ = ["add_data_commands", "load_points_file", "train_metrics"]
 
-METRIC_SAMPLES = 2500  # per set, for divergences and mode coverage (the literature's count)
+METRIC_SAMPLES = 2500  # fakes for mode coverage (the literature's count)
+DIV_SAMPLES = 20_000  # fakes for KL / JS, against the fixed 50,000-point real reference
 PR_SAMPLES = 500
 
 
 def train_metrics(trainer, n: int = METRIC_SAMPLES) -> dict[str, Any]:
-    """Metrics for one ``ganlab train`` report, on fresh samples (n real, n fake): kl, js (bits),
-    the mode metrics for mixtures, precision, recall, d_accuracy, grad_norm_d, grad_norm_g.
-    Every value is finite or None. See :mod:`ganlab.metrics` for the definitions."""
-    real, fake = trainer.real(n), trainer.sample(n)
-    out: dict[str, Any] = dict(divergences(real, fake))
+    """Metrics for one ``ganlab train`` report: kl, js (bits) of 20,000 fresh fakes against the
+    trainer's fixed real reference, with kl_floor, js_floor (the same for independent real sets:
+    what a perfect G reads); the mode metrics for mixtures on the first n fakes; precision,
+    recall, d_accuracy on 500 fresh real and fake points; grad_norm_d, grad_norm_g. Every value
+    is finite or None. See :mod:`ganlab.metrics` for the definitions."""
+    fake = trainer.sample(DIV_SAMPLES)
+    out: dict[str, Any] = dict(count_divergences(reference_counts(trainer), histogram(fake)))
+    floor = divergence_floor_of(trainer, DIV_SAMPLES)
+    out.update(kl_floor=floor["kl"], js_floor=floor["js"])
     modes = modes_of(trainer.config.data, trainer.config.data_params)
     if modes is not None:
-        out.update(mode_coverage(fake, *modes))
-    out.update(precision_recall(real[:PR_SAMPLES], fake[:PR_SAMPLES]))
-    out["d_accuracy"] = d_accuracy(trainer, real[:PR_SAMPLES], fake[:PR_SAMPLES])
+        out.update(mode_coverage(fake[:n], *modes))
+    real = trainer.real(PR_SAMPLES)
+    out.update(precision_recall(real, fake[:PR_SAMPLES]))
+    out["d_accuracy"] = d_accuracy(trainer, real, fake[:PR_SAMPLES])
     out.update(grad_norms(trainer))
     return finite(out)
 

@@ -126,9 +126,9 @@ class ConfigError(ValueError):
         super().__init__("; ".join(f"{f}: {m}" for f, m in errors))
 
 
-def _allowed(path: tuple) -> str:
+def _allowed(path: tuple, root: type[BaseModel] | None = None) -> str:
     """The allowed range or choices of a field, read from the models (never written twice)."""
-    model: Any = Config
+    model: Any = root or Config
     info = None
     for part in path:
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
@@ -154,7 +154,7 @@ def field_bounds(info: Any) -> tuple[Any, Any]:
     return lo, hi
 
 
-def _errors(e: ValidationError) -> list[tuple[str, str]]:
+def _errors(e: ValidationError, root: type[BaseModel] | None = None) -> list[tuple[str, str]]:
     out = []
     for err in e.errors():
         loc = tuple(err["loc"])
@@ -162,11 +162,20 @@ def _errors(e: ValidationError) -> list[tuple[str, str]]:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
-        allowed = _allowed(loc)
+        allowed = _allowed(loc, root)
         if allowed and allowed not in msg:
             msg = f"{msg} ({allowed}); got {err.get('input')!r}"
         out.append((path, msg))
     return out
+
+
+def check_fields(model: type[BaseModel], values: dict[str, Any]) -> BaseModel:
+    """``model`` validated from ``values``, or a ConfigError in the config's words (field, allowed
+    range, what was given): for numbers that are not config fields, like the CLI's ``--epochs``."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as e:
+        raise ConfigError(_errors(e, model)) from None
 
 
 def make_config(base: Config | dict | None = None, /, **overrides: Any) -> Config:

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from ganlab import Trainer
 from ganlab.cli import main
 
@@ -57,3 +59,15 @@ def test_bad_data_file_is_a_clear_error_not_a_traceback(tmp_path, capsys):
     assert main(["train", "--data-file", str(f), "--epochs", "5"]) == 2
     err = capsys.readouterr().err
     assert "invalid data" in err and "line 3" in err
+
+
+@pytest.mark.parametrize("flags, field", [
+    (["--epochs", "-5"], "epochs"), (["--epochs", "0"], "epochs"),
+    (["--report-every", "-1"], "report_every"), (["--seed", "-1"], "seed"),
+])
+def test_negative_run_numbers_are_refused_like_config_errors(flags, field, capsys):
+    assert main(["train", *flags]) == 2
+    out = capsys.readouterr()
+    assert out.out == ""  # nothing trained, nothing reported
+    assert out.err.startswith(f"ganlab: invalid configuration: {field}: ") and "allowed range" in out.err
+    assert repr(int(flags[1])) in out.err

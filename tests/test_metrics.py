@@ -10,9 +10,13 @@ import pytest
 
 from ganlab import Trainer
 from ganlab.cli_data import train_metrics
-from ganlab.data import modes_of, sample_points
+from ganlab.data import make_sampler, modes_of, sample_points
 from ganlab.metrics import (
+    count_divergences,
     d_accuracy,
+    divergence_floor,
+    divergence_floor_of,
+    divergence_samples,
     divergences,
     frame_metrics,
     grad_norms,
@@ -21,7 +25,9 @@ from ganlab.metrics import (
     precision_recall,
     reference_real,
 )
+from ganlab.metrics.divergence import smooth
 from ganlab.metrics.modes import js_bits
+from ganlab.metrics.training import REF_SAMPLES
 
 # -- divergences ----------------------------------------------------------------------------------
 
@@ -191,7 +197,7 @@ def test_frame_metrics_keys_json_safety_and_smoothness():
     t.train(20)
     fake = t.sample(noise=t.viz_noise(500))
     m = frame_metrics(t, t.real(500), fake)
-    for key in ("kl", "js", "modes_captured", "modes_total", "high_quality", "mode_counts",
+    for key in ("kl", "js", "kl_floor", "js_floor", "modes_captured", "modes_total", "high_quality", "mode_counts",
                 "precision", "recall", "d_accuracy", "grad_norm_d", "grad_norm_g"):
         assert key in m
     assert m["modes_total"] == 8 and len(m["mode_counts"]) == 8
@@ -241,3 +247,55 @@ def test_train_metrics_for_the_cli():
     m = train_metrics(t)
     json.dumps(m, allow_nan=False)
     assert m["modes_total"] == 8 and {"kl", "js", "precision", "recall", "d_accuracy"} <= set(m)
+
+
+# -- the estimator's floor and closed forms of its smoothing --------------------------------------
+
+
+def _entropy_bits(counts):
+    p = smooth(counts)
+    return float(-(p * np.log2(p)).sum())
+
+
+def test_kl_of_disjoint_supports_is_log2_inverse_eps_minus_the_entropy():
+    # q_i = eps / (1 + M eps) on P's cells, so KL = sum p_i log2(p_i / q_i) = log2((1 + M eps)/eps) - H(P)
+    # up to the p_i ~ eps terms on Q's cells.
+    real = sample_points("gaussians", 200_000, seed=0)
+    far = np.full((1000, 2), [0.99, 0.01])  # G collapsed into a corner cell no real point reaches
+    eps, M = 1e-10, 401
+    hp = _entropy_bits(histogram(real))
+    assert divergences(real, far)["kl"] == pytest.approx(math.log2((1 + M * eps) / eps) - hp, abs=1e-5)
+    assert divergences(real, far)["kl"] == pytest.approx(26.2, abs=0.1)  # not log2(1/eps) = 33.2
+
+
+def test_real_against_independent_real_reads_within_the_floor():
+    s = make_sampler("gaussians")
+    ref = histogram(s(np.random.default_rng(1), REF_SAMPLES))
+    rng = np.random.default_rng(2)
+    for n in (2500, 20000):
+        f = divergence_floor(s, ref, n, reps=8, seed=3)
+        for _ in range(5):
+            d = count_divergences(ref, histogram(s(rng, n)))
+            assert abs(d["kl"] - f["kl"]) < 4 * f["kl_sd"] + 0.01 * f["kl"]
+            assert abs(d["js"] - f["js"]) < 4 * f["js_sd"] + 0.01 * f["js"]
+
+
+def test_the_floor_shrinks_as_the_samples_grow():
+    s = make_sampler("gaussians")
+    ref = histogram(s(np.random.default_rng(1), REF_SAMPLES))
+    floors = [divergence_floor(s, ref, n, reps=4) for n in (1000, 4000, 16000)]
+    for a, b in zip(floors, floors[1:], strict=False):
+        assert b["kl"] < 0.7 * a["kl"] and b["js"] < 0.7 * a["js"]
+
+
+def test_live_kl_of_the_default_model_has_a_low_floor_and_carries_it():
+    # Before: 2,500 fakes against 2,500 real points, real vs real read 0.35 +- 0.06 bits. Now the
+    # default (2 x 8) G affords 20,000 fakes against a fixed 50,000-point reference.
+    t = Trainer(seed=0)
+    assert divergence_samples(t) == 20000
+    m = frame_metrics(t)
+    assert m["kl_floor"] < 0.06 and 0 < m["js_floor"] < 0.01
+    assert m["kl_floor"] == divergence_floor_of(t)["kl"]
+    big = Trainer(generator={"layers": 3, "units": 64})  # costlier G: fewer fakes, a higher floor
+    assert 2500 <= divergence_samples(big) < 20000
+    assert frame_metrics(big)["kl_floor"] > m["kl_floor"]

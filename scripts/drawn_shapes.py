@@ -1,0 +1,146 @@
+"""Does the "Your drawing" preset learn drawings? Several drawn shapes, several seeds, a time budget.
+
+Each shape is a list of strokes exactly as the page sends them (docs/protocol.md, ``data`` message
+with ``name: "drawn"``): unit-square points along the pen's path, a new point only once the pen has
+moved at least 0.008 (static/draw.js), here every 0.008-0.025 along the curve as mouse events
+come, with spread 0.02. Each run trains the drawing's recommended preset (``DISTRIBUTIONS["drawn"]
+.preset``) at full speed for ``--seconds`` of wall time (and at most ``--epochs``), then measures
+on 5,000 samples of the shown G (ganlab.metrics.strokes):
+
+- share: fakes within 0.03 of a stroke, divided by the real samples' own share (~87 % at spread
+  0.02): the bar is >= 0.9;
+- coverage: for each stroke, the share of its length with a fake within 0.03; the bar is >= 0.9
+  for every stroke (the table prints the lowest).
+
+    python scripts/drawn_shapes.py                          # 4 shapes x seeds 0 1 2, 30 s each
+    python scripts/drawn_shapes.py --shapes S --seeds 0 --seconds 30 --jobs 2
+    python scripts/drawn_shapes.py --epochs 20000 --seconds 1000 --set g_ema=0.999   # try a recipe
+
+The machine may be shared: the epochs column says how far each run got in its budget.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from ganlab import Trainer, make_config  # noqa: E402
+from ganlab.config import nest  # noqa: E402
+from ganlab.data import DISTRIBUTIONS  # noqa: E402
+from ganlab.metrics.strokes import near_share, stroke_coverage  # noqa: E402
+
+RADIUS = 0.03
+SPREAD = 0.02
+
+
+def pen(curve, rng) -> list[list[float]]:
+    """A stroke as the page records it: points along ``curve(t)``, t in [0, 1], every 0.008-0.025
+    of arc length (mouse events), rounded like the page's floats (4 decimals)."""
+    t = np.linspace(0.0, 1.0, 4001)
+    p = np.array([curve(x) for x in t])
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(p, axis=0).T))])
+    out, s = [], 0.0
+    while s <= arc[-1]:
+        out.append(p[np.searchsorted(arc, s)].round(4).clip(0, 1).tolist())
+        s += rng.uniform(0.008, 0.025)
+    return out
+
+
+def shapes(rng) -> dict[str, list]:
+    c = np.pi * 2
+
+    def circle(t):
+        return (0.5 + 0.3 * np.cos(c * t), 0.5 + 0.3 * np.sin(c * t))
+
+    def letter_s(t):  # from the upper right, counter-clockwise over the top to the middle, then
+        d = np.pi / 180  # clockwise round the bottom to the lower left: two 240-degree arcs
+        if t < 0.5:
+            a = (30 + 240 * 2 * t) * d
+            return (0.5 + 0.16 * np.cos(a), 0.66 + 0.16 * np.sin(a))
+        a = (90 - 240 * 2 * (t - 0.5)) * d
+        return (0.5 + 0.16 * np.cos(a), 0.34 + 0.16 * np.sin(a))
+
+    def top_line(t):
+        return (0.15 + 0.35 * t, 0.8 - 0.1 * t)
+
+    def right_arc(t):
+        a = np.pi * (1.2 + 0.8 * t)
+        return (0.65 + 0.2 * np.cos(a), 0.45 + 0.2 * np.sin(a))
+
+    def diagonal(t):
+        return (0.1 + 0.5 * t, 0.15 + 0.6 * t)
+
+    def scribble(t):  # a small filled blob: the pen zig-zags 8 times across a 0.1 x 0.1 square
+        k = t * 8
+        row = np.floor(k)
+        u = k - row
+        x = u if row % 2 == 0 else 1 - u
+        return (0.72 + 0.1 * x, 0.22 + 0.1 * min(k, 8) / 8)
+
+    return {
+        "circle": [pen(circle, rng)],
+        "S": [pen(letter_s, rng)],
+        "two strokes": [pen(top_line, rng), pen(right_arc, rng)],
+        "line + blob": [pen(diagonal, rng), pen(scribble, rng)],
+    }
+
+
+def run(shape: str, strokes: list, cfg: dict, seed: int, seconds: float, epochs: int, n: int) -> dict:
+    t = Trainer(cfg, data="drawn", data_params={"strokes": strokes, "spread": SPREAD}, seed=seed)
+    start = time.perf_counter()
+    while t.epoch < epochs and t.status.ok and time.perf_counter() - start < seconds:
+        t.train(min(500, epochs - t.epoch), seconds=start + seconds - time.perf_counter())
+    took = time.perf_counter() - start
+    fake, real = t.sample(n), t.real(n)
+    fs, rs = near_share(fake, strokes, RADIUS), near_share(real, strokes, RADIUS)
+    cov = stroke_coverage(fake, strokes, RADIUS)
+    return {"shape": shape, "seed": seed, "epochs": t.epoch, "seconds": took, "fake_share": fs,
+            "real_share": rs, "ratio": fs / rs, "coverage": cov, "status": t.status.state,
+            "pass": fs / rs >= 0.9 and min(cov) >= 0.9}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--shapes", nargs="+", default=None, help="circle, S, 'two strokes', 'line + blob'")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--seconds", type=float, default=30.0, help="wall-time budget per run")
+    p.add_argument("--epochs", type=int, default=10**9, help="epoch cap per run")
+    p.add_argument("--samples", type=int, default=5000)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="override a field of the drawing's preset, e.g. --set g_ema=0.999")
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time (processes)")
+    p.add_argument("--json", help="also write the rows to this JSON file")
+    args = p.parse_args()
+    overrides = nest({k: json.loads(v) for k, _, v in (s.partition("=") for s in args.set)})
+    cfg = make_config(DISTRIBUTIONS["drawn"].preset, **overrides).model_dump(mode="json")
+    all_shapes = shapes(np.random.default_rng(7))
+    names = args.shapes or list(all_shapes)
+    jobs = [(s, all_shapes[s], cfg, seed, args.seconds, args.epochs, args.samples)
+            for s in names for seed in args.seeds]
+    print(f"{'shape':<12} {'seed':>4} {'epochs':>7} {'time s':>6} {'fake':>6} {'real':>6} "
+          f"{'fake/real':>9} {'coverage (min)':>14}  pass", flush=True)
+    rows = []
+    with ProcessPoolExecutor(max(1, args.jobs)) as ex:
+        for r in ex.map(run, *zip(*jobs, strict=True)):
+            rows.append(r)
+            print(f"{r['shape']:<12} {r['seed']:>4} {r['epochs']:>7} {r['seconds']:>6.1f} "
+                  f"{100 * r['fake_share']:>5.1f}% {100 * r['real_share']:>5.1f}% {r['ratio']:>9.3f} "
+                  f"{100 * min(r['coverage']):>13.1f}%  {'yes' if r['pass'] else 'NO'}"
+                  f"{'' if r['status'] == 'ok' else ' (' + r['status'] + ')'}", flush=True)
+    print(f"passed {sum(r['pass'] for r in rows)}/{len(rows)}; mean epochs {np.mean([r['epochs'] for r in rows]):.0f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f)
+
+
+if __name__ == "__main__":
+    main()
