@@ -109,6 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     every = args.report_every or max(1, args.epochs // 20)
     tty = sys.stderr.isatty() and not args.json
     start = time.perf_counter()
+    shown: list[str] = []  # hint codes last printed (text mode prints a hint when it appears)
 
     def report(final: bool = False) -> dict:
         elapsed = time.perf_counter() - start
@@ -117,6 +118,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                "losses": t.losses, "status": t.status.state}
         if train_metrics is not None and (final or args.metrics):
             rec["metrics"] = train_metrics(t)
+        rec["hints"] = rec["metrics"]["hints"] if "metrics" in rec else report_hints(t)
         if final:
             rec["final"] = True
             if not t.status.ok:
@@ -132,6 +134,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             sys.stderr.flush()
         elif not final:
             print(_line(rec), flush=True)
+        codes = [h["code"] for h in rec["hints"]]
+        if not args.json and not final and not tty and codes != shown:
+            for h in rec["hints"]:
+                print(f"hint: {h['message']}", flush=True)
+            shown[:] = codes
         return rec
 
     while t.epoch < args.epochs and t.status.ok:
@@ -143,7 +150,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.json:
         print("final: " + _line(rec))
         if "metrics" in rec:
-            print("metrics: " + json.dumps(rec["metrics"]))
+            print("metrics: " + json.dumps({k: v for k, v in rec["metrics"].items() if k != "hints"}))
+        for h in rec["hints"]:
+            print(f"hint: {h['message']}")
     if args.out:
         Path(args.out).write_text(json.dumps(t.snapshot()))
         if not args.json:
@@ -152,6 +161,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"diverged: {t.status.message}", file=sys.stderr)
         return 3
     return 0
+
+
+def report_hints(t) -> list[dict]:
+    """Failure hints (ganlab.metrics.health) on the fixed real reference and G on the fixed
+    visualisation noise: no training random stream is touched."""
+    from .metrics import health_hints, reference_real
+
+    return health_hints(t, reference_real(t, 500), t.G_out(t.viz_noise(500)))
 
 
 def _fmt(x: Any) -> str:

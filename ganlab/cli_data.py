@@ -19,6 +19,7 @@ from .metrics import (
     d_accuracy,
     divergence_floor_of,
     grad_norms,
+    health_hints,
     histogram,
     mode_coverage,
     precision_recall,
@@ -36,7 +37,8 @@ def train_metrics(trainer, n: int = METRIC_SAMPLES) -> dict[str, Any]:
     """Metrics for one ``ganlab train`` report: kl, js (bits) of 20,000 fresh fakes against the
     trainer's fixed real reference, with kl_floor, js_floor (the same for independent real sets:
     what a perfect G reads); the mode metrics for mixtures on the first n fakes; precision,
-    recall, d_accuracy on 500 fresh real and fake points; grad_norm_d, grad_norm_g. Every value
+    recall, d_accuracy on 500 fresh real and fake points; grad_norm_d, grad_norm_g; hints (named
+failures, ganlab.metrics.health) on those 500 of each. Every value
     is finite or None. See :mod:`ganlab.metrics` for the definitions."""
     fake = trainer.sample(DIV_SAMPLES)
     out: dict[str, Any] = dict(count_divergences(reference_counts(trainer), histogram(fake)))
@@ -49,6 +51,7 @@ def train_metrics(trainer, n: int = METRIC_SAMPLES) -> dict[str, Any]:
     out.update(precision_recall(real, fake[:PR_SAMPLES]))
     out["d_accuracy"] = d_accuracy(trainer, real, fake[:PR_SAMPLES])
     out.update(grad_norms(trainer))
+    out["hints"] = health_hints(trainer, real, fake)
     return finite(out)
 
 

@@ -20,6 +20,7 @@ from ganlab.metrics import (
     divergence_floor,
     divergence_samples,
     frame_metrics,
+    health_hints,
     histogram,
     mode_coverage,
     precision_recall,
@@ -45,7 +46,7 @@ def best_ms(fn, repeat: int = 30) -> float:
 
 def bench(label: str, nets: dict) -> None:
     t = Trainer(nets, data="grid25", seed=0)
-    t.train(20)
+    t.train(600)  # past health.MIN_EPOCH, so the hints are checked
     real, fake = t.real(500), t.sample(noise=t.viz_noise(500))
     ref, fk = reference_real(t), t.sample(noise=t.viz_noise(2500))
     m = divergence_samples(t)
@@ -57,6 +58,7 @@ def bench(label: str, nets: dict) -> None:
         f"  divergences 20x20+1, {m:,} fakes": lambda: count_divergences(counts, histogram(fm)),
         f"  floor, once per data ({m:,} x 8)": lambda: divergence_floor(t.sampler, counts, m),
         "  mode_coverage 2,500 x 25": lambda: mode_coverage(fk, *modes),
+        "  health_hints (500 + 500 points)": lambda: health_hints(t, ref, fk),
         "  precision_recall 200 (uncached)": lambda: precision_recall(ref[:200], fk[:200]),
         "heatmap(50)": lambda: views.heatmap(t, 50),
         "manifold(20)": lambda: views.manifold(t, 20),

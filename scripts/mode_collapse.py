@@ -102,23 +102,23 @@ def main() -> None:
         for setting in args.settings:
             cfg = settings_for(name, setting, overrides)
             jobs = [(name, cfg, s, args.epochs, args.every, args.samples) for s in args.seeds]
+            passed, results = 0, []
             with ProcessPoolExecutor(max(1, args.jobs)) as ex:
-                results = list(ex.map(run, *zip(*jobs, strict=True)))
-            passed = 0
-            for r in results:
-                K = r["modes_total"]
-                e, m, hq = r["curve"][-1]
-                we, wm, whq = worst(r["curve"], args.worst_from)
-                ok = all(c[1] == K and c[2] >= args.hq for c in r["curve"] if c[0] >= args.worst_from)
-                passed += ok
-                full = "never" if r["full_at"] is None else str(r["full_at"])
-                print(f"{name:<7} {setting:<12} {r['seed']:>4} {r['epochs']:>7} {r['seconds']:>6.0f} "
-                      f"{m:>3}/{K:<2} {100 * hq:>5.1f}% {wm:>3}/{K:<2} {100 * whq:>5.1f}% @{we:<6} "
-                      f"{full:>12}  {'yes' if ok else 'no'}"
-                      f"{'' if r['status'] == 'ok' else ' (' + r['status'] + ')'}", flush=True)
-                if args.curve:
-                    print("    " + "  ".join(f"{c[0] / 1000:g}k:{c[1]}/{100 * c[2]:.0f}" for c in r["curve"]))
-                dump.append({"data": name, "setting": setting, "overrides": overrides, **r})
+                for r in ex.map(run, *zip(*jobs, strict=True)):  # each row as soon as its run ends
+                    results.append(r)
+                    K = r["modes_total"]
+                    e, m, hq = r["curve"][-1]
+                    we, wm, whq = worst(r["curve"], args.worst_from)
+                    ok = all(c[1] == K and c[2] >= args.hq for c in r["curve"] if c[0] >= args.worst_from)
+                    passed += ok
+                    full = "never" if r["full_at"] is None else str(r["full_at"])
+                    print(f"{name:<7} {setting:<12} {r['seed']:>4} {r['epochs']:>7} {r['seconds']:>6.0f} "
+                          f"{m:>3}/{K:<2} {100 * hq:>5.1f}% {wm:>3}/{K:<2} {100 * whq:>5.1f}% @{we:<6} "
+                          f"{full:>12}  {'yes' if ok else 'no'}"
+                          f"{'' if r['status'] == 'ok' else ' (' + r['status'] + ')'}", flush=True)
+                    if args.curve:
+                        print("    " + "  ".join(f"{c[0] / 1000:g}k:{c[1]}/{100 * c[2]:.0f}" for c in r["curve"]))
+                    dump.append({"data": name, "setting": setting, "overrides": overrides, **r})
             whq = [worst(r["curve"], args.worst_from)[2] for r in results]
             print(f"{name:<7} {setting:<12} passed {passed}/{len(results)}; worst HQ mean "
                   f"{100 * np.mean(whq):.1f}%, min {100 * min(whq):.1f}%", flush=True)

@@ -42,3 +42,13 @@ def test_numpy_imported_first_still_trains_on_one_blas_thread():
 
 def test_a_thread_count_the_user_exported_is_respected():
     assert all(n == [2] * len(n) for n in _blas_threads(_clean_env(OPENBLAS_NUM_THREADS="2")))
+
+
+def test_a_thread_count_set_after_numpy_loaded_still_applies():
+    # A script that imports numpy, then sets OPENBLAS_NUM_THREADS=1 (too late for the BLAS to read
+    # it), then imports ganlab: the setting must hold, not the BLAS's default of one per core.
+    late = PROBE.replace("from ganlab import Trainer", "import os\nos.environ['OPENBLAS_NUM_THREADS'] = '1'\n"
+                         "from ganlab import Trainer")
+    r = subprocess.run([sys.executable, "-c", late], env=_clean_env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert all(n == [1] * len(n) for n in json.loads(r.stdout))

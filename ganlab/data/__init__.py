@@ -11,6 +11,7 @@ preset of hyperparameters (config overrides, like GAN Lab's per-dataset presets)
 - :mod:`.mixture`: an editable Gaussian mixture.
 - :mod:`.drawn`: strokes drawn by the user, and uploaded point sets.
 - :mod:`.pointsets`: CSV / JSON import and export.
+- :mod:`.trained`: shipped trained states (snapshots) of the slow-to-train presets.
 """
 
 # Registration order is the order the UI lists them in.
@@ -30,8 +31,9 @@ from . import benchmarks  # noqa: E402,F401
 from . import shapes  # noqa: E402,F401
 from . import mixture  # noqa: E402,F401
 from . import drawn  # noqa: E402,F401
+from .trained import trained_names, trained_snapshot  # noqa: E402
 
 __all__ = [
     "DISTRIBUTIONS", "DataError", "Distribution", "make_sampler", "modes_of", "register",
-    "sample_points",
+    "sample_points", "trained_names", "trained_snapshot",
 ]

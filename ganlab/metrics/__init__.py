@@ -6,10 +6,12 @@
 - :func:`precision_recall`: k-NN manifold precision and recall (Kynkäänniemi et al. 2019);
 - :func:`near_share`, :func:`stroke_coverage`: how well samples follow drawn strokes;
 - :func:`d_accuracy`, :func:`grad_norms`: the networks themselves;
+- :func:`health_hints`: named failures (D dead or saturated, G collapsed, fakes outside);
 - :func:`frame_metrics`: everything cheap, for one live frame.
 """
 
 from .divergence import count_divergences, divergence_floor, divergences, histogram
+from .health import health_hints
 from .modes import mode_coverage, nearest_mode
 from .precision_recall import precision_recall
 from .strokes import distance_to_strokes, near_share, stroke_coverage
@@ -24,6 +26,6 @@ from .training import (
 
 __all__ = [
     "count_divergences", "d_accuracy", "divergence_floor", "divergence_floor_of", "divergence_samples",
-    "distance_to_strokes", "divergences", "frame_metrics", "grad_norms", "histogram", "mode_coverage",
+    "distance_to_strokes", "divergences", "frame_metrics", "grad_norms", "health_hints", "histogram", "mode_coverage",
     "near_share", "nearest_mode", "precision_recall", "reference_real", "stroke_coverage",
 ]

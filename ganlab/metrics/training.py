@@ -11,6 +11,7 @@ import numpy as np
 from ..data import modes_of
 from ..jsonsafe import finite
 from .divergence import DEFAULT_BINS, count_divergences, divergence_floor, histogram
+from .health import health_hints
 from .modes import DEFAULT_SAMPLES, mode_coverage
 from .precision_recall import knn_radii, pr_from_radii
 
@@ -122,7 +123,9 @@ def frame_metrics(trainer, real: np.ndarray | None = None, fake: np.ndarray | No
       of ``fake`` (default: the fixed-noise fakes above), the real k-NN radii cached;
     - ``d_accuracy`` on the frame's ``real`` and ``fake`` points (first 200 of each; the fixed
       sets when not given);
-    - ``grad_norm_d``, ``grad_norm_g`` of the last updates.
+    - ``grad_norm_d``, ``grad_norm_g`` of the last updates;
+    - ``hints``: :func:`health_hints` on the fixed real points and those fakes (a list of
+      {"code", "message"}, empty when healthy).
     """
     ref = _reference(trainer, bins)
     m = divergence_samples(trainer)
@@ -142,4 +145,5 @@ def frame_metrics(trainer, real: np.ndarray | None = None, fake: np.ndarray | No
     r = ref.points[:PR_SAMPLES] if real is None else np.asarray(real, dtype=float)[:PR_SAMPLES]
     out["d_accuracy"] = d_accuracy(trainer, r, f)
     out.update(grad_norms(trainer))
+    out["hints"] = health_hints(trainer, ref.points, fakes)
     return finite(out)

@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from ganlab import __version__
 
-from . import balance
+from . import balance, trained
 from .frames import dumps
 from .origins import origin_allowed
 from .schema import build_schema
@@ -77,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api/schema")
     async def schema():
         return JSONResponse(build_schema())
+
+    app.include_router(trained.router)  # GET /api/trained/<name>
 
     @app.websocket("/ws")
     async def ws_endpoint(ws: WebSocket):

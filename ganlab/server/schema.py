@@ -19,7 +19,7 @@ from pydantic.fields import FieldInfo
 
 from ganlab import Config, __version__
 from ganlab.config import flat_fields
-from ganlab.data import DISTRIBUTIONS, DataError, make_sampler
+from ganlab.data import DISTRIBUTIONS, DataError, make_sampler, trained_names
 from ganlab.losses import LOSSES
 
 from . import messages
@@ -116,7 +116,7 @@ def build_schema() -> dict[str, Any]:
             {"name": d.name, "label": d.label, "description": d.description,
              "preset": d.preset, "has_modes": d.modes is not None,
              "takes_params": d.check is not None, "default_params": default_params(d),
-             "preview": preview(d.name)}
+             "preview": preview(d.name), "trained": d.name in trained_names()}
             for d in DISTRIBUTIONS.values()
         ],
         "losses": [{"name": x.name, "label": x.label, "description": x.description}
