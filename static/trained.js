@@ -27,7 +27,7 @@ export class TrainedButton {
       const r = await fetch(`/api/trained/${encodeURIComponent(d.name)}`);
       if (!r.ok) {
         let why = `HTTP ${r.status}`;
-        try { const j = await r.json(); why = j.detail || j.error || j.message || why; } catch { /* not JSON */ }
+        try { const j = await r.json(); why = j.message || j.detail || j.error || why; } catch { /* not JSON */ }
         throw new Error(typeof why === "string" ? why : JSON.stringify(why));
       }
       await this.restore(await r.json(), `the trained state of ${d.label || d.name}`);

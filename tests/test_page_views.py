@@ -445,13 +445,15 @@ def trained_route():
         return JSONResponse(snap)
 
     app.add_api_route("/api/trained/{name}", trained)
+    stand_in = app.router.routes.pop()
+    app.router.routes.insert(0, stand_in)  # before the server's own route, if it has one
     entry = next(d for d in dists if d["name"] == "ring")
     entry["trained"] = True
     try:
         yield "ring", snap
     finally:
-        entry.pop("trained")
-        app.router.routes = [r for r in app.router.routes if getattr(r, "path", "") != "/api/trained/{name}"]
+        entry["trained"] = False
+        app.router.routes.remove(stand_in)
 
 
 def test_load_trained_state_restores_it_at_once(sized, trained_route):
@@ -478,3 +480,20 @@ def test_load_trained_state_restores_it_at_once(sized, trained_route):
     pg.click("#data-gaussians")
     pg.wait_for_function("window.ganlab.server.data === 'gaussians'")
     assert not pg.is_visible("#load-trained")
+
+
+def test_engine_hints_name_a_dead_run_and_clear_on_reset(sized):
+    """Not stubbed: WGAN at learning rate 1 with clip 10 kills D within 600 epochs (the engine's
+    own case, tests/test_health.py); the page names it over the data view, and reset clears it."""
+    pg = sized(1440, 900).open("/#speed=max&loss=wgan&clip=10&d_optimizer.lr=1&g_optimizer.lr=1")
+    pg.wait_for_function("window.ganlab.server.loss === 'wgan' && window.ganlab.server.clip === 10")
+    pg.click("#play")
+    pg.wait_for_function("Number(document.getElementById('epoch').textContent) > 600", timeout=60000)
+    pg.wait_for_selector("#hints .hint[data-code=d_dead]", state="visible", timeout=10000)
+    codes = pg.evaluate("[...document.querySelectorAll('#hints .hint')].map((h) => h.dataset.code)")
+    assert "d_dead" in codes and "g_collapsed" in codes, codes
+    assert "running" in pg.get_attribute("#model-graph", "class")  # a hint, not a stop
+    pg.click("#play")
+    pg.click("#reset")
+    pg.wait_for_function("window.ganlab.lastMeta.epoch === 0")
+    pg.wait_for_selector("#hints", state="hidden")
