@@ -182,12 +182,43 @@ def _line(rec: dict) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server import run
+    from .server import CannotServe, run
 
-    run(host=args.host, port=args.port, open_browser=not args.no_browser, workers=args.workers,
-        allowed_origins=args.allow_origin, max_sessions=args.max_sessions,
-        idle_timeout=args.idle_timeout)
+    try:
+        run(host=args.host, port=args.port, open_browser=not args.no_browser, workers=args.workers,
+            allowed_origins=args.allow_origin, allowed_hosts=args.allow_host,
+            max_sessions=args.max_sessions, idle_timeout=args.idle_timeout)
+    except CannotServe as e:
+        print(f"ganlab: {e}", file=sys.stderr)
+        return EXIT_CANNOT_SERVE
     return 0
+
+
+EXIT_CANNOT_SERVE = 4  # 2: invalid configuration, 3: a diverged run (README)
+
+
+def add_serve_flags(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on; 0.0.0.0 serves the whole network (then name the "
+                   "host with --allow-host) (default: %(default)s)")
+    s.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
+    s.add_argument("--no-browser", action="store_true",
+                   help="do not open a browser; print the page's address instead")
+    s.add_argument("--workers", type=int, default=1,
+                   help="server processes; one per core for a classroom (default: %(default)s)")
+    s.add_argument("--allow-origin", action="append", default=None, metavar="ORIGIN",
+                   help="extra allowed websocket Origin, e.g. http://my-host:8000 (repeatable or "
+                   "comma separated; scheme://host:* for any port; '*' allows all; default: "
+                   "the page's own host and loopback origins; env GANLAB_ALLOWED_ORIGINS)")
+    s.add_argument("--allow-host", action="append", default=None, metavar="NAME",
+                   help="extra host name the server answers for, e.g. my-host (repeatable or comma "
+                   "separated; *.domain for subdomains; '*' answers any; default: 127.0.0.1, "
+                   "localhost, [::1] and the --host given; env GANLAB_ALLOWED_HOSTS)")
+    s.add_argument("--max-sessions", type=int, default=64,
+                   help="sessions per worker process; more get 'server busy' (default: %(default)s)")
+    s.add_argument("--idle-timeout", type=float, default=1800.0,
+                   help="seconds a paused session without messages stays open "
+                   "(default: %(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -196,15 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"ganlab {__version__}")
     sub = p.add_subparsers(dest="command")
 
-    s = sub.add_parser("serve", help="start the web app (the default command)")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    s.add_argument("--workers", type=int, default=1)
-    s.add_argument("--allow-origin", action="append", default=None, metavar="ORIGIN",
-                   help="extra allowed websocket Origin (repeatable; '*' allows all)")
-    s.add_argument("--max-sessions", type=int, default=64)
-    s.add_argument("--idle-timeout", type=float, default=1800.0, help="seconds")
+    s = sub.add_parser("serve", help="start the web app (the default command)",
+                       description="Serve the page and its live training sessions (one per "
+                       "browser tab). Exit status 4: the server cannot listen (port in use, ...).")
+    add_serve_flags(s)
     s.set_defaults(func=cmd_serve)
 
     t = sub.add_parser("train", help="train headless and report losses and metrics")

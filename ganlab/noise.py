@@ -8,6 +8,7 @@ literature's usual choices.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +41,11 @@ def rng_state(rng: np.random.Generator) -> dict:
     return _stringify(rng.bit_generator.state)
 
 
-def set_rng_state(rng: np.random.Generator, state: dict) -> None:
-    rng.bit_generator.state = _intify(state)
+def set_rng_state(rng: np.random.Generator, state: Any, where: str = "rng") -> None:
+    """Load a state saved by :func:`rng_state`, refusing (ValueError naming ``where`` and the key)
+    anything but the same bit generator's layout with integers in range: numpy itself would
+    raise OverflowError, or accept a state that breaks the stream."""
+    rng.bit_generator.state = _intify(state, rng.bit_generator.state, where)
 
 
 def _stringify(x):
@@ -52,12 +56,33 @@ def _stringify(x):
     return x
 
 
-def _intify(x):
-    if isinstance(x, dict):
-        return {k: (v if k == "bit_generator" else _intify(v)) for k, v in x.items()}
-    if isinstance(x, str):
-        return int(x)
-    return x
+# Widths of the integers of numpy's bit generator states (PCG64: 128-bit state and increment;
+# the buffered 32-bit half of a draw).
+_BITS = {"has_uint32": 1, "uinteger": 32}
+
+
+def _intify(x: Any, template: Any, where: str) -> Any:
+    """``x`` shaped like ``template`` (a current state), its integers given as decimal strings
+    (or integers) in 0..2**bits - 1."""
+    if isinstance(template, dict):
+        if not isinstance(x, dict) or set(x) != set(template):
+            raise ValueError(f"{where}: must be an object with the keys {', '.join(sorted(template))}")
+        if "bit_generator" in template and x["bit_generator"] != template["bit_generator"]:
+            raise ValueError(f"{where}.bit_generator: must be {template['bit_generator']!r}")
+        return {k: x[k] if k == "bit_generator" else _intify(x[k], v, f"{where}.{k}")
+                for k, v in template.items()}
+    if isinstance(template, int):
+        key = where.rsplit(".", 1)[-1]
+        bits = _BITS.get(key, 128)
+        n = None
+        if isinstance(x, str) and 0 < len(x) <= 40 and x.isascii() and x.isdigit():
+            n = int(x)
+        elif type(x) is int:
+            n = x
+        if n is None or not 0 <= n < 2**bits:
+            raise ValueError(f"{where}: must be a whole number in 0..2**{bits} - 1 (as a string)")
+        return n
+    raise ValueError(f"{where}: unsupported generator state")  # only PCG64 is ever saved
 
 
 class Pool:

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .config import Config, ConfigError, make_config, nest, restart_fields
+from . import __version__, snapshot_check
+from .config import Config, ConfigError, check_numbers, make_config, nest, restart_fields, short
 from .data import DataError, make_sampler
 from .losses import LOSSES
 from .mlp import MLP, Workspace, augment
@@ -30,6 +30,9 @@ from .optimizers import make_optimizer
 MODES = ("both", "generator", "discriminator")
 SNAPSHOT_FORMAT = "ganlab-snapshot"
 SNAPSHOT_VERSION = 1
+SNAPSHOT_KEYS = {"format", "version", "ganlab", "config", "epoch", "d_steps", "g_steps", "generator",
+                 "discriminator", "g_optimizer", "d_optimizer", "noise_pool", "data_pool", "aux_rng",
+                 "sample_rng", "losses", "status"}
 
 
 @dataclass
@@ -450,45 +453,68 @@ class Trainer:
 
     def restore(self, snap: dict) -> None:
         """Load a snapshot; continuing then is bit-identical to never having stopped.
-        Raises ValueError naming what is wrong with a malformed snapshot (state unchanged)."""
-        if not isinstance(snap, dict) or snap.get("format") != SNAPSHOT_FORMAT:
-            raise ValueError("not a ganlab snapshot (missing format 'ganlab-snapshot')")
-        if snap.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"unsupported snapshot version {snap.get('version')!r}")
-        fresh = Trainer.__new__(Trainer)
-        fresh.config = make_config(snap.get("config") or {})
-        fresh._build()
-        try:
-            nets = [("generator", fresh.G), ("discriminator", fresh.D)]
-            if fresh.G_avg is not None and snap.get("generator_average") is not None:
-                nets.append(("generator_average", fresh.G_avg))
-            for key, net in nets:
-                p = np.asarray(snap[key], dtype=float)
-                if p.shape != net.params.shape or not np.isfinite(p).all():
-                    raise ValueError(f"snapshot {key} weights: expected {net.size} finite numbers")
-                net.params[:] = p
-            for key in ("g_optimizer", "d_optimizer"):
-                opt = getattr(fresh, key[0] + "_opt")
-                st = snap[key]
-                if st.get("kind") != opt.kind:
-                    raise ValueError(f"snapshot {key} kind {st.get('kind')!r} != config {opt.kind!r}")
-                opt.load_state(st)
-            if fresh.G_avg is not None and snap.get("generator_average") is None:
-                fresh.G_avg.params[:] = fresh.G.params  # a snapshot from before averaging was on
-            fresh.noise_pool.load(snap["noise_pool"])
-            fresh.data_pool.load(snap["data_pool"])
-            set_rng_state(fresh._aux_rng, snap["aux_rng"])
-            set_rng_state(fresh._sample_rng, snap["sample_rng"])
-            fresh.epoch, fresh.d_steps, fresh.g_steps = (
-                int(snap["epoch"]), int(snap["d_steps"]), int(snap["g_steps"]))
-            fresh._losses = {k: float(v) for k, v in (snap.get("losses") or {}).items()}
-            fresh.status = Status(**snap.get("status", {}))
-        except ValueError:
-            raise
-        except (KeyError, TypeError, AttributeError, IndexError) as e:
-            raise ValueError(f"malformed snapshot: {type(e).__name__}: {e}") from None
-        self.__dict__.update(fresh.__dict__)
 
+        Every field is checked before anything is kept (strict JSON types, counts in 0..2**53,
+        RNG states of the right layout and width, pool cursors in range, arrays of the right
+        length and finite): a bad snapshot raises ValueError naming the field, e.g.
+        ``snapshot.epoch: must be a whole number in 0..2**53``, and leaves this trainer as it
+        was."""
+        sc = snapshot_check
+        if not isinstance(snap, dict) or snap.get("format") != SNAPSHOT_FORMAT:
+            raise sc.fail("snapshot.format", f"must be {SNAPSHOT_FORMAT!r} (not a ganlab snapshot)")
+        if snap.get("version") != SNAPSHOT_VERSION or type(snap.get("version")) is not int:
+            raise sc.fail("snapshot.version", f"unsupported version {short(snap.get('version'))}; "
+                          f"this ganlab reads version {SNAPSHOT_VERSION}")
+        snap = sc.mapping(snap, "snapshot", SNAPSHOT_KEYS, {"generator_average"})
+        sc.text(snap["ganlab"], "snapshot.ganlab", 64)
+        fresh = Trainer.__new__(Trainer)
+        if not isinstance(snap["config"], dict):
+            raise sc.fail("snapshot.config", "must be an object")
+        try:  # a snapshot is machine-written JSON: its config is read with the wire's strictness
+            fresh.config = make_config(snap["config"], strict=True)
+            check_numbers(fresh.config.data_params)
+            fresh._build()
+        except ConfigError as e:
+            raise ValueError("; ".join(f"snapshot.config.{f}: {m}" for f, m in e.errors)) from None
+        nets = [("generator", fresh.G), ("discriminator", fresh.D)]
+        if fresh.G_avg is not None and snap.get("generator_average") is not None:
+            nets.append(("generator_average", fresh.G_avg))
+        elif fresh.G_avg is None and snap.get("generator_average") is not None:
+            raise sc.fail("snapshot.generator_average", "must be null when config.g_ema is 0")
+        for key, net in nets:
+            net.params[:] = sc.vector(snap[key], f"snapshot.{key}", net.size, net.dtype)
+        if fresh.G_avg is not None and snap.get("generator_average") is None:
+            fresh.G_avg.params[:] = fresh.G.params  # a snapshot from before averaging was on
+        for key in ("g_optimizer", "d_optimizer"):
+            opt, net = (fresh.g_opt, fresh.G) if key == "g_optimizer" else (fresh.d_opt, fresh.D)
+            st = sc.mapping(snap[key], f"snapshot.{key}", {"kind", "t", *opt.state_names})
+            if st["kind"] != opt.kind:
+                raise sc.fail(f"snapshot.{key}.kind", f"{short(st['kind'])} is not the config's "
+                              f"{opt.kind!r}")
+            loaded = {"kind": opt.kind, "t": sc.whole(st["t"], f"snapshot.{key}.t")}
+            for name in opt.state_names:
+                # Second moments are sums of squares: a negative one would make sqrt NaN.
+                loaded[name] = sc.vector(st[name], f"snapshot.{key}.{name}", net.size, net.dtype,
+                                         nonnegative=name == "v" and opt.kind in ("adam", "rmsprop"))
+            opt.load_state(loaded)
+        for key in ("noise_pool", "data_pool"):
+            pool = getattr(fresh, key)
+            st = sc.mapping(snap[key], f"snapshot.{key}", {"rng", "cursor"})
+            set_rng_state(pool.rng, st["rng"], f"snapshot.{key}.rng")  # checks before Pool.load
+            pool.load({"rng": st["rng"], "cursor": sc.whole(st["cursor"], f"snapshot.{key}.cursor",
+                                                             0, pool.SIZE)})
+        set_rng_state(fresh._aux_rng, snap["aux_rng"], "snapshot.aux_rng")
+        set_rng_state(fresh._sample_rng, snap["sample_rng"], "snapshot.sample_rng")
+        fresh.epoch, fresh.d_steps, fresh.g_steps = (
+            sc.whole(snap[k], f"snapshot.{k}") for k in ("epoch", "d_steps", "g_steps"))
+        losses = snap["losses"] if snap["losses"] is not None else {}
+        losses = sc.mapping(losses, "snapshot.losses", set(), {"d", "g"})
+        fresh._losses = {k: sc.number_or_null(v, f"snapshot.losses.{k}") for k, v in losses.items()}
+        st = sc.mapping(snap["status"], "snapshot.status", {"state", "message", "epoch"})
+        fresh.status = Status(sc.choice(st["state"], "snapshot.status.state", ("ok", "diverged")),
+                              sc.text(st["message"], "snapshot.status.message"),
+                              sc.whole(st["epoch"], "snapshot.status.epoch"))
+        self.__dict__.update(fresh.__dict__)
 
 def _points(points) -> np.ndarray:
     x = np.asarray(points, dtype=float)

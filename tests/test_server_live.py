@@ -38,12 +38,12 @@ def healthz(port: int) -> dict:
         return json.loads(r.read())
 
 
-def start(workers: int = 1, **settings) -> tuple[subprocess.Popen, int]:
+def start(workers: int = 1, stderr=None, **settings) -> tuple[subprocess.Popen, int]:
     port = free_port()
     kw = ", ".join(f"{k}={v!r}" for k, v in settings.items())
     code = (f"from ganlab.server import run; run(port={port}, open_browser=False, "
             f"workers={workers}, log_level='warning', {kw})")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=stderr,
                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
     end = time.monotonic() + 30
     while time.monotonic() < end:
@@ -362,3 +362,143 @@ def test_workers_share_sessions_evenly():
         assert splits[-1][1] == [6, 6] or any(r >= 4 for r, _ in splits), splits
     finally:
         stop(proc)
+
+
+def _handshake(port: int, host: str, bind: str = "127.0.0.1") -> str:
+    """The status line a websocket handshake naming ``host`` gets (a raw socket: clients
+    derive Host from the URL)."""
+    with socket.create_connection((bind, port), timeout=5) as s:
+        s.sendall(f"GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                  f"Origin: http://{host}\r\n\r\n".encode())
+        return s.recv(4096).split(b"\r\n", 1)[0].decode()
+
+
+def _get(port: int, path: str, host: str, bind: str = "127.0.0.1") -> int:
+    req = urllib.request.Request(f"http://{bind}:{port}{path}", headers={"Host": host})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_only_served_hosts_are_answered(server):
+    evil = f"evil.example:{server}"
+    assert _handshake(server, evil).startswith("HTTP/1.1 400")
+    assert _handshake(server, f"127.0.0.1:{server}").startswith("HTTP/1.1 101")
+    assert _get(server, "/", evil) == 400 and _get(server, "/api/schema", evil) == 400
+    assert _get(server, "/healthz", evil) == 200
+    assert _get(server, "/", f"localhost:{server}") == 200
+
+
+def test_the_host_given_and_allowed_hosts_are_served():
+    """`--host 127.0.0.2` serves that name; `--allow-host` adds names (a classroom's)."""
+    port = free_port()
+    code = (f"from ganlab.server import run; run(host='127.0.0.2', port={port}, "
+            "open_browser=False, log_level='warning', allowed_hosts='my-host')")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    try:
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            with contextlib.suppress(OSError):
+                if _get(port, "/healthz", "x", bind="127.0.0.2") == 200:
+                    break
+            time.sleep(0.1)
+        assert _get(port, "/", f"127.0.0.2:{port}", bind="127.0.0.2") == 200
+        assert _get(port, "/", f"my-host:{port}", bind="127.0.0.2") == 200
+        assert _handshake(port, f"my-host:{port}", bind="127.0.0.2").startswith("HTTP/1.1 101")
+        assert _get(port, "/", f"evil.example:{port}", bind="127.0.0.2") == 400
+    finally:
+        stop(proc)
+
+
+# -- `ganlab serve` --------------------------------------------------------------------------------
+
+
+def test_serve_help_describes_every_option_with_its_default():
+    from ganlab.cli import build_parser
+
+    r = subprocess.run([sys.executable, "-m", "ganlab", "serve", "--help"], capture_output=True,
+                       text=True, cwd=ROOT, timeout=30)
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]
+    for action in serve._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, action.option_strings
+        if action.default not in (None, False):
+            assert f"(default: {action.default})" in text, action.option_strings
+    assert "Exit status 4" in text
+
+
+def _serve(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ganlab", "serve", *args], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env or dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+def test_serve_on_a_busy_port_says_so_and_exits_4():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = _serve("--port", str(port), "--no-browser")
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 4, (out, err)
+    assert err.strip() == (f"ganlab: port {port} on 127.0.0.1 is in use (another ganlab or "
+                           f"server?); try --port {port + 1}")
+
+
+@pytest.mark.parametrize("args,env", [
+    (("--no-browser",), None),
+    ((), {"PATH": "", "PYTHONPATH": str(ROOT)}),  # no browser to be found (no display, no PATH)
+])
+def test_serve_without_a_browser_prints_the_address(args, env):
+    port = free_port()
+    proc = _serve("--port", str(port), *args, env=env)
+    try:
+        assert proc.stdout.readline().strip() == f"ganlab: open http://127.0.0.1:{port}"
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            with contextlib.suppress(OSError):
+                assert healthz(port)["status"] == "ok"
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the server did not answer")
+    finally:
+        stop(proc)
+        proc.communicate()
+
+
+def test_invalid_utf8_floods_neither_the_log_nor_the_server(tmp_path):
+    """200 text frames with invalid UTF-8 (each closes its connection with 1007, as uvicorn
+    does): the log gets one line about them, no traceback, and the server carries on."""
+    with open(tmp_path / "server.log", "w") as log:
+        proc, port = start(stderr=log)
+    try:
+        async def main():
+            codes = set()
+            for _ in range(200):
+                async with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+                    await ws.recv()  # hello
+                    await ws.send(b"\xff\xfe{", text=True)
+                    with pytest.raises(ConnectionClosed) as e:
+                        while True:
+                            await ws.recv()
+                    codes.add(e.value.rcvd.code)
+            c = await Client.open(port)
+            epoch = (await c.request("step"))["epoch"]
+            await c.close()
+            return codes, epoch
+
+        codes, epoch = asyncio.run(main())
+        assert codes == {1007} and epoch == 1
+    finally:
+        stop(proc)
+    text = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in text, text[:2000]
+    lines = [line for line in text.splitlines() if "UTF-8" in line]
+    assert 1 <= len(lines) <= 3, text[:2000]

@@ -99,6 +99,8 @@ class Conn:
 
 
 def make_client(**settings) -> TestClient:
+    """TestClient names the server "testserver": served like a --host given on the command line."""
+    settings.setdefault("allowed_hosts", ["testserver"])
     return TestClient(create_app(Settings(**settings)))
 
 
@@ -202,7 +204,7 @@ def test_server_busy():
 def test_a_worker_with_more_sessions_sends_the_client_elsewhere(tmp_path):
     """The app side of balance.py: refusal with `rebalance` + 1013 before hello, admission on the
     4th retry, and the worker's published count following its sessions."""
-    app = create_app(Settings())
+    app = create_app(Settings(allowed_hosts=["testserver"]))
     app.state.balancer = Balancer(tmp_path)
     Balancer(tmp_path, pid=os.getppid()).publish(0)  # a live "other worker" with no sessions
     with TestClient(app) as c, c.websocket_connect("/ws") as first:
@@ -332,7 +334,9 @@ def test_slowmo_emits_the_ten_stages_in_order(conn):
     ack = conn.ok("slowmo", on=True, stage_seconds=0.05)
     assert ack["slowmo"] == {"on": True, "stage_seconds": 0.05}
     conn.ok("play")
-    time.sleep(1.2)
+    while sum(f["stage"] is not None for f, _ in conn.frames) < 12:  # a condition, not a sleep
+        time.sleep(0.05)
+        conn.ok("ping")
     conn.ok("pause")
     stages = [(f["stage"]["index"], f["stage"]["name"], f["epoch"]) for f, _ in conn.frames
               if f["stage"] is not None]
@@ -536,3 +540,271 @@ def test_a_failing_view_or_training_bug_keeps_the_session(conn, monkeypatch):
     assert conn.statuses[0]["state"] == "error" and "engine bug" in conn.statuses[0]["message"]
     monkeypatch.undo()
     assert conn.ok("step")["epoch"] == 2
+
+
+# -- a protocol as strict as its document ----------------------------------------------------------
+
+WRONG = {  # for each schema type: values of every other JSON type (and 7.0 / 1 for the strict ones)
+    "integer": ["3", 7.0, True, None, [1], {"a": 1}],
+    "number": ["0.5", True, None, [0.5], {"a": 1}],
+    "boolean": [1, 0, "true", None, [True], {"a": 1}],
+    "string": [3, 0.5, True, None, ["ring"], {"a": 1}],
+    "object": ["x", 1, 0.5, True, [1]],
+}
+
+
+def _valid(f: dict):
+    """A value the field accepts that is not its default where possible (an integer for a number
+    field: JSON integers are numbers)."""
+    if f["type"] == "number":
+        lo = f.get("minimum", f.get("exclusive_minimum", -1e9))
+        hi = f.get("maximum", f.get("exclusive_maximum", 1e9))
+        return next(v for v in (1, 0, 10) if lo <= v <= hi and v != f.get("exclusive_minimum")
+                    and v != f.get("exclusive_maximum"))
+    if f["type"] == "boolean":
+        return not f["default"]
+    if "choices" in f:
+        return next((c for c in f["choices"] if c != f["default"]), f["default"])
+    if f["type"] == "integer":
+        return f.get("minimum", f["default"])
+    return f["default"]
+
+
+@pytest.fixture
+def fast():
+    """A connection without the rate limit (tests sending hundreds of messages at once)."""
+    with make_client(rate_limit=1e9, rate_burst=1e9) as c, c.websocket_connect("/ws") as ws:
+        yield c, Conn(ws)
+
+
+def test_every_config_field_is_strictly_typed(fast):
+    """Every field of the schema: each wrong JSON type is refused naming the field, and the
+    config stays as it was; a valid value is accepted (a number field takes an integer)."""
+    client, conn = fast
+    fields = client.get("/api/schema").json()["config"]["fields"]
+    assert len(fields) > 20
+    before = conn.ok("config", changes={})["config"]
+    for f in fields:
+        code = "bad_data" if f["path"] in ("data", "data_params") else "bad_message"
+        for bad in WRONG[f["type"]]:
+            e = conn.fail("config", code, changes={f["path"]: bad})
+            assert e["message"].startswith(f"config.{f['path']}:"), (f["path"], bad, e)
+            assert conn.ok("config", changes={})["config"] == before, (f["path"], bad)
+        good = _valid(f)
+        ack = conn.ok("config", changes={f["path"]: good})
+        got = ack["config"]
+        for part in f["path"].split("."):
+            got = got[part]
+        assert got == good and type(got) is type(good) or f["type"] == "number", (f["path"], got)
+        before = ack["config"]
+    e = conn.fail("config", "bad_message", changes={"batch_size": True, "k_d": "3"})
+    assert "config.batch_size: Input should be a valid integer" in e["message"]
+    assert "config.k_d" in e["message"]
+
+
+def test_data_and_restore_configs_are_strict_too(conn):
+    e = conn.fail("data", "bad_data", name="drawn", params={"points": [[0.5, 0.5]], "spread": "0.1"})
+    assert e["message"].startswith("data.params:")
+    snap = conn.ok("snapshot")["snapshot"]
+    for path, bad in (("k_d", "3"), ("batch_size", 150.0), ("d_optimizer", {"nesterov": 1})):
+        s = json.loads(json.dumps(snap))
+        s["config"][path] = bad if path != "d_optimizer" else {**s["config"][path], **bad}
+        e = conn.fail("restore", "bad_snapshot", snapshot=s)
+        assert e["message"].startswith(f"snapshot.config.{path}"), e
+    assert conn.ok("snapshot")["snapshot"] == snap
+
+
+@pytest.mark.parametrize("raw,field", [
+    ('{"type":"config","changes":{"batch_size":1e400}}', "config.batch_size"),
+    ('{"type":"config","changes":{"d_optimizer":{"lr":-1e400}}}', "config.d_optimizer.lr"),
+    ('{"type":"config","changes":{"gp_weight":NaN}}', "config.gp_weight"),
+    ('{"type":"config","changes":{"clip":Infinity}}', "config.clip"),
+    ('{"type":"config","changes":{"seed":' + str(10**400) + '}}', "config.seed"),
+    ('{"type":"config","changes":{"k_d":' + str(2**64) + '}}', "config.k_d"),
+    ('{"type":"data","name":"points","params":{"points":[[0.5,' + str(10**400) + ']]}}',
+     "data.params.points.0.1"),
+    ('{"type":"data","name":"mixture","params":{"means":[[0.5,0.5]],"weights":[' + str(10**400)
+     + ']}}', "data.params.weights.0"),
+    ('{"type":"data","name":"drawn","params":{"strokes":[[[0.5,0.5]]],"spread":-Infinity}}',
+     "data.params.spread"),
+    ('{"type":"speed","epochs_per_sec":1e400}', "speed.epochs_per_sec"),
+    ('{"type":"slowmo","on":true,"stage_seconds":NaN}', "slowmo.stage_seconds"),
+    ('{"type":"view","fps":' + str(10**400) + '}', "view.fps"),
+    ('{"type":"ping","id":' + str(10**400) + '}', "ping.id"),
+])
+def test_numeric_extremes_are_refused_naming_the_field(conn, raw, field):
+    e = conn.send_raw(raw)
+    assert e["type"] == "error" and e["code"] in ("bad_message", "bad_data"), e
+    assert e["message"].startswith(field + ":"), e
+    assert len(e["message"]) < 300
+    assert conn.ok("step")["epoch"] == 1
+
+
+def _surgery(snap: dict, path: str, value) -> dict:
+    s = json.loads(json.dumps(snap))
+    *head, last = path.split(".")
+    d = s
+    for p in head:
+        d = d[int(p)] if isinstance(d, list) else d[p]
+    if value is KeyError:
+        del d[last]
+    elif isinstance(d, list):
+        d[int(last)] = value
+    else:
+        d[last] = value
+    return s
+
+
+@pytest.mark.parametrize("path,value,field", [
+    ("epoch", 1e300, "snapshot.epoch: must be a whole number in 0..2**53"),
+    ("epoch", -1, "snapshot.epoch: must be a whole number"),
+    ("d_steps", 2.5, "snapshot.d_steps: must be a whole number"),
+    ("g_steps", 2**60, "snapshot.g_steps"),
+    ("g_steps", True, "snapshot.g_steps: must be a whole number"),
+    ("aux_rng.state.state", "-5", "snapshot.aux_rng.state.state"),
+    ("aux_rng.state.inc", str(2**128), "snapshot.aux_rng.state.inc"),
+    ("sample_rng.state", [1, 2], "snapshot.sample_rng.state"),
+    ("sample_rng.bit_generator", "MT19937", "snapshot.sample_rng.bit_generator"),
+    ("noise_pool.rng.has_uint32", "2", "snapshot.noise_pool.rng.has_uint32"),
+    ("noise_pool.cursor", -5, "snapshot.noise_pool.cursor"),
+    ("data_pool.cursor", 10**6, "snapshot.data_pool.cursor"),
+    ("d_optimizer.m", [0.0], "snapshot.d_optimizer.m: must be a list of"),
+    ("d_optimizer.v.0", -1.0, "snapshot.d_optimizer.v.0"),
+    ("d_optimizer.t", "3", "snapshot.d_optimizer.t"),
+    ("d_optimizer.kind", "sgd", "snapshot.d_optimizer.kind"),
+    ("generator.3", "0.5", "snapshot.generator.3: must be a number"),
+    ("generator.3", None, "snapshot.generator.3: must be a number"),
+    ("status", "junk", "snapshot.status: must be an object"),
+    ("status.state", "exploded", "snapshot.status.state"),
+    ("losses.d", "x", "snapshot.losses.d"),
+    ("config", "junk", "snapshot.config: must be an object"),
+    ("config.generator.units", 10**6, "snapshot.config.generator.units"),
+    ("config.nope", 1, "snapshot.config.nope: unknown field"),
+    ("discriminator", KeyError, "snapshot.discriminator: missing"),
+])
+def test_hostile_restore_is_refused_and_changes_nothing(conn, path, value, field):
+    conn.ok("config", changes={"d_optimizer.kind": "adam"})
+    for _ in range(3):
+        conn.ok("step")
+    snap = conn.ok("snapshot")["snapshot"]
+    e = conn.fail("restore", "bad_snapshot", snapshot=_surgery(snap, path, value))
+    assert e["message"].startswith(field), e
+    assert conn.ok("snapshot")["snapshot"] == snap, "a refused restore changes nothing"
+    assert conn.ok("step")["epoch"] == 4
+    conn.ok("view", layers=list(conn.hello["view"]["layers"]) + ["manifold", "g_grad"])
+    assert conn.ok("step")["epoch"] == 5
+
+
+def test_no_reply_echoes_bulk_data(fast):
+    """With a 100,000-point set loaded, every reply but `snapshot` stays under 16 KiB: the
+    points are acknowledged by count and digest (docs/protocol.md, "Bulk data in replies")."""
+    client, conn = fast
+    rng = np.random.default_rng(0)
+    pts = np.round(rng.random((100_000, 2)), 3).tolist()
+    sizes = {}
+
+    def size_of(type, **fields):
+        conn.next_id += 1
+        conn.ws.send_text(json.dumps({"type": type, "id": conn.next_id, **fields}))
+        while True:
+            msg = conn.ws.receive()
+            if msg.get("bytes") is not None:
+                continue
+            data = _strict(msg["text"])
+            if data["type"] in ("ack", "error"):
+                assert data["type"] == "ack", data
+                sizes[type] = max(sizes.get(type, 0), len(msg["text"].encode()))
+                return data
+
+    ack = size_of("data", name="points", params={"points": pts})
+    digest = ack["config"]["data_params"]["points"]
+    assert digest["count"] == 100_000 and len(digest["sha256"]) == 64
+    snap = size_of("snapshot")["snapshot"]
+    assert len(snap["config"]["data_params"]["points"]) == 100_000, "a snapshot is complete"
+    for type, fields in [("play", {}), ("pause", {}), ("step", {}), ("reset", {}),
+                         ("config", {"changes": {}}), ("config", {"changes": {"k_d": 3}}),
+                         ("data", {"name": "points", "params": {"points": pts}, "keep": True}),
+                         ("speed", {"epochs_per_sec": 100}), ("slowmo", {"on": False}),
+                         ("view", {"samples": 5000}), ("restore", {"snapshot": snap}),
+                         ("ping", {})]:
+        ack = size_of(type, **fields)
+        if "config" in ack:
+            assert ack["config"]["data_params"]["points"] == digest, type
+    strokes = [np.round(rng.random((100, 2)), 3).tolist() for _ in range(100)]
+    ack = size_of("data", name="drawn", params={"strokes": strokes})
+    assert ack["config"]["data_params"]["strokes"]["count"] == 100
+    assert set(sizes) == set(client.get("/api/schema").json()["messages"])
+    assert sizes.pop("snapshot") > 1 << 20
+    assert max(sizes.values()) < 16 << 10, sizes
+    with client.websocket_connect("/ws") as ws:
+        assert len(ws.receive_text()) < 16 << 10  # hello
+
+
+def test_new_data_starts_a_new_experiment_unless_kept(conn):
+    conn.ok("data", name="ring8")  # (small default networks: the preset's are 4x the work)
+    fresh = conn.ok("snapshot")["snapshot"]
+    for _ in range(3):
+        conn.ok("step")
+    ack = conn.ok("data", name="grid25")  # the same hyperparameters: no config restart
+    assert ack["restarted"] is True and ack["epoch"] == 0
+    after = conn.ok("snapshot")["snapshot"]
+    conn.ok("reset")
+    assert after == conn.ok("snapshot")["snapshot"], "exactly what `reset` does"
+    assert after["generator"] == fresh["generator"], "networks re-drawn from the seed"
+    for _ in range(2):
+        conn.ok("step")
+    trained = conn.ok("snapshot")["snapshot"]
+    ack = conn.ok("data", name="ring8", keep=True)
+    assert ack["restarted"] is False and ack["epoch"] == 2
+    kept = conn.ok("snapshot")["snapshot"]
+    assert kept["generator"] == trained["generator"] and kept["config"]["data"] == "ring8"
+    ack = conn.ok("data", name="ring8")  # the same data again: nothing to restart
+    assert ack["restarted"] is False and ack["epoch"] == 2
+    conn.fail("data", "bad_message", name="ring8", keep=1)
+
+
+def test_dns_rebinding_hosts_are_refused():
+    """Only the served hosts are answered (HTTP and the websocket handshake); the same-host
+    origin rule cannot be used by a rebound name; /healthz answers any Host (probes)."""
+    from starlette.testclient import WebSocketDenialResponse
+
+    evil = {"host": "evil.example:8000", "origin": "http://evil.example:8000"}
+    with make_client(allowed_hosts=[]) as c:
+        for path in ("/", "/api/schema", "/static/main.js"):
+            r = c.get(path, headers=evil)
+            assert r.status_code == 400 and "--allow-host evil.example" in r.text, (path, r.text)
+        assert c.get("/healthz", headers=evil).json()["status"] == "ok"
+        with pytest.raises(WebSocketDenialResponse) as e, c.websocket_connect("/ws", headers=evil):
+            pass
+        assert e.value.status_code == 400
+        for host in ("127.0.0.1:8000", "localhost:5000", "[::1]:8000", "LOCALHOST", "127.0.0.1"):
+            assert c.get("/api/schema", headers={"host": host}).status_code == 200, host
+            with c.websocket_connect("/ws", headers={"host": host}) as ws:
+                assert Conn(ws).hello["type"] == "hello"
+    with make_client(allowed_hosts="lab.example, *.school.example") as c:
+        for host, ok in (("lab.example:8000", True), ("a.school.example", True),
+                         ("school.example", False), ("evil.example", False)):
+            assert (c.get("/", headers={"host": host}).status_code == 200) is ok, host
+        with c.websocket_connect("/ws", headers={"host": "lab.example:8000",
+                                                 "origin": "http://lab.example:8000"}) as ws:
+            assert Conn(ws).hello["type"] == "hello", "the same-host origin rule, for served hosts"
+    with make_client(allowed_hosts=["*"]) as c:
+        assert c.get("/", headers=evil).status_code == 200
+    with pytest.raises(ValueError, match="wildcard"):
+        Settings(allowed_hosts=["lab*.example"])
+
+
+def test_distribution_parameters_are_numbers_not_strings_or_booleans(conn):
+    for params, field in (({"points": [[0.5, "0.5"]]}, "data.params.points.0.1"),
+                          ({"points": [[0.5, 0.5], [True, 0.5]]}, "data.params.points.1.0")):
+        e = conn.fail("data", "bad_data", name="points", params=params)
+        assert e["message"].startswith(field + ": must be a number"), e
+    e = conn.fail("config", "bad_data", changes={"data": "mixture",
+                                                 "data_params": {"means": [[0.5, None]]}})
+    assert e["message"].startswith("config.data_params.means.0.1: must be a number"), e
+    snap = conn.ok("snapshot")["snapshot"]
+    s = json.loads(json.dumps(snap))
+    s["config"].update(data="drawn", data_params={"strokes": [[[0.5, False]]]})
+    e = conn.fail("restore", "bad_snapshot", snapshot=s)
+    assert e["message"].startswith("snapshot.config.data_params.strokes.0.0.1: must be a number")
+    assert conn.ok("snapshot")["snapshot"] == snap

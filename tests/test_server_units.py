@@ -104,3 +104,33 @@ def test_balancer_forgets_workers_that_died(tmp_path):
     me.publish(5)
     assert me.others() == {} and me.admit(0)
     assert not (tmp_path / str(pid)).exists()
+
+
+def test_repeats_filter_keeps_one_line_per_window(monkeypatch):
+    import logging
+
+    from ganlab.server import logs
+
+    now = [100.0]
+    monkeypatch.setattr(logs.time, "monotonic", lambda: now[0])
+    f = logs.Repeats(("client did %s",), window=10.0)
+    records = []
+
+    def emit(msg, *args):
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            import sys
+            r = logging.LogRecord("x", logging.ERROR, __file__, 1, msg, args, sys.exc_info())
+        if f.filter(r):
+            records.append(r)
+
+    for i in range(50):
+        emit("client did %s", i)
+        emit("something else %s", i)
+    assert len([r for r in records if r.msg == "client did %s"]) == 1
+    assert len([r for r in records if r.msg == "something else %s"]) == 50, "others untouched"
+    assert records[0].exc_info is None, "no traceback"
+    now[0] += 10.0
+    emit("client did %s", "again")
+    assert records[-1].getMessage() == "client did again (49 more since the last such line)"

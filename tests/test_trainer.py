@@ -93,9 +93,9 @@ def test_snapshot_rejects_malformed_input_and_keeps_state():
     for bad, msg in [
         ({}, "not a ganlab snapshot"),
         ({**snap, "version": 99}, "version"),
-        ({**snap, "generator": [1.0, 2.0]}, "generator weights"),
-        ({**snap, "discriminator": [float("nan")] * t.D.size}, "discriminator weights"),
-        ({k: v for k, v in snap.items() if k != "noise_pool"}, "malformed"),
+        ({**snap, "generator": [1.0, 2.0]}, r"snapshot\.generator: must be a list of"),
+        ({**snap, "discriminator": [float("nan")] * t.D.size}, r"snapshot\.discriminator\.0: .*finite"),
+        ({k: v for k, v in snap.items() if k != "noise_pool"}, r"snapshot\.noise_pool: missing"),
     ]:
         with pytest.raises(ValueError, match=msg):
             t.restore(bad)

@@ -32,7 +32,7 @@ DEFAULT_MIXTURE: dict[str, Any] = {
 def _array(params: dict, key: str, shape_tail: tuple[int, ...], k: int | None) -> np.ndarray:
     try:
         a = np.asarray(params[key], dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond the float range
         raise DataError(f"mixture {key} must be numbers") from None
     want = (k if k is not None else -1, *shape_tail)
     if a.ndim != len(want) or a.shape[1:] != shape_tail or (k is not None and a.shape[0] != k):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ import webbrowser
 from typing import Any
 
 from .balance import BALANCE_ENV
+from .origins import served_hosts
 from .settings import Settings
 
 WS_MAX_SIZE = 16 << 20  # uvicorn closes (1009) above this; 4 MiB..16 MiB get a `too_large` reply
@@ -33,9 +35,14 @@ def run(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, wo
     from uvicorn.supervisors import Multiprocess
 
     s = Settings.create(**settings)
-    if open_browser:
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        _open_when_up(f"http://{shown}:{port}/")
+    s.allowed_hosts = served_hosts(s.allowed_hosts, host)  # the --host given is served too
+    check_port(host, port)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
+    if open_browser and _has_browser():
+        _open_when_up(url)
+    else:
+        print(f"ganlab: open {url.rstrip('/')}", flush=True)
     # No permessage-deflate: zlib on float32 frames cost more than all the training in a
     # profile of 40 sessions and saves little (binary floats barely compress).
     common = dict(host=host, port=port, ws_max_size=WS_MAX_SIZE, ws_per_message_deflate=False,
@@ -62,6 +69,38 @@ def run(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, wo
         if balance_dir is not None:
             shutil.rmtree(balance_dir, ignore_errors=True)
             os.environ.pop(BALANCE_ENV, None)
+
+
+class CannotServe(OSError):
+    """The server cannot listen where it was asked to (``ganlab serve`` exits with status 4)."""
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise :class:`CannotServe` with one clear line if ``host:port`` cannot be listened on
+    (uvicorn would log a bare errno and exit with status 3, which `ganlab train` uses for a
+    diverged run)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            s.bind((host, port))
+    except OSError as e:
+        where = f"port {port} on {host or '0.0.0.0'}"
+        if e.errno == errno.EADDRINUSE:
+            msg = f"{where} is in use (another ganlab or server?); try --port {port + 1}"
+        elif e.errno == errno.EACCES:
+            msg = f"{where} needs privileges the server does not have; try --port 8000"
+        else:
+            msg = f"cannot listen on {where}: {e.strerror or e}; check --host"
+        raise CannotServe(msg) from None
+
+
+def _has_browser() -> bool:
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
 
 
 def bound_backlog(sock: socket.socket, unsent: int = NOTSENT_LOWAT) -> bool:
@@ -96,4 +135,4 @@ def _open_when_up(url: str, timeout: float = 15.0) -> None:
     threading.Thread(target=wait_and_open, daemon=True).start()
 
 
-__all__ = ["Settings", "run", "WS_MAX_SIZE"]
+__all__ = ["CannotServe", "Settings", "check_port", "run", "WS_MAX_SIZE"]

@@ -19,9 +19,9 @@ from fastapi.templating import Jinja2Templates
 
 from ganlab import __version__
 
-from . import balance, trained
+from . import balance, logs, trained
 from .frames import dumps
-from .origins import origin_allowed
+from .origins import HostCheck, origin_allowed, served_hosts
 from .schema import build_schema
 from .session import PROTOCOL, Load, Session, error
 from .settings import Settings
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The app. One websocket at ``/ws`` is one training session (docs/protocol.md)."""
     settings = settings or Settings()
     tune_malloc()
+    logs.install()  # client-triggered log lines are rate-limited
     app = FastAPI(title="ganlab", version=__version__, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.sessions = {}
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await live(ws, app)
 
     app.mount("/static", StaticFiles(directory=str(static_dir), check_dir=False), name="static")
+    app.add_middleware(HostCheck, hosts=served_hosts(settings.allowed_hosts))
     return app
 
 

@@ -11,11 +11,12 @@ import asyncio
 from typing import Any
 
 from ganlab import ConfigError, Trainer
-from ganlab.config import merge, nest, restart_fields
+from ganlab.config import check_numbers, config_dump, make_config, merge, nest, restart_fields, short
 from ganlab.data import DISTRIBUTIONS
 
 from . import messages as m
 from .layers import FrameBuilder
+from .replies import ConfigEcho
 
 STAGES = [
     ("d_sample", "Generator derives fake samples from noise"),
@@ -44,6 +45,7 @@ class Commands:
     version: int
     wake: asyncio.Event  # the runner's: play / pause / speed / slow motion changed
     dirty: asyncio.Event  # the frame sender's: something to draw while paused
+    _echo: ConfigEcho | None = None  # digests of bulk data, kept between replies
 
     def changed(self) -> None:
         """A change that is not training: the next frame must show it."""
@@ -79,37 +81,60 @@ class Commands:
         self.changed()
         return {"epoch": 0, "running": self.running}
 
+    def config_echo(self) -> dict:
+        """The config as replies carry it: bulk data by size and digest (replies.py)."""
+        if self._echo is None:
+            self._echo = ConfigEcho()
+        return self._echo(self.trainer.config)
+
     def on_config(self, msg: m.ConfigChange) -> dict:
-        return self._update(msg.changes, msg.id, "bad_message")
+        return self._update(msg.changes, msg.id, "config")
 
     def on_data(self, msg: m.Data) -> dict:
+        """A new distribution (or new parameters) starts a new experiment, as ``reset`` does,
+        unless the message says ``keep``: then only the data changes and training carries on."""
         dist = DISTRIBUTIONS.get(msg.name)
         if dist is None:
             raise m.ProtocolError(
-                "bad_data", f"data.name: unknown distribution {msg.name!r}; choose one of "
+                "bad_data", f"data.name: unknown distribution {short(msg.name)}; choose one of "
                 f"{', '.join(DISTRIBUTIONS)}", msg.id)
         changes: dict[str, Any] = {"data": msg.name, "data_params": msg.params or {}}
         if msg.apply_preset:
             changes = merge(nest(dict(dist.preset)), changes)
-        return self._update(changes, msg.id, "bad_data")
+        t = self.trainer
+        before = (t.config.data, t.config.data_params)
+        reply = self._update(changes, msg.id, "data")
+        if not msg.keep and not reply["restarted"] and (t.config.data, t.config.data_params) != before:
+            t.reset()
+            self.stage = 0
+            reply.update(restarted=True, epoch=0,
+                         notes=[*reply["notes"], "restarted: a new distribution starts a new experiment"])
+            self.changed()
+        return reply
 
-    def _update(self, changes: dict, mid: Any, code: str) -> dict:
+    def _update(self, changes: dict, mid: Any, kind: str) -> dict:
+        """Apply config changes from a ``config`` or ``data`` message, strictly typed."""
         t = self.trainer
         old = t.config
         try:
+            # The wire is strict ("3" is not a number, 1 not a boolean, 7.0 not an integer);
+            # Trainer.update (the Python API) is lax, so check first, then apply.
+            nested = nest(changes)
+            make_config(merge(config_dump(old), nested), strict=True)
+            check_numbers(nested.get("data_params"))
             notes = t.update(changes)  # refuses bad data before it changes anything
         except ConfigError as e:
             data_error = any(f.split(".")[0] in ("data", "data_params") for f, _ in e.errors)
-            raise m.ProtocolError("bad_data" if data_error else code,
-                                  "; ".join(f"{f}: {msg}" for f, msg in e.errors), mid) from None
-        except (TypeError, ValueError) as e:
-            raise m.ProtocolError(code, f"changes: {e}", mid) from None
+            code = "bad_data" if data_error or kind == "data" else "bad_message"
+            raise m.ProtocolError(code, "; ".join(f"{_wire_path(kind, f)}: {msg}"
+                                                  for f, msg in e.errors), mid) from None
         restarted = bool(restart_fields(old, t.config))
         if restarted:
             self.stage = 0
-        self.changed()
-        return {"config": t.config.model_dump(mode="json"), "notes": notes,
-                "restarted": restarted, "epoch": t.epoch}
+        if notes or t.config != old:  # a no-op change redraws nothing
+            self.changed()
+        return {"config": self.config_echo(), "notes": notes, "restarted": restarted,
+                "epoch": t.epoch}
 
     def on_speed(self, msg: m.Speed) -> dict:
         self.speed = msg.epochs_per_sec
@@ -147,15 +172,25 @@ class Commands:
     def on_restore(self, msg: m.Restore) -> dict:
         t = self.trainer
         try:
-            t.restore(msg.snapshot)
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
-            raise m.ProtocolError("bad_snapshot", f"snapshot: {e}", msg.id) from None
+            t.restore(msg.snapshot)  # validates everything first: a refusal changes nothing
+        except ValueError as e:
+            raise m.ProtocolError("bad_snapshot", str(e), msg.id) from None
         self.stage = 0
         if not t.status.ok:
             self.running = False
         self.changed()
-        return {"config": t.config.model_dump(mode="json"), "epoch": t.epoch,
-                "d_steps": t.d_steps, "g_steps": t.g_steps, "running": self.running}
+        return {"config": self.config_echo(), "epoch": t.epoch, "d_steps": t.d_steps,
+                "g_steps": t.g_steps, "running": self.running}
 
     def on_ping(self, msg: m.Ping) -> dict:
         return {}
+
+
+def _wire_path(kind: str, path: str) -> str:
+    """A config path as the message named it: ``config.batch_size``; for ``data``, the config's
+    ``data`` / ``data_params`` are the message's ``name`` / ``params``."""
+    if kind == "data":
+        head, _, rest = path.partition(".")
+        head = {"data": "name", "data_params": "params"}.get(head, head)
+        return ".".join(["data", head] + ([rest] if rest else []))
+    return f"{kind}.{path}"

@@ -7,11 +7,16 @@ Models are strict: ``"3"`` is not a number and ``1`` is not a boolean, so a wron
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ganlab.config import short
+
 LAYER_NAMES = ("real", "fake", "heatmap", "d_grad", "g_grad", "manifold", "optimal_d", "noise")
+MAX_ERROR_TEXT = 2000  # an error never echoes more than this of what it refuses
 EXTENT_LIMIT = 100.0  # |coordinate| of a view extent (a linear G can go anywhere; this is plenty)
 Coord = Annotated[float, Field(ge=-EXTENT_LIMIT, le=EXTENT_LIMIT, allow_inf_nan=False)]
 MessageId = Annotated[str, Field(max_length=128)] | int | None
@@ -21,6 +26,7 @@ class ProtocolError(Exception):
     """A message that gets an ``error`` reply with ``code``; the session carries on."""
 
     def __init__(self, code: str, message: str, id: Any = None):
+        message = message if len(message) <= MAX_ERROR_TEXT else message[: MAX_ERROR_TEXT - 3] + "..."
         super().__init__(message)
         self.code, self.message, self.id = code, message, id
 
@@ -59,6 +65,8 @@ class Data(Message):
     name: str = Field(max_length=64, description="distribution name (see /api/schema)")
     params: dict[str, Any] | None = Field(None, description="parameters of the distribution")
     apply_preset: bool = Field(False, description="also load the distribution's hyperparameters")
+    keep: bool = Field(False, description="keep weights, optimizers and epoch (by default new data "
+                       "restarts the experiment)")
 
 
 class Speed(Message):
@@ -134,12 +142,75 @@ def peek_id(text: str) -> Any:
         return None
 
 
+class _Constant(float):
+    """NaN / Infinity / -Infinity as written (Python's json accepts them; JSON does not)."""
+
+    def __new__(cls, name: str) -> _Constant:
+        obj = super().__new__(cls, "nan")
+        obj.name = name
+        return obj
+
+
+# Only text with a long digit run or a 3-digit exponent can hold a number out of range, so the
+# walk below (~0.1 us per value) is skipped for the usual message, however long.
+_SUSPECT = re.compile(r"\d{16}|[eE][+]?0*[1-9]\d\d|NaN|Infinity")
+MAX_EXACT_INT = 2**53  # JavaScript's exact integers; no field of the protocol needs more
+
+
+def _fits(x: Any) -> bool:
+    """A number JSON and the page can hold (a _Constant is never one: its type is not float)."""
+    t = type(x)
+    return (t is float and math.isfinite(x)) or (t is int and -MAX_EXACT_INT <= x <= MAX_EXACT_INT)
+
+
+def out_of_range(value: Any) -> tuple[list, Any] | None:
+    """(path, value) of the first number JSON or the page cannot hold: NaN, +-Infinity, a float
+    that overflowed to inf (1e400) or an integer beyond +-2**53 (10**400); None if all fit."""
+    stack: list[tuple[tuple, Any]] = [((), value)]  # iterative: nesting depth is the sender's
+    while stack:
+        path, v = stack.pop()
+        t = type(v)
+        if t is float or t is _Constant or t is int:
+            if not _fits(v):
+                return list(path), v
+        elif t is dict:
+            stack.extend(((*path, k), x) for k, x in reversed(v.items()))
+        elif t is list:
+            # Fast paths for lists of numbers and of rows of numbers (points, weights): no
+            # path is built per element unless one of them is out of range.
+            if all(type(x) is str or _fits(x) for x in v) or (
+                    all(type(r) is list for r in v) and all(_fits(x) for r in v for x in r)):
+                continue
+            stack.extend(((*path, i), x) for i, x in reversed(list(enumerate(v))))
+    return None
+
+
+def field_path(kind: str, path: list) -> str:
+    """How an error names a field: ``config.batch_size`` (inside ``changes``),
+    ``snapshot.epoch`` (inside a restore's snapshot), else ``<type>.<field>...``."""
+    parts = [str(p)[:60] for p in path]
+    if kind == "config" and parts[:1] == ["changes"]:
+        parts = parts[1:]
+    if kind == "restore" and parts[:1] == ["snapshot"]:
+        return ".".join(parts)
+    return ".".join([kind, *parts])
+
+
+def _number_problem(v: Any) -> str:
+    if isinstance(v, _Constant):
+        return f"{v.name} is not a JSON number"
+    if isinstance(v, float):
+        return "number out of range (the largest is about 1.8e308)"
+    return "integer out of range (at most 2**53 in magnitude)"
+
+
 def parse(text: str) -> Message:
-    """A validated message, or ProtocolError(bad_json | bad_message) naming what is wrong."""
+    """A validated message, or ProtocolError(bad_json | bad_message | bad_snapshot) naming what
+    is wrong."""
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_constant=_Constant)
     except (ValueError, RecursionError) as e:
-        raise ProtocolError("bad_json", f"malformed JSON: {e}") from None
+        raise ProtocolError("bad_json", f"malformed JSON: {str(e)[:200]}") from None
     mid = _id_of(obj)
     if not isinstance(obj, dict):
         raise ProtocolError("bad_message", "a message must be a JSON object with a 'type'")
@@ -147,8 +218,12 @@ def parse(text: str) -> Message:
     model = MESSAGES.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise ProtocolError(
-            "bad_message", f"unknown message type {kind!r}; expected one of {', '.join(MESSAGES)}",
-            mid)
+            "bad_message", f"unknown message type {short(kind)}; expected one of "
+            f"{', '.join(MESSAGES)}", mid)
+    if _SUSPECT.search(text) and (bad := out_of_range(obj)) is not None:
+        path, v = bad
+        code = "bad_snapshot" if kind == "restore" and path[:1] == ["snapshot"] else "bad_message"
+        raise ProtocolError(code, f"{field_path(kind, path)}: {_number_problem(v)}", mid)
     try:
         return model.model_validate(obj)
     except ValidationError as e:
@@ -159,9 +234,8 @@ def describe(e: ValidationError, kind: str) -> str:
     """'<type>.<field>: <problem>' for each error, e.g. 'view.fps: Input should be <= 60'."""
     parts = []
     for err in e.errors()[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "message"
         msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-        parts.append(f"{kind}.{loc}: {msg}")
+        parts.append(f"{field_path(kind, list(err['loc']))}: {msg[:200]}")
     return "; ".join(parts)
 
 

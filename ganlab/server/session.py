@@ -110,7 +110,7 @@ class Session(Commands):
         s = self.settings
         return {
             "type": "hello", "protocol": PROTOCOL, "version": __version__, "session": self.id,
-            "config": self.trainer.config.model_dump(mode="json"), "epoch": self.trainer.epoch,
+            "config": self.config_echo(), "epoch": self.trainer.epoch,
             "view": dict(self.frames.view), "running": self.running, "worker": os.getpid(),
             "limits": {"max_message_bytes": s.max_message_bytes, "rate_limit": s.rate_limit,
                        "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions},
@@ -349,7 +349,7 @@ class Session(Commands):
             return
         except Exception as e:  # a bug must cost one reply, not the session
             log.exception("session %s: message failed", self.id)
-            await self.send(error(m.peek_id(text), "internal", f"{type(e).__name__}: {e}"))
+            await self.send(error(m.peek_id(text), "internal", f"{type(e).__name__}: {e}"[:500]))
             return
         ack = dumps({"type": "ack", "id": msg.id, **reply})
         if msg.type == "step":

@@ -15,6 +15,8 @@ MiB = 1 << 20
 
 # Browsers on the machine itself may open any port; other hosts must be listed.
 DEFAULT_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+# Host headers answered without being listed (any port).
+DEFAULT_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass
@@ -22,6 +24,8 @@ class Settings:
     """Everything the app factory needs; all fields have safe local defaults."""
 
     allowed_origins: list[str] = field(default_factory=list)  # extra origins; "*" allows all
+    # Host names answered besides loopback ones and the --host given; "*" answers any Host.
+    allowed_hosts: list[str] = field(default_factory=list)
     max_sessions: int = 64  # per worker process
     idle_timeout: float = 1800.0  # seconds without a message while paused
     max_message_bytes: int = 4 * MiB  # larger text messages get `too_large`
@@ -38,6 +42,12 @@ class Settings:
 
     def __post_init__(self) -> None:
         self.allowed_origins = _origins(self.allowed_origins)
+        self.allowed_hosts = [h.lower() for h in _origins(self.allowed_hosts)]
+        for h in self.allowed_hosts:
+            if "*" in h[1:] or (h.startswith("*") and h != "*" and not h.startswith("*.")):
+                raise ValueError(f"allowed host {h!r}: a wildcard must be '*' or '*.domain'")
+            if "/" in h:
+                raise ValueError(f"allowed host {h!r}: give a host name, not a URL")
         if self.max_sessions < 1:
             raise ValueError("max_sessions must be >= 1")
         for name in ("idle_timeout", "rate_limit", "chunk_seconds", "round_seconds",
@@ -48,13 +58,16 @@ class Settings:
             raise ValueError("default_fps must be in 1..60")
 
     @classmethod
-    def create(cls, **kw: Any) -> Settings:
-        """Settings from keyword arguments, ignoring the ones given as None (CLI defaults)."""
+    def create(cls, environ: dict[str, str] | None = None, **kw: Any) -> Settings:
+        """Settings from keyword arguments; one given as None (an unset CLI option) comes from
+        its ``GANLAB_*`` variable, else the default."""
         known = {f.name for f in fields(cls)}
         unknown = set(kw) - known
         if unknown:
             raise TypeError(f"unknown server settings: {', '.join(sorted(unknown))}")
-        return cls(**{k: v for k, v in kw.items() if v is not None})
+        base = cls.from_env(environ)
+        return cls(**{f.name: kw[f.name] if kw.get(f.name) is not None else getattr(base, f.name)
+                      for f in fields(cls)})
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -84,11 +97,13 @@ class Settings:
 
 
 def _origins(value: Any) -> list[str]:
-    """Accept a list or a comma-separated string; normalise away trailing slashes."""
+    """Accept a list or a comma-separated string (or a list of them); normalise away trailing
+    slashes."""
     if value is None:
         return []
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return [str(o).strip().rstrip("/") for o in items if str(o).strip()]
+    items = [value] if isinstance(value, str) else list(value)
+    parts = [p for item in items for p in str(item).split(",")]  # repeated flags, comma lists
+    return [p.strip().rstrip("/") for p in parts if p.strip()]
 
 
-__all__ = ["Settings", "DEFAULT_ORIGINS", "MiB"]
+__all__ = ["Settings", "DEFAULT_HOSTS", "DEFAULT_ORIGINS", "MiB"]
