@@ -26,6 +26,7 @@ def main() -> None:
     ap.add_argument("--hash", default="", help="URL hash of the experiment, e.g. '#data=ring&seed=3'")
     ap.add_argument("--seconds", type=float, default=10.0, help="seconds of training before the shot")
     ap.add_argument("--hover", action="store_true", help="hover the KL/JS chart (shows its read-out)")
+    ap.add_argument("--pause", action="store_true", help="pause before the shot (default: shot while it trains)")
     args = ap.parse_args()
 
     import uvicorn
@@ -49,9 +50,10 @@ def main() -> None:
         if args.seconds > 0:
             page.click("#play")
             page.wait_for_timeout(args.seconds * 1000)
-            page.click("#play")
-            page.wait_for_function("document.getElementById('play').getAttribute('aria-pressed') === 'false'")
-        page.wait_for_timeout(600)  # the last frame lands, gliding fakes settle
+            if args.pause:
+                page.click("#play")
+                page.wait_for_function("document.getElementById('play').getAttribute('aria-pressed') === 'false'")
+                page.wait_for_timeout(600)  # the last frame lands, gliding fakes settle
         if args.hover:
             b = page.locator("#chart-div").bounding_box()
             page.mouse.move(b["x"] + 0.6 * b["width"], b["y"] + 0.4 * b["height"])
