@@ -112,14 +112,15 @@ def test_default_pace_is_one_a_room_can_follow(sized):
     pg.click("#speed-max")  # and back to the pace
     assert pg.text_content("#speed-label") == "50/s"
     pg.click("#play")
-    pg.wait_for_function("Number(document.getElementById('epoch').textContent) >= 20", timeout=10000)
-    # Paced, not flat out (max trains thousands of epochs a second): measured over 2 s by the
-    # epoch counter. The lower bound is loose: on a loaded machine the pacer may lose epochs.
+    pg.wait_for_function("Number(document.getElementById('epoch').textContent) >= 20", timeout=30000)
+    # Paced, not flat out (max trains thousands of epochs a second), measured over 2 s by the
+    # epoch counter. Only the upper bound is tight: on a loaded machine the pacer loses epochs
+    # (it never saves up more than 0.05 s of them), it never runs ahead.
     e0, t0 = int(pg.text_content("#epoch")), pg.evaluate("performance.now()")
     pg.wait_for_timeout(2000)
     e1, t1 = int(pg.text_content("#epoch")), pg.evaluate("performance.now()")
     rate = (e1 - e0) / ((t1 - t0) / 1000)
-    assert 10 < rate < 65, rate
+    assert 0 < rate < 65, rate
     pg.click("#play")
 
 
