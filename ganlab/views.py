@@ -1,7 +1,9 @@
 """The visual layers of the live view, as arrays (the server encodes them; the page draws them).
 
-Grids cover the unit square with ROW 0 AT THE TOP (y = 1), as an image: cell (i, j) of an n x n
-grid has centre x_j = (j + 0.5) / n, y_i = 1 - (i + 0.5) / n.
+Grids cover an extent (x0, y0, x1, y1), by default the unit square (0, 0, 1, 1), with ROW 0 AT THE
+TOP (y = y1), as an image: cell (i, j) of an n x n grid has centre
+x_j = x0 + (x1 - x0) (j + 0.5) / n, y_i = y1 - (y1 - y0) (i + 0.5) / n. The page widens the extent
+when G's samples leave the unit square, so the heatmap is drawn where the fakes are.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import functools
 import numpy as np
 
 HEATMAP_MIN, HEATMAP_MAX = 30, 200
+UNIT = (0.0, 0.0, 1.0, 1.0)
 
 # The part of noise space the manifold view spans, and the centre other dimensions are fixed at.
 NOISE_SUPPORT = {
@@ -22,12 +25,14 @@ NOISE_SUPPORT = {
 
 
 @functools.lru_cache(maxsize=16)
-def grid_centres(n: int) -> np.ndarray:
-    """(n * n, 2) cell centres, row-major, row 0 at the top: x_j = (j + .5)/n, y_i = 1 - (i + .5)/n.
+def grid_centres(n: int, extent: tuple[float, float, float, float] = UNIT) -> np.ndarray:
+    """(n * n, 2) cell centres, row-major, row 0 at the top: x_j = x0 + (x1 - x0)(j + .5)/n,
+    y_i = y1 - (y1 - y0)(i + .5)/n over ``extent`` = (x0, y0, x1, y1).
 
     Cached and read-only: a live view asks for the same grid every frame."""
+    x0, y0, x1, y1 = extent
     c = (np.arange(n) + 0.5) / n
-    x, y = np.meshgrid(c, 1.0 - c)  # x varies along a row, y down the rows
+    x, y = np.meshgrid(x0 + (x1 - x0) * c, y1 - (y1 - y0) * c)  # x along a row, y down the rows
     out = np.column_stack([x.ravel(), y.ravel()])
     out.flags.writeable = False
     return out
@@ -40,10 +45,10 @@ def check_grid(n: int) -> int:
     return n
 
 
-def heatmap(trainer, n: int = 30) -> np.ndarray:
-    """(n, n) D's displayed output in [0, 1] at the grid centres (row 0 at the top)."""
+def heatmap(trainer, n: int = 30, extent: tuple[float, float, float, float] = UNIT) -> np.ndarray:
+    """(n, n) D's displayed output in [0, 1] at the grid centres over ``extent`` (row 0 at the top)."""
     n = check_grid(n)
-    return trainer.discriminate(grid_centres(n)).reshape(n, n)
+    return trainer.discriminate(grid_centres(n, tuple(extent))).reshape(n, n)
 
 
 def gradients(trainer, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,12 +115,18 @@ def manifold(trainer, m: int = 20) -> tuple[np.ndarray, np.ndarray]:
     return p, quad_areas(p)
 
 
-def optimal_discriminator(real: np.ndarray, fake: np.ndarray, n: int = 30) -> np.ndarray:
+def optimal_discriminator(real: np.ndarray, fake: np.ndarray, n: int = 30,
+                          extent: tuple[float, float, float, float] = UNIT) -> np.ndarray:
     """(n, n) D*(x) = p_r(x) / (p_r(x) + p_g(x)) with p_r, p_g the normalised n x n histograms
-    (c_i / N) of the real and fake samples over [0, 1]^2 (the optimal discriminator for fixed G,
-    Goodfellow et al. 2014); 0.5 where both are empty; row 0 at the top. Samples outside the
-    square lie in no cell but count in N."""
+    (c_i / N) of the real and fake samples over ``extent`` (default [0, 1]^2; the optimal
+    discriminator for fixed G, Goodfellow et al. 2014); 0.5 where both are empty; row 0 at the
+    top. Samples outside the extent lie in no cell but count in N."""
     n = int(n)
+    x0, y0, x1, y1 = extent
+    if extent != UNIT:  # histogram in the extent's own unit coordinates
+        scale = np.array([x1 - x0, y1 - y0])
+        real = (np.asarray(real, dtype=float) - [x0, y0]) / scale
+        fake = (np.asarray(fake, dtype=float) - [x0, y0]) / scale
     pr, pg = _hist(real, n), _hist(fake, n)
     tot = pr + pg
     d = np.full_like(tot, 0.5)

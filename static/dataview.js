@@ -1,7 +1,11 @@
-// The big data view: layers painted on one canvas, in the unit square with y up.
-// The heatmap is painted with putImageData on a tiny canvas (one pixel per grid cell) and scaled
-// up with smoothing; points, arrows and the manifold are drawn over it. Fake samples glide: each
-// animation frame moves them a fraction of the way to where the latest server frame put them.
+// The big data view: layers painted on one canvas, in data coordinates with y up. It shows the
+// unit square, widened (extent.js) when G's samples lie outside it; the shown extent eases toward
+// its target. The heatmap is painted with putImageData on a tiny canvas (one pixel per grid cell)
+// and scaled up with smoothing onto the extent the server computed it for; points, arrows and the
+// manifold are drawn over it. Fake samples glide: each animation frame moves them a fraction of
+// the way to where the latest server frame put them.
+
+import {AutoExtent, UNIT, sameExtent} from "./extent.js";
 
 export const COLORS = {
   real: [0, 136, 55], fake: [123, 50, 148], fakeFill: [163, 62, 189], grad: [196, 20, 219],
@@ -31,9 +35,12 @@ export function paintGrid(canvas, grid, strength) {
   ctx.putImageData(img, 0, 0);
 }
 
-/** Bilinear lookup of a grid (cell centres, row 0 at y = 1) at unit-square point (x, y). */
+/** Bilinear lookup of a grid (cell centres over grid.extent, default the unit square; row 0 at
+ * the top) at data point (x, y). */
 export function sampleGrid(grid, x, y) {
   if (!grid) return NaN;
+  const [ex0, ey0, ex1, ey1] = grid.extent || UNIT;
+  x = (x - ex0) / (ex1 - ex0); y = (y - ey0) / (ey1 - ey0);
   const n = grid.cols, m = grid.rows;
   const fx = Math.min(n - 1, Math.max(0, x * n - 0.5)), fy = Math.min(m - 1, Math.max(0, (1 - y) * m - 0.5));
   const x0 = Math.floor(fx), y0 = Math.floor(fy), x1 = Math.min(n - 1, x0 + 1), y1 = Math.min(m - 1, y0 + 1);
@@ -55,6 +62,10 @@ export class DataView {
     this.strokes = () => [];   // drawn strokes, provided by draw.js
     this.showStrokes = false;
     this.manifoldT = 1;        // 0 = noise space, 1 = data space (hovering G animates it)
+    this.auto = new AutoExtent(); // where the shown extent is heading (widens to show the fakes)
+    this.extent = UNIT.slice();   // the extent drawn now, easing toward auto.target
+    this.onExtent = null;         // called with a new target extent (the server then grids it)
+    this.overlays = [];           // extra painters (ctx, view) drawn last, e.g. the mixture editor
     this.dirty = true;
     this.last = performance.now();
     canvas.addEventListener("pointermove", (e) => this.hover(e));
@@ -73,20 +84,41 @@ export class DataView {
 
   setVisible(names) { this.visible = new Set(names); this.dirty = true; }
 
-  /** Take the layers of a new frame (copies: views into a message buffer must not be kept). */
-  setFrame(layers) {
-    for (const [name, l] of Object.entries(layers)) this.layers[name] = {rows: l.rows, cols: l.cols, data: l.data.slice()};
+  /** Take the layers of a new frame (copies: views into a message buffer must not be kept);
+   * `extent` is the area the frame's grids cover (the frame's JSON says). */
+  setFrame(layers, extent = UNIT) {
+    for (const [name, l] of Object.entries(layers)) {
+      this.layers[name] = {rows: l.rows, cols: l.cols, data: l.data.slice()};
+      if (name === "heatmap" || name === "optimal_d") this.layers[name].extent = extent.slice();
+    }
     const f = this.layers.fake;
     if (f && (!this.fakeShown || this.fakeShown.length !== f.data.length)) this.fakeShown = f.data.slice();
+    if (f && this.auto.update(f.data, performance.now()) && this.onExtent) this.onExtent(this.target());
     this.dirty = true;
   }
+
+  /** The extent the view is heading to (and asks the server to grid). */
+  target() { return this.auto.target.slice(); }
 
   /** Forget everything from the server (e.g. a restart); the next frame repaints. */
   clear() { this.layers = {}; this.fakeShown = null; this.dirty = true; }
 
+  /** Canvas pixel <-> data coordinates for the extent drawn now (square pixels: one scale). */
+  px(x) { const e = this.extent; return ((x - e[0]) / (e[2] - e[0])) * this.canvas.width; }
+  py(y) { const e = this.extent; return ((e[3] - y) / (e[3] - e[1])) * this.canvas.height; }
+  /** Canvas pixels per data unit. */
+  scale() { return this.canvas.width / (this.extent[2] - this.extent[0]); }
+
   tick(now) {
     const dt = Math.min(100, now - this.last);
     this.last = now;
+    const goal = this.auto.target;
+    if (!sameExtent(this.extent, goal)) {
+      // Ease toward the target (time constant 250 ms), then land on it exactly.
+      const a = 1 - Math.exp(-dt / 250);
+      this.extent = this.extent.map((v, i) => (Math.abs(goal[i] - v) < 1e-3 ? goal[i] : v + (goal[i] - v) * a));
+      this.dirty = true;
+    }
     const f = this.layers.fake, s = this.fakeShown;
     if (f && s && s.length === f.data.length) {
       // Exponential approach, time constant 70 ms: smooth at any frame rate, never lagging far.
@@ -104,8 +136,9 @@ export class DataView {
 
   draw() {
     const c = this.canvas, ctx = c.getContext("2d"), W = c.width;
-    const px = (x) => x * W, py = (y) => (1 - y) * W;
+    const px = (x) => this.px(x), py = (y) => this.py(y), k = this.scale();
     const dpr = window.devicePixelRatio || 1, r = Math.max(1.5, 2.2 * dpr * (W / dpr / 400) ** 0.5);
+    const wide = !sameExtent(this.extent, UNIT);
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, W, W);
@@ -114,10 +147,19 @@ export class DataView {
       : this.shows("heatmap") ? this.layers.heatmap : null;
     if (grid) {
       paintGrid(this.small, grid, 0.62);
+      const [g0, g1, g2, g3] = grid.extent || UNIT;
       ctx.globalAlpha = this.alpha(grid === this.layers.optimal_d ? "optimal_d" : "heatmap");
       ctx.imageSmoothingEnabled = true;
-      ctx.drawImage(this.small, 0, 0, W, W);
+      ctx.drawImage(this.small, px(g0), py(g3), (g2 - g0) * k, (g3 - g1) * k);
       ctx.globalAlpha = 1;
+    }
+    if (wide) { // the unit square, where the real data lives, outlined in the wider view
+      ctx.strokeStyle = "rgba(40,40,40,.55)"; ctx.lineWidth = dpr; ctx.setLineDash([4 * dpr, 3 * dpr]);
+      ctx.strokeRect(px(0), py(1), k, k);
+      ctx.setLineDash([]);
+      ctx.font = `${11 * dpr}px system-ui, sans-serif`; ctx.fillStyle = "rgba(40,40,40,.7)";
+      ctx.textAlign = "left"; ctx.fillText("0", px(0) + 3 * dpr, py(0) - 3 * dpr);
+      ctx.textAlign = "right"; ctx.fillText("1", px(1) - 3 * dpr, py(1) + 12 * dpr);
     }
 
     if (this.shows("manifold") && this.layers.manifold) this.drawManifold(ctx, W);
@@ -150,22 +192,28 @@ export class DataView {
       ctx.fillStyle = rgb(COLORS.fakeFill, 0.8 * this.alpha("fake"));
       ctx.strokeStyle = rgb(COLORS.fake, this.alpha("fake"));
       ctx.lineWidth = dpr;
-      // tanh lets G leave the unit square: such fakes are pinned to the border as hollow rings
-      // (and counted) instead of silently vanishing.
-      let outside = 0;
+      // Fakes beyond the shown extent (a linear G far away, or while the view still widens) are
+      // pinned to the border as hollow rings, never silently dropped.
+      let outside = 0, beyond = 0;
+      const lo = 0.005 * W, hi = 0.995 * W;
       for (let i = 0; i < s.length / 2; i++) {
-        const x = s[2 * i], y = s[2 * i + 1], out = !(x >= 0 && x <= 1 && y >= 0 && y <= 1);
+        const x = s[2 * i], y = s[2 * i + 1];
+        if (!(x >= 0 && x <= 1 && y >= 0 && y <= 1)) outside++;
+        const X = px(x), Y = py(y), out = !(X >= 0 && X <= W && Y >= 0 && Y <= W);
         ctx.beginPath();
-        ctx.arc(px(Math.min(0.995, Math.max(0.005, x))), py(Math.min(0.995, Math.max(0.005, y))), r * big, 0, 6.2832);
-        if (out) { outside++; ctx.stroke(); } else { ctx.fill(); ctx.stroke(); }
+        ctx.arc(Math.min(hi, Math.max(lo, X || 0)), Math.min(hi, Math.max(lo, Y || 0)), r * big, 0, 6.2832);
+        if (out) { beyond++; ctx.stroke(); } else { ctx.fill(); ctx.stroke(); }
       }
+      this.outside = outside;
       if (outside) {
         ctx.font = `${12 * dpr}px system-ui, sans-serif`;
         ctx.fillStyle = rgb(COLORS.fake);
         ctx.textAlign = "right";
-        ctx.fillText(`${outside} fake${outside > 1 ? "s" : ""} outside the square (rings on the border)`, W - 6 * dpr, 16 * dpr);
+        const n = s.length / 2;
+        ctx.fillText(`${outside} of ${n} fakes outside the unit square${beyond ? ` (${beyond} beyond the view: rings on the border)` : ""}`, W - 6 * dpr, 16 * dpr);
       }
     }
+    for (const paint of this.overlays) paint(ctx, this);
   }
 
   /** Arrows from each fake. scale: fixed factor (GAN Lab's 0.15 for dD/dx), or null = the longest
@@ -187,7 +235,8 @@ export class DataView {
       // Soft cap: short arrows keep their length, long ones saturate at 0.08 so they stay readable.
       const len = 0.08 * Math.tanh(raw / 0.08);
       dx *= len / raw; dy *= len / raw;
-      const x0 = s[2 * i] * W, y0 = (1 - s[2 * i + 1]) * W, x1 = x0 + dx * W, y1 = y0 - dy * W;
+      // Lengths are in the unit square's scale, whatever the extent shown.
+      const x0 = this.px(s[2 * i]), y0 = this.py(s[2 * i + 1]), x1 = x0 + dx * W, y1 = y0 - dy * W;
       ctx.moveTo(x0, y0); ctx.lineTo(x1, y1);
       const a = Math.atan2(y1 - y0, x1 - x0), h = Math.min(5 * dpr, len * W * 0.4);
       ctx.moveTo(x1, y1); ctx.lineTo(x1 - h * Math.cos(a - 0.5), y1 - h * Math.sin(a - 0.5));
@@ -204,7 +253,7 @@ export class DataView {
     const P = (i, j) => {
       const nx = cols > 1 ? j / (cols - 1) : 0.5, ny = m > 1 ? 1 - i / (m - 1) : 0.5;
       const gx = M.data[i * M.cols + 2 * j], gy = M.data[i * M.cols + 2 * j + 1];
-      return [(nx + (gx - nx) * t) * W, (1 - (ny + (gy - ny) * t)) * W];
+      return [this.px(nx + (gx - nx) * t), this.py(ny + (gy - ny) * t)];
     };
     const alpha = this.alpha("manifold");
     ctx.lineWidth = 0.7 * (window.devicePixelRatio || 1);
@@ -230,10 +279,10 @@ export class DataView {
     }
   }
 
-  /** Unit-square coordinates of a pointer event. */
+  /** Data coordinates of a pointer event (the unit square unless the view is widened). */
   toUnit(e) {
-    const r = this.canvas.getBoundingClientRect();
-    return [(e.clientX - r.left) / r.width, 1 - (e.clientY - r.top) / r.height];
+    const r = this.canvas.getBoundingClientRect(), [x0, y0, x1, y1] = this.extent;
+    return [x0 + ((e.clientX - r.left) / r.width) * (x1 - x0), y1 - ((e.clientY - r.top) / r.height) * (y1 - y0)];
   }
 
   hover(e) {
@@ -241,7 +290,7 @@ export class DataView {
     const r = this.canvas.getBoundingClientRect();
     const near = (arr) => {
       if (!arr) return null;
-      let best = null, bd = (8 / r.width) ** 2;
+      let best = null, bd = (8 / r.width * (this.extent[2] - this.extent[0])) ** 2;
       for (let i = 0; i < arr.length / 2; i++) {
         const d = (arr[2 * i] - x) ** 2 + (arr[2 * i + 1] - y) ** 2;
         if (d < bd) { bd = d; best = [arr[2 * i], arr[2 * i + 1]]; }

@@ -139,13 +139,21 @@ export class Graph {
   /** Redraw thumbnails and loss readouts (at most ~12 times a second: they are small). */
   update(layers, losses, force = false) {
     const now = performance.now();
-    if (!force && now - this.lastDraw < 80) return;
+    clearTimeout(this.trailing);
+    if (!force && now - this.lastDraw < 80) {
+      // The last frame of a burst (e.g. the one before a pause) must still be drawn.
+      this.trailing = setTimeout(() => this.update(layers, losses, true), 80 - (now - this.lastDraw));
+      return;
+    }
     this.lastDraw = now;
-    this.points(this.thumbs.real, layers.real, COLORS.real);
-    this.points(this.thumbs.fake, layers.fake, COLORS.fakeFill);
+    // Thumbnails in data space share the heatmap's extent (the data view widens it to show fakes
+    // outside the unit square), so fakes, reals and D's map line up as in the big view.
+    const e = layers.heatmap?.extent || [0, 0, 1, 1], box = [e[0], e[2], e[1], e[3]];
+    this.points(this.thumbs.real, layers.real, COLORS.real, box);
+    this.points(this.thumbs.fake, layers.fake, COLORS.fakeFill, box);
     this.noise(this.thumbs.noise, layers.noise);
     if (layers.heatmap) paintGrid(this.thumbs.discriminator, layers.heatmap, 0.8);
-    this.manifold(this.thumbs.generator, layers.manifold);
+    this.manifold(this.thumbs.generator, layers.manifold, box);
     this.predictions(this.thumbs.predictions, layers);
     for (const k of ["d", "g"]) {
       const v = losses ? losses[k] : null;
@@ -178,12 +186,12 @@ export class Graph {
     this.points(c, l, [90, 90, 90], [lo - pad, hi + pad, lo - pad, hi + pad]);
   }
 
-  manifold(c, M) {
+  manifold(c, M, [x0, x1, y0, y1] = [0, 1, 0, 1]) {
     if (!c || !M) return;
     const ctx = c.getContext("2d"), w = c.width, m = M.rows, cols = M.cols / 2;
     ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, w);
     ctx.strokeStyle = `rgba(${COLORS.fake},0.7)`; ctx.lineWidth = 1.2;
-    const at = (i, j) => [M.data[i * M.cols + 2 * j] * w, (1 - M.data[i * M.cols + 2 * j + 1]) * w];
+    const at = (i, j) => [(M.data[i * M.cols + 2 * j] - x0) / (x1 - x0) * w, (1 - (M.data[i * M.cols + 2 * j + 1] - y0) / (y1 - y0)) * w];
     ctx.beginPath();
     for (let i = 0; i < m; i++) for (let j = 0; j < cols; j++) (j ? ctx.lineTo(...at(i, j)) : ctx.moveTo(...at(i, j)));
     for (let j = 0; j < cols && m > 1; j++) for (let i = 0; i < m; i++) (i ? ctx.lineTo(...at(i, j)) : ctx.moveTo(...at(i, j)));

@@ -2,13 +2,18 @@
 // experiment, and turns clicks, keys and server messages into updates of the views.
 
 import {Session} from "./socket.js";
-import {State, SETTINGS, LAYERS, SPEEDS, addConfigFields, quantise} from "./state.js";
+import {State, SETTINGS, LAYERS, SPEEDS, DEFAULT_SPEED, addConfigFields, quantise} from "./state.js";
 import {DataView} from "./dataview.js";
 import {Graph, STAGES} from "./graph.js";
 import {Charts} from "./charts.js";
 import {Controls, Picker, normaliseSchema, flatten, loadPreviews} from "./controls.js";
 import {Drawing} from "./draw.js";
 import {Experiment, REPLAY_SETTINGS, MAX_EDITS, MAX_LINK, configDiff} from "./replay.js";
+import {Presenter, trackHeader} from "./presenter.js";
+import {exportPNG} from "./export.js";
+import {Hints} from "./hints.js";
+import {MixtureEditor} from "./mixture.js";
+import {TrainedButton} from "./trained.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
@@ -33,6 +38,19 @@ const graph = app.graph = new Graph($("model-graph"), {
 });
 const drawing = app.drawing = new Drawing($("data-view"), (e) => dv.toUnit(e), sendDrawing, () => { dv.dirty = true; });
 dv.strokes = () => drawing.strokes;
+
+const presenter = app.presenter = new Presenter($("presenter"));
+trackHeader($("bar"));
+const hints = app.hints = new Hints($("hints"));
+// The Gaussian mixture is edited on the data view; each finished gesture sends the parameters.
+const mixture = app.mixture = new MixtureEditor(dv, $("mixture-editor"), (params) =>
+  sendData("mixture", params).then(() => say(`Mixture: ${params.means.length} component${params.means.length > 1 ? "s" : ""} applied`)).catch(() => mixture.sync(mixtureParams())));
+/** The mixture's parameters in force ({} stands for the schema's defaults), or null. */
+function mixtureParams() {
+  if (app.server.data !== "mixture") return null;
+  const p = app.server.data_params;
+  return p && p.means ? p : app.dists.find((d) => d.name === "mixture")?.default_params ?? null;
+}
 
 // --- status line -----------------------------------------------------------------------------------
 let statusTimer = 0;
@@ -130,6 +148,8 @@ function adoptConfig(config) {
   const dist = app.dists.find((d) => d.name === app.server.data);
   $("data-params-box").hidden = userData || !dist?.takes_params;
   if (document.activeElement !== $("data-params")) $("data-params").value = JSON.stringify(app.server.data_params || {});
+  mixture.sync(mixtureParams());
+  app.trained?.show(dist);
   writeHash();
 }
 
@@ -355,8 +375,10 @@ function sendView() {
   if (!app.session?.connected) return;
   const want = new Set([...state.get("layers"), ...THUMB_LAYERS]);
   if (app.slowmo) want.add("g_grad");
-  ask("view", {layers: [...want]}).catch(() => {});
+  ask("view", {layers: [...want], extent: dv.target()}).catch(() => {});
 }
+// The view widened or narrowed (extent.js): the server grids the heatmap for the new extent.
+dv.onExtent = (extent) => { if (app.session?.connected) ask("view", {extent}).catch(() => {}); };
 
 for (const l of LAYERS) $(`layer-${l}`).addEventListener("change", (e) => toggleLayer(l, e.target.checked));
 
@@ -383,7 +405,13 @@ function showSpeed() {
   const v = state.get("speed");
   $("speed").value = String(speedIndex(v));
   $("speed-label").textContent = v === null ? "max" : `${v}/s`;
+  $("speed-max").setAttribute("aria-pressed", String(v === null));
 }
+// "max" is one click away from the class pace, and one click back.
+$("speed-max").addEventListener("click", () => {
+  state.set("speed", state.get("speed") === null ? app.lastPace ?? DEFAULT_SPEED : (app.lastPace = state.get("speed"), null));
+  showSpeed(); writeHash(); sendSpeed();
+});
 function sendSpeed() { if (app.session?.connected) ask("speed", {epochs_per_sec: state.get("speed")}).catch(() => {}); }
 $("speed").addEventListener("input", () => { state.set("speed", SPEEDS[Number($("speed").value)]); showSpeed(); writeHash(); sendSpeed(); });
 function nudgeSpeed(d) {
@@ -436,7 +464,7 @@ document.addEventListener("keydown", (e) => {
     " ": togglePlay, s: () => step("both"), g: () => step("generator"), d: () => step("discriminator"),
     r: reset, m: () => setSlowmo(!app.slowmo), "?": async () => help($("help").hidden),
     "+": async () => nudgeSpeed(1), "=": async () => nudgeSpeed(1), "-": async () => nudgeSpeed(-1),
-    u: async () => drawing.undo(),
+    u: async () => drawing.undo(), p: async () => presenter.toggle(),
   };
   let f = keys[e.key];
   if (!f && /^[1-7]$/.test(e.key)) { const l = LAYERS[Number(e.key) - 1]; f = async () => toggleLayer(l, !state.get("layers").includes(l)); }
@@ -478,15 +506,32 @@ $("file-state").addEventListener("change", guard(async () => {
     drawing.set(state.get("pts"));
     showLayers(); showSpeed(); sendView(); sendSpeed();
   }
+  await restoreState(snap, f.name);
+}));
+
+/** Restore a snapshot (a saved file, a trained state) through the `restore` message. */
+async function restoreState(snap, label) {
   const a = await ask("restore", {snapshot: snap});
   app.session.snapshot = snap;
   adoptConfig(a.config);
   showCounts({epoch: a.epoch, d_steps: snap.d_steps ?? 0, g_steps: snap.g_steps ?? 0});
   newExperiment(a.epoch > 0); // past epoch 0 the link cannot rebuild these weights: the file can
-  say(`Loaded ${f.name} at epoch ${a.epoch}`);
-}));
+  say(`Loaded ${label} at epoch ${a.epoch}`);
+}
+const trained = app.trained = new TrainedButton($("load-trained"), restoreState, say);
 
-$("export-png").addEventListener("click", () => $("data-view").toBlob((b) => download(`ganlab-${stamp()}.png`, b), "image/png"));
+$("export-png").addEventListener("click", guard(async () => {
+  const c = charts, bits = (k) => (c.latest(k) == null ? null : `${c.latest(k).toFixed(3)} bits`);
+  const metrics = [["KL", bits("kl")], ["KL floor", bits("kl_floor")], ["JS", bits("js")], ["JS floor", bits("js_floor")],
+    ["modes", c.latest("modes_total") == null ? null : `${c.latest("modes_captured")}/${c.latest("modes_total")}`],
+    ["high quality", c.latest("high_quality") == null ? null : `${c.latest("high_quality").toFixed(0)}%`]].filter((m) => m[1] !== null);
+  const blob = await exportPNG($("data-view"), {
+    epoch: $("epoch").textContent, updates: $("updates").textContent, config: app.server, metrics,
+    dist: app.dists.find((d) => d.name === app.server.data)?.label ?? app.server.data,
+    layers: [...dv.visible], wide: dv.extent.join() !== "0,0,1,1",
+  });
+  download(`ganlab-${stamp()}.png`, blob);
+}));
 $("export-csv").addEventListener("click", () => download(`ganlab-${stamp()}-metrics.csv`, new Blob([charts.toCSV()], {type: "text/csv"})));
 $("copy-link").addEventListener("click", async () => {
   writeHash();
@@ -589,10 +634,11 @@ function onFrame({meta, layers}) {
   setRunning(!!meta.running);
   const eps = meta.epochs_per_sec;
   $("eps").textContent = !Number.isFinite(eps) ? "0" : eps >= 100 ? eps.toFixed(0) : eps.toFixed(1);
-  dv.setFrame(layers);
+  dv.setFrame(layers, meta.extent);
   if (layers.real && app.picker) app.picker.icon(app.server.data, layers.real.data);
   graph.update(graphLayers(), meta.losses);
   charts.add(meta);
+  hints.update(meta);
   if (meta.stage && app.slowmo) {
     app.stage = meta.stage;
     graph.setStage(meta.stage);

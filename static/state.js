@@ -7,12 +7,14 @@ export const DEFAULT_LAYERS = ["heatmap", "real", "fake", "d_grad"];
 
 // Speeds offered by the speed slider (epochs per second); the last stop, null, is "max".
 export const SPEEDS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, null];
+export const DEFAULT_SPEED = 50;
 
 /** The table. kind: "page" (the page's own) or "config" (a server config field, dotted path). */
 export const SETTINGS = [
   {key: "layers", kind: "page", default: DEFAULT_LAYERS,
     parse: (s) => s.split(",").filter((l) => LAYERS.includes(l)), format: (v) => v.join(",")},
-  {key: "speed", kind: "page", default: null,
+  // A pace a room can follow (see docs/page.md); "max" is one click away.
+  {key: "speed", kind: "page", default: DEFAULT_SPEED,
     parse: (s) => (s === "max" ? null : Number(s)), format: (v) => (v === null ? "max" : String(v))},
   {key: "stage_seconds", kind: "page", default: 1.5, parse: Number, format: String},
   {key: "spread", kind: "page", default: 0.02, parse: Number, format: String}, // drawn data

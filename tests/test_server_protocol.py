@@ -145,6 +145,11 @@ def test_schema_is_generated_from_the_models(client):
     assert "gaussians" in fields["data"]["choices"] and "nonsaturating" in fields["loss"]["choices"]
     dists = {d["name"]: d for d in s["distributions"]}
     assert dists["ring"]["label"] and dists["ring"]["description"] and dists["ring"]["preset"]
+    # What {} stands for, so the page's mixture editor starts from the real defaults.
+    from ganlab.data.mixture import check_mixture
+
+    assert dists["mixture"]["default_params"] == check_mixture({})
+    assert dists["drawn"]["default_params"] is None and dists["ring"]["default_params"] is None
     assert {x["name"] for x in s["losses"]} >= {"nonsaturating", "lsgan"}
     view = {f["path"]: f for f in s["view"]["fields"]}
     assert view["heatmap"]["minimum"] == 30 and view["fps"]["maximum"] == 60
@@ -167,7 +172,7 @@ def test_hello(conn):
     assert h["protocol"] == 1 and h["epoch"] == 0 and h["running"] is False
     assert len(h["session"]) == 16 and h["config"]["data"] == "gaussians"
     assert h["view"] == {"layers": ["real", "fake", "heatmap", "d_grad"], "heatmap": 50,
-                         "samples": 500, "manifold": 20, "fps": 30}
+                         "samples": 500, "manifold": 20, "fps": 30, "extent": [0.0, 0.0, 1.0, 1.0]}
     assert h["limits"]["max_message_bytes"] == 4 << 20
 
 
@@ -365,6 +370,36 @@ def test_view_selects_layers_and_sizes(conn):
                 {"layers": ["nope"]}, {"fps": "30"}, {"colour": "red"}):
         e = conn.fail("view", "bad_message", **bad)
         assert "view." in e["message"]
+
+
+def test_view_extent_moves_the_grids(conn):
+    """The page widens the view to show fakes outside the square: the heatmap and D* grids then
+    cover that extent (cell centres x0 + w (j + .5) / n, row 0 at y1), and frames say which."""
+    from ganlab import Trainer, views
+
+    conn.ok("view", layers=["heatmap", "optimal_d"], heatmap=30)
+    conn.ok("step")
+    conn.read()
+    assert conn.frames[-1][0]["extent"] == [0.0, 0.0, 1.0, 1.0]
+    ack = conn.ok("view", extent=[-1, -0.5, 1, 1.5])
+    assert ack["view"]["extent"] == [-1, -0.5, 1, 1.5]
+    conn.ok("step")
+    conn.read()
+    meta, layers = conn.frames[-1]
+    assert meta["extent"] == [-1, -0.5, 1, 1.5]
+    t = Trainer()  # the session's default trainer, replayed: the engine is deterministic
+    t.step("both")
+    t.step("both")
+    c = (np.arange(30) + 0.5) / 30
+    x, y = np.meshgrid(-1 + 2 * c, 1.5 - 2 * c)
+    want = t.discriminate(np.column_stack([x.ravel(), y.ravel()])).reshape(30, 30)
+    assert np.allclose(layers["heatmap"], want, atol=1e-6)
+    assert not np.allclose(layers["heatmap"], views.heatmap(t, 30), atol=1e-3)
+    # D* histograms over the extent: the fakes near the origin now lie inside it.
+    assert layers["optimal_d"].shape == (30, 30) and (layers["optimal_d"] < 0.5).any()
+    for bad in ([0, 0, 1], [1, 0, 0, 1], [0, 0, 1, 1e9], [0, 0, "1", 1], [0, 0, 0.001, 1]):
+        e = conn.fail("view", "bad_message", extent=bad)
+        assert "view.extent" in e["message"]
 
 
 def test_snapshot_restore_across_two_connections(client):

@@ -23,6 +23,9 @@ def test_grid_centres_are_row_major_with_row_zero_at_the_top():
     assert np.allclose(c, [[0.25, 0.75], [0.75, 0.75], [0.25, 0.25], [0.75, 0.25]])
     c = grid_centres(30).reshape(30, 30, 2)
     assert np.allclose(c[0, :, 1], 1 - 0.5 / 30) and np.allclose(c[:, 0, 0], 0.5 / 30)
+    # Over an extent (x0, y0, x1, y1): x0 + w (j + .5) / n along a row, y1 - h (i + .5) / n down.
+    c = grid_centres(2, (-1.0, 0.0, 1.0, 4.0))
+    assert np.allclose(c, [[-0.5, 3.0], [0.5, 3.0], [-0.5, 1.0], [0.5, 1.0]])
 
 
 def _linear_d(w=(0.0, 20.0), b=-10.0, **kw):
@@ -109,6 +112,10 @@ def test_optimal_discriminator_closed_forms():
     d = optimal_discriminator(top, top * [1, 0.1], 10)  # real at the top, fake at the bottom
     assert np.all(d[:5] == 1.0) and np.all(d[-1] == 0.0)
     assert np.all(optimal_discriminator(top, top, 10)[5:9] == 0.5)  # both empty there
+    # Over an extent twice as wide: the same samples fill the extent's upper-right quarter.
+    wide = optimal_discriminator(real, fake, 20, (-1.0, -1.0, 1.0, 1.0))
+    assert np.allclose(wide[:10, 10:], optimal_discriminator(real, fake, 10), atol=1e-12)
+    assert np.all(wide[10:] == 0.5) and np.all(wide[:, :10] == 0.5)
 
 
 def test_trained_discriminator_approaches_the_optimal_one():

@@ -172,7 +172,7 @@ class Commands:
 
     def on_view(self, msg: m.View) -> dict:
         v = self.frames.view
-        for k in ("heatmap", "samples", "manifold", "fps"):
+        for k in ("heatmap", "samples", "manifold", "fps", "extent"):
             if getattr(msg, k) is not None:
                 v[k] = getattr(msg, k)
         if msg.layers is not None:

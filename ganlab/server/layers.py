@@ -17,7 +17,7 @@ from ganlab import Trainer, views
 from ganlab.metrics import frame_metrics
 
 DEFAULT_VIEW = {"layers": ["real", "fake", "heatmap", "d_grad"], "heatmap": 50, "samples": 500,
-                "manifold": 20, "fps": 30}
+                "manifold": 20, "fps": 30, "extent": [0.0, 0.0, 1.0, 1.0]}
 
 
 @dataclass
@@ -58,6 +58,7 @@ class FrameBuilder:
         v = self.view
         want = set(v["layers"])
         n, h = v["samples"], v["heatmap"]
+        extent = tuple(v["extent"])  # where the grids lie: the page widens it to show the fakes
         out: dict[str, np.ndarray] = {}
         real = self.real(t, n)
         z = t.viz_noise(n)  # the same z every frame: samples glide
@@ -69,7 +70,7 @@ class FrameBuilder:
         d_pass = t.D.chunk
         if "heatmap" in want:
             views.check_grid(h)
-            d = yield from _blocks(t.discriminate, views.grid_centres(h), d_pass)
+            d = yield from _blocks(t.discriminate, views.grid_centres(h, extent), d_pass)
             out["heatmap"] = d.reshape(h, h)
         if "d_grad" in want:
             out["d_grad"] = yield from _blocks(t.d_grad, fake, d_pass)
@@ -81,7 +82,7 @@ class FrameBuilder:
             out["manifold"] = pts.reshape(pts.shape[0], -1)
             out["manifold_area"] = np.atleast_2d(area)
         if "optimal_d" in want:
-            out["optimal_d"] = views.optimal_discriminator(real, fake, h)
+            out["optimal_d"] = views.optimal_discriminator(real, fake, h, extent)
         if "noise" in want:
             out["noise"] = z[:, :2]
         if not with_metrics:

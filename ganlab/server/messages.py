@@ -11,12 +11,14 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ganlab.config import short
 
 LAYER_NAMES = ("real", "fake", "heatmap", "d_grad", "g_grad", "manifold", "optimal_d", "noise")
 MAX_ERROR_TEXT = 2000  # an error never echoes more than this of what it refuses
+EXTENT_LIMIT = 100.0  # |coordinate| of a view extent (a linear G can go anywhere; this is plenty)
+Coord = Annotated[float, Field(ge=-EXTENT_LIMIT, le=EXTENT_LIMIT, allow_inf_nan=False)]
 MessageId = Annotated[str, Field(max_length=128)] | int | None
 
 
@@ -87,6 +89,17 @@ class View(Message):
     samples: int | None = Field(None, ge=10, le=5000, description="real and fake points shown")
     manifold: int | None = Field(None, ge=5, le=60, description="manifold grid points per side")
     fps: int | None = Field(None, ge=1, le=60, description="frames per second at most")
+    extent: list[Coord] | None = Field(
+        None, min_length=4, max_length=4,
+        description="[x0, y0, x1, y1]: the area the heatmap and D* grids cover (default the unit "
+                    "square)")
+
+    @field_validator("extent")
+    @classmethod
+    def _ordered(cls, e: list[float] | None) -> list[float] | None:
+        if e is not None and not (e[2] - e[0] >= 0.01 and e[3] - e[1] >= 0.01):
+            raise ValueError("extent must be [x0, y0, x1, y1] with x1 - x0 and y1 - y0 >= 0.01")
+        return e
 
 
 class Snapshot(Message):

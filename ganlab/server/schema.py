@@ -84,6 +84,18 @@ def _model_fields(model: type[BaseModel]) -> list[dict[str, Any]]:
             for name, info in model.model_fields.items() if name not in ("type", "id")]
 
 
+def default_params(d) -> dict[str, Any] | None:
+    """What ``{}`` means for a distribution that takes parameters (its checked defaults, e.g. the
+    mixture's three components), so the page can edit them; None when ``{}`` is refused (a
+    drawing, an upload) or the distribution takes none."""
+    if d.check is None:
+        return None
+    try:
+        return d.check({})
+    except DataError:
+        return None
+
+
 def preview(name: str, n: int = 200) -> list[list[float]] | None:
     """n seeded samples (3 decimals) for the distribution's icon, or None when it needs params
     (a drawing, an upload): the page then draws no side session's worth of samples itself."""
@@ -103,8 +115,8 @@ def build_schema() -> dict[str, Any]:
         "distributions": [
             {"name": d.name, "label": d.label, "description": d.description,
              "preset": d.preset, "has_modes": d.modes is not None,
-             "takes_params": d.check is not None, "preview": preview(d.name),
-             "trained": d.name in trained_names()}
+             "takes_params": d.check is not None, "default_params": default_params(d),
+             "preview": preview(d.name), "trained": d.name in trained_names()}
             for d in DISTRIBUTIONS.values()
         ],
         "losses": [{"name": x.name, "label": x.label, "description": x.description}

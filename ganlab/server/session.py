@@ -230,6 +230,7 @@ class Session(Commands):
             self.metrics_at = now
         self.load.want(self.share)  # until the frame is built (no lock or send waits inside)
         used = self.share.used
+        extent = list(self.frames.view["extent"])  # what this frame's heatmap / D* grids cover
         try:
             parts = self.frames.parts(t, with_metrics)
             while True:
@@ -246,7 +247,7 @@ class Session(Commands):
                     "type": "frame", "seq": self.seq, "epoch": t.epoch, "d_steps": t.d_steps,
                     "g_steps": t.g_steps, "running": self.running,
                     "epochs_per_sec": self.epochs_per_sec(), "losses": t.losses,
-                    "metrics": metrics, "layers": list(layers),
+                    "metrics": metrics, "layers": list(layers), "extent": extent,
                     "stage": None if stage is None else
                     {"index": stage, "name": STAGES[stage][0], "caption": STAGES[stage][1]},
                 }
