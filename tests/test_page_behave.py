@@ -25,14 +25,22 @@ def _flat(d: dict, prefix: str = "") -> dict:
 
 
 def draw(pg, points):
-    """One mouse stroke through unit-square points (y up) on the data view."""
+    """One mouse stroke through data points (y up) on the data view, at the extent it shows
+    (the view widens beyond the unit square when fakes leave it): waits until the view has
+    settled on its extent, so that a pixel means one place for the whole stroke."""
+    pg.wait_for_function("(() => { const d = window.ganlab.dataView, t = d.target();"
+                         " return d.extent.every((v, i) => v === t[i]); })()")
+    e = pg.evaluate("window.ganlab.dataView.extent")
     box = pg.locator("#data-view").bounding_box()
-    x0, y0, w = box["x"], box["y"], box["width"]
-    (x, y), rest = points[0], points[1:]
-    pg.mouse.move(x0 + x * w, y0 + (1 - y) * w)
+
+    def at(x, y):
+        return (box["x"] + (x - e[0]) / (e[2] - e[0]) * box["width"],
+                box["y"] + (e[3] - y) / (e[3] - e[1]) * box["height"])
+
+    pg.mouse.move(*at(*points[0]))
     pg.mouse.down()
-    for x, y in rest:
-        pg.mouse.move(x0 + x * w, y0 + (1 - y) * w)
+    for x, y in points[1:]:
+        pg.mouse.move(*at(x, y))
     pg.mouse.up()
 
 

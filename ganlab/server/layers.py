@@ -27,6 +27,9 @@ class FrameBuilder:
     view: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_VIEW))
     _real: tuple = (None, 0, None)
 
+    def __post_init__(self) -> None:
+        self.view = {**DEFAULT_VIEW, **self.view}  # a partial view takes the defaults for the rest
+
     # -- cached inputs ---------------------------------------------------------------------------
 
     def real(self, t: Trainer, n: int) -> np.ndarray:
