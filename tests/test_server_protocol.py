@@ -488,6 +488,24 @@ def test_rate_limited_then_recovers():
         assert conn.ok("ping")
 
 
+def test_bytes_are_rate_limited_too():
+    """Few but big messages: the message count stays under its limit, the bytes do not (JSON
+    parsing costs ~0.1 s of CPU per MB, so megabytes a second would starve the neighbours)."""
+    pts = np.random.default_rng(0).random((6000, 2)).round(6).tolist()
+    with make_client(byte_rate=100_000, max_message_bytes=200_000) as c, c.websocket_connect("/ws") as ws:
+        conn = Conn(ws)
+        big = [json.dumps({"type": "data", "id": i, "name": "points", "params": {"points": pts}})
+               for i in range(2)]
+        assert 100_000 < len(big[0]) < 200_000
+        for text in big:
+            ws.send_text(text)
+        first, second = conn.reply(), conn.reply()
+        assert first["type"] == "ack" and first["id"] == 0
+        assert second["code"] == "rate_limited" and second["id"] is None  # too big to peek at
+        assert "MiB per second" in second["message"]
+        assert conn.ok("ping"), "small messages go on once the refused message's time has passed"
+
+
 def test_divergence_reports_status_and_refuses_steps(conn):
     conn.ok("config", changes={"d_optimizer": {"lr": 10.0}, "g_optimizer": {"lr": 10.0},
                                "generator": {"output": "linear"}, "loss": "lsgan"})

@@ -39,7 +39,7 @@ from . import messages as m
 from .commands import D_UPDATE, G_UPDATE, STAGES, Commands
 from .frames import dumps, dumps_parts, encode
 from .layers import DEFAULT_VIEW, FrameBuilder
-from .settings import Settings
+from .settings import MiB, Settings
 
 PROTOCOL = 1
 log = logging.getLogger("ganlab.server")
@@ -138,6 +138,7 @@ class Session(Commands):
         self.diverged_reported = False
         self.last_message = time.monotonic()
         self.bucket = TokenBucket(settings.rate_limit, settings.rate_burst)
+        self.byte_bucket = TokenBucket(settings.byte_rate, max(settings.max_message_bytes, settings.byte_rate))
         self.wake = asyncio.Event()  # runner: play / pause / speed / slow-motion changed
         self.dirty = asyncio.Event()  # frame sender: paused state changed
         self.send_lock = asyncio.Lock()
@@ -168,6 +169,7 @@ class Session(Commands):
             "config": self.config_echo(), "epoch": self.trainer.epoch,
             "view": dict(self.frames.view), "running": self.running, "worker": os.getpid(),
             "limits": {"max_message_bytes": s.max_message_bytes, "rate_limit": s.rate_limit,
+                       "byte_rate": s.byte_rate,
                        "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions},
         }
 
@@ -310,13 +312,14 @@ class Session(Commands):
                 await self.send(error(None, "too_large",
                                       f"message of {size} bytes; the limit is {s.max_message_bytes}"))
                 continue
-            if not self.bucket.take(1 + size // BIG_MESSAGE):
+            if not self.bucket.take(1 + size // BIG_MESSAGE) or not self.byte_bucket.take(size):
                 mid = m.peek_id(text) if size < 4096 else None
                 await self.send(error(mid, "rate_limited",
-                                      f"more than {s.rate_limit:g} messages per second"))
+                                      f"more than {s.rate_limit:g} messages or "
+                                      f"{s.byte_rate / MiB:g} MiB per second"))
                 # Reading more slowly pushes a flood back onto the sender's TCP buffers
                 # instead of spending this process's CPU on it.
-                await asyncio.sleep(1.0 / s.rate_limit)
+                await asyncio.sleep(max(1.0 / s.rate_limit, size / s.byte_rate))
                 continue
             # A session ahead of its share reads its next message later; the others handle it
             # at once (no extra loop pass: a pause or play is acted on without delay).

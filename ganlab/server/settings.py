@@ -31,6 +31,10 @@ class Settings:
     max_message_bytes: int = 4 * MiB  # larger text messages get `too_large`
     rate_limit: float = 200.0  # messages per second, sustained
     rate_burst: float = 200.0  # messages allowed at once above the sustained rate
+    # Bytes of messages per second, sustained (the burst is one largest message). Parsing and
+    # applying JSON costs ~100 ms of CPU per MB: the message rate alone let a client send
+    # megabytes a second, more than a core could parse, at its neighbours' expense.
+    byte_rate: float = 1.0 * MiB
     default_fps: int = 30
     metrics_hz: float = 5.0  # metrics (KL/JS, modes, precision/recall) per second while running
     metrics_budget: float = 80.0  # metrics computations per second for a whole process
@@ -50,7 +54,7 @@ class Settings:
                 raise ValueError(f"allowed host {h!r}: give a host name, not a URL")
         if self.max_sessions < 1:
             raise ValueError("max_sessions must be >= 1")
-        for name in ("idle_timeout", "rate_limit", "chunk_seconds", "round_seconds",
+        for name in ("idle_timeout", "rate_limit", "byte_rate", "chunk_seconds", "round_seconds",
                      "frame_budget", "metrics_hz", "metrics_budget"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
