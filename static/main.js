@@ -317,6 +317,13 @@ function showEmptyDrawing(on) {
   graph.update(graphLayers(), app.lastMeta?.losses || {}, true);
   if (on) {
     if (app.running) pause().catch(() => {});
+    if (!$("keep-networks").checked) {
+      // The first stroke starts a new experiment: the old data's curves and numbers, and a view
+      // widened for its fakes, mean nothing for a drawing (drawn in the unit square).
+      charts.clear();
+      dv.auto.reset();
+      dv.onExtent?.(dv.target());
+    }
     state.set("data", "drawn");
     state.set("pts", []);
     Object.assign(app.exp.start, {data: "drawn", data_params: {}, pts: []}); // the link: an empty drawing
@@ -634,6 +641,12 @@ function onFrame({meta, layers}) {
   setRunning(!!meta.running);
   const eps = meta.epochs_per_sec;
   $("eps").textContent = !Number.isFinite(eps) ? "0" : eps >= 100 ? eps.toFixed(0) : eps.toFixed(1);
+  if (app.emptyDrawing) {
+    // The server still holds the previous distribution until the first stroke: none of its
+    // samples, numbers or extent belong to the (empty) drawing.
+    graph.update(graphLayers(), {});
+    return;
+  }
   dv.setFrame(layers, meta.extent);
   if (layers.real && app.picker) app.picker.icon(app.server.data, layers.real.data);
   graph.update(graphLayers(), meta.losses);

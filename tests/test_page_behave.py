@@ -104,6 +104,15 @@ def test_empty_drawing_shows_no_old_data_and_does_not_train(ui):
     pg.wait_for_timeout(100)  # one animation frame repaints
     assert real_pixels(pg) < 20, "entering drawing mode must not show the previous distribution"
     assert "data=drawn" in pg.evaluate("location.hash")
+    # Nor its numbers or its widened view: the charts are empty, the legend has no KL, and the
+    # view shows the unit square the drawing lives in (a paused frame of the old data changes
+    # none of it).
+    frames = pg.evaluate("window.ganlab.frames")
+    pg.click("#reset")
+    pg.wait_for_function(f"window.ganlab.frames > {frames}")  # the reset's frame has been handled
+    assert pg.evaluate("window.ganlab.charts.rows.length") == 0
+    assert "KL –" in pg.text_content("#legend-div")
+    assert pg.evaluate("window.ganlab.dataView.target()") == [0, 0, 1, 1]
     for how in ("click", "space", "step"):
         if how == "click":
             pg.click("#play")
