@@ -29,7 +29,7 @@ def test_wgan_at_lr_1_clip_10_is_named_dead_collapsed_and_outside():
     msg = {h["code"]: h["message"] for h in m["hints"]}
     assert "hidden layer 1 are off on every sample" in msg["d_dead"]
     assert "spread 0.000 against the data's 0.3" in msg["g_collapsed"]
-    assert msg["fakes_outside"].startswith("100% of the fake samples are outside the view")
+    assert msg["fakes_outside"].startswith("100% of the fake samples are outside the unit square")
 
 
 def test_lsgan_with_a_fast_adam_g_is_named_saturated_and_outside():
@@ -71,7 +71,7 @@ def test_collapse_and_outside_thresholds_on_placed_points():
     shifted[:260] += [2.0, 0.0]  # 52% off the view
     hints = health_hints(t, real, shifted)
     assert [h["code"] for h in hints if h["code"] == "fakes_outside"] == ["fakes_outside"]
-    assert "52% of the fake samples are outside the view" in hints[-1]["message"]
+    assert "52% of the fake samples are outside the unit square" in hints[-1]["message"]
     shifted[:260] -= [2.0, 0.0]
     shifted[:240] += [2.0, 0.0]  # 48%: most are still inside
     assert "fakes_outside" not in [h["code"] for h in health_hints(t, real, shifted)]

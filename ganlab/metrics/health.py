@@ -12,7 +12,8 @@ D's displayed output D(x) in [0, 1] and its logit l(x):
   outright and its gradient to G vanishes or points nowhere useful;
 - ``g_collapsed``: the fakes' spread s(F) = sqrt(var x + var y) is below 10 % of the real spread
   s(R): G maps all its noise to (nearly) one point;
-- ``fakes_outside``: more than half the fakes lie outside the view (the unit square) or outside the
+- ``fakes_outside``: more than half the fakes lie outside the unit square (the data's domain; the
+  page's view widens to show them) or outside the
   data's box (the 0.5-99.5 percentile range of R on each axis, grown by 0.1 each side).
 
 Hints are only given from epoch 500 on: a fresh G starts as a small blob anywhere and takes a few
@@ -98,7 +99,7 @@ def health_hints(trainer, real: np.ndarray, fake: np.ndarray) -> list[dict[str, 
     off_box = ((f < lo) | (f > hi)).any(axis=1)
     share = float((off_view | off_box).mean())
     if share > OUTSIDE_SHARE:
-        where = ("outside the view" if off_view.mean() > OUTSIDE_SHARE else "outside the data's area")
+        where = ("outside the unit square" if off_view.mean() > OUTSIDE_SHARE else "outside the data's area")
         hints.append({"code": "fakes_outside", "message":
                       f"{100 * share:.0f}% of the fake samples are {where} "
                       f"({100 * float(off_view.mean()):.0f}% off the unit square), where D has "
