@@ -33,7 +33,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import free_port, pct, run_loop, start_server  # noqa: E402
+from load import frame_epoch, free_port, pct, run_loop, start_server  # noqa: E402
 
 MAX_CONFIG = {"generator": {"layers": 6, "units": 128}, "discriminator": {"layers": 6, "units": 128},
               "batch_size": 1024, "k_d": 10, "k_g": 10}
@@ -54,10 +54,8 @@ class Victim:
         async for msg in ws:
             if isinstance(msg, bytes):
                 continue
-            if msg.startswith('{"type":"frame"'):
-                head = msg[:120]
-                i = head.index('"epoch":') + 8
-                self.frames.append((time.perf_counter(), int(head[i:head.index(",", i)])))
+            if (epoch := frame_epoch(msg)) is not None:
+                self.frames.append((time.perf_counter(), epoch))
                 continue
             data = json.loads(msg)
             t0 = self.sent.pop(data.get("id"), None)
