@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import snapshot_check as sc
+from ..config import short
 
 FORMAT = "ganlab-run"
 VERSION = 1
@@ -117,7 +118,7 @@ def read_zip(data: bytes, where: str = "run file") -> dict[str, bytes]:
         if info.is_dir():
             continue
         if not NAME.match(name):
-            raise RunError(f"{where}: unexpected entry {sc.short(name)} (a run holds run.json, metrics.jsonl, "
+            raise RunError(f"{where}: unexpected entry {short(name)} (a run holds run.json, metrics.jsonl, "
                            "snapshots/, thumbs/ and media/ only)")
         if name in out:
             raise RunError(f"{where}: entry {name} appears twice")
@@ -187,11 +188,11 @@ def check_manifest(data: bytes) -> dict:
         raise RunError(f"{MANIFEST}: {len(data):,} bytes; the limit is {MAX_MANIFEST_BYTES:,}")
     m = _json(data, MANIFEST)
     if not isinstance(m, dict) or m.get("format") != FORMAT:
-        got = sc.short(m.get("format")) if isinstance(m, dict) else type(m).__name__
+        got = short(m.get("format")) if isinstance(m, dict) else type(m).__name__
         raise RunError(f"{MANIFEST}: format must be {FORMAT!r}, got {got} (not a ganlab run)")
     v = m.get("version")
     if type(v) is not int or v < 1:
-        raise RunError(f"{MANIFEST}: version must be a whole number >= 1, got {sc.short(v)}")
+        raise RunError(f"{MANIFEST}: version must be a whole number >= 1, got {short(v)}")
     if v > VERSION:
         raise RunError(f"{MANIFEST}: version {v} was written by a newer ganlab; this one reads version {VERSION}")
     try:
@@ -294,7 +295,7 @@ def parse_metrics(data: bytes) -> list[dict]:
             raise RunError(f"{where}: must be a JSON object")
         e = row.get("epoch")
         if type(e) is not int or not 0 <= e <= sc.MAX_COUNT:
-            raise RunError(f"{where}: epoch must be a whole number >= 0, got {sc.short(e)}")
+            raise RunError(f"{where}: epoch must be a whole number >= 0, got {short(e)}")
         if e < last:
             raise RunError(f"{where}: epoch {e} comes after epoch {last} (epochs must not decrease)")
         last = e

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import snapshot_check as sc
+from ..config import short
 from .format import (
     MANIFEST,
     MAX_ENTRY_BYTES,
@@ -75,7 +75,7 @@ class Run:
             if not isinstance(snap, dict) or snap.get("format") != "ganlab-snapshot":
                 raise RunError(f"{s['file']}: not a ganlab snapshot")
             if snap.get("epoch") != s["epoch"]:
-                raise RunError(f"{s['file']}: holds epoch {sc.short(snap.get('epoch'))}, "
+                raise RunError(f"{s['file']}: holds epoch {short(snap.get('epoch'))}, "
                                f"{MANIFEST} says {s['epoch']}")
         for t in m["thumbs"]:
             data = self.read(t["file"])
