@@ -6,7 +6,7 @@ of :mod:`ganlab.views` (no second copy of the math)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -27,8 +27,8 @@ class ViewSpec:
     """What to draw. ``layers`` from LAYERS (the page's default four); ``size`` px of the square
     image; ``heatmap`` grid cells a side (30..200), ``samples`` real and fake points, ``manifold``
     noise grid a side; ``extent`` (x0, y0, x1, y1) or None to fit the fakes as the page does;
-    ``legend`` draws the legend and epoch; ``supersample`` paints at k times the size and scales
-    down (smooth dots and lines)."""
+    ``legend`` draws the legend, the epoch and the captions (none on thumbnails);
+    ``supersample`` paints at k times the size and scales down (smooth dots and lines)."""
 
     layers: tuple[str, ...] = ("heatmap", "real", "fake", "d_grad")
     size: int = 400
@@ -39,7 +39,6 @@ class ViewSpec:
     legend: bool = True
     supersample: int = 2
     title: str | None = None
-    extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         bad = [x for x in self.layers if x not in LAYERS]
@@ -116,9 +115,10 @@ def paint(layers: dict[str, np.ndarray], spec: ViewSpec, extent, epoch: int | No
     wide = any(abs(a - b) > 1e-9 for a, b in zip(extent, UNIT, strict=True))
     if wide:  # the unit square, where the real data lives, outlined (dashed) in a wider view
         _dashed_rect(d, px(0), py(1), px(1), py(0), C.rgba(C.INK, 0.55), k, dash=(4 * k, 3 * k))
-        f = font(11 * k)
-        d.text((px(0) + 3 * k, py(0) - 3 * k), "0", fill=C.rgba(C.INK, 0.7), font=f, anchor="ls")
-        d.text((px(1) - 3 * k, py(1) + 3 * k), "1", fill=C.rgba(C.INK, 0.7), font=f, anchor="rt")
+        if spec.legend:
+            f = font(11 * k)
+            d.text((px(0) + 3 * k, py(0) - 3 * k), "0", fill=C.rgba(C.INK, 0.7), font=f, anchor="ls")
+            d.text((px(1) - 3 * k, py(1) + 3 * k), "1", fill=C.rgba(C.INK, 0.7), font=f, anchor="rt")
     if "manifold" in spec.layers and "manifold" in layers:
         _manifold(d, layers["manifold"], layers["manifold_area"], px, py, k)
     r = max(1.5, 2.2 * (spec.size / 400) ** 0.5) * k
@@ -132,7 +132,7 @@ def paint(layers: dict[str, np.ndarray], spec: ViewSpec, extent, epoch: int | No
     if "g_grad" in spec.layers and "g_grad" in layers:
         _arrows(d, fake, layers["g_grad"], None, C.G_GRAD, px, py, W, k)
     if "fake" in spec.layers:
-        _fakes(d, fake, px, py, W, r, k)
+        _fakes(d, fake, px, py, W, r, k, spec.legend)
     if spec.legend:
         _legend(d, spec, epoch, k)
     if k > 1:
@@ -152,7 +152,7 @@ def _dashed_rect(d, l, t, r, b, fill, k, dash):
             s += on + off
 
 
-def _fakes(d, fake, px, py, W, r, k):
+def _fakes(d, fake, px, py, W, r, k, say: bool):
     """Fakes as filled dots; those beyond the view pinned to its border as rings (as the page)."""
     fill, ring = C.rgba(C.FAKE_FILL, 0.8), C.rgba(C.FAKE, 1.0)
     X, Y = px(fake[:, 0]), py(fake[:, 1])
@@ -165,7 +165,7 @@ def _fakes(d, fake, px, py, W, r, k):
     for x, y, o in zip(Xc, Yc, out, strict=True):
         d.ellipse((x - r, y - r, x + r, y + r), fill=None if o else fill, outline=ring, width=k)
     outside = int((~inside_unit).sum())
-    if outside:
+    if outside and say:
         beyond = int(out.sum())
         text = f"{outside} of {len(fake)} fakes outside the unit square"
         if beyond:
