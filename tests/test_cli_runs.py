@@ -113,3 +113,13 @@ def test_train_animate_writes_the_frames_and_keeps_them_in_the_run(tmp_path, cap
     run = Run(tmp_path / "r")
     assert run.manifest["media"] == [{"file": "media/t.gif", "kind": "gif", "frames": 4, "every": 100}]
     assert run.read("media/t.gif") == gif.read_bytes()
+
+
+def test_a_diverged_run_is_kept_with_its_reason(tmp_path, capsys):
+    rc = main(["train", "--epochs", "3000", "--json", "--loss", "lsgan", "--set", 'generator.output="linear"',
+               "--d-lr", "10", "--g-lr", "10", "--run-dir", str(tmp_path / "dv")])
+    assert rc == 3
+    run = Run(tmp_path / "dv")
+    assert run.manifest["status"] == "diverged" and "non-finite" in run.manifest["message"]
+    assert run.snapshot_epochs[-1] == run.manifest["epochs"] < 3000
+    assert run.metrics[-1]["status"] == "diverged"

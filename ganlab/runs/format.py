@@ -44,7 +44,8 @@ MAX_MEDIA = 8
 MAX_EDITS = 10_000
 
 # Snapshot kinds and their file suffixes. "json" is Trainer.snapshot(); image models (another
-# helper's binary snapshot) register their kind here with its suffix and loader.
+# helper's binary snapshot) register their kind here with its suffix, and its reader in
+# run.py (SNAPSHOT_EPOCH, SNAPSHOT_LOAD).
 SNAPSHOT_KINDS = {"json": ".json"}
 MEDIA_KINDS = {"gif": ".gif", "webp": ".webp", "apng": ".png", "webm": ".webm"}
 MEDIA_MAGIC = {"gif": (b"GIF87a", b"GIF89a"), "webp": (b"RIFF",), "apng": (b"\x89PNG\r\n\x1a\n",),

@@ -24,6 +24,19 @@ from .format import (
 )
 
 
+def _json_snapshot_epoch(data: bytes, name: str):
+    snap = _json(data, name)
+    if not isinstance(snap, dict) or snap.get("format") != "ganlab-snapshot":
+        raise RunError(f"{name}: not a ganlab snapshot")
+    return snap.get("epoch")
+
+
+# Per snapshot kind (format.SNAPSHOT_KINDS): how to read its epoch when checking a run, and how to
+# load it for Trainer.from_snapshot. Image models' binary snapshot adds its kind here.
+SNAPSHOT_EPOCH = {"json": _json_snapshot_epoch}
+SNAPSHOT_LOAD = {"json": json.loads}
+
+
 class Run:
     """A recorded run, from a directory or a run file; every listed file is checked on opening
     (RunError naming the file and the problem). ``metrics`` is the list of metric rows."""
@@ -71,12 +84,9 @@ class Run:
         for s in m["snapshots"]:
             data = self.read(s["file"])
             total += len(data)
-            snap = _json(data, s["file"])
-            if not isinstance(snap, dict) or snap.get("format") != "ganlab-snapshot":
-                raise RunError(f"{s['file']}: not a ganlab snapshot")
-            if snap.get("epoch") != s["epoch"]:
-                raise RunError(f"{s['file']}: holds epoch {short(snap.get('epoch'))}, "
-                               f"{MANIFEST} says {s['epoch']}")
+            epoch = SNAPSHOT_EPOCH[s["kind"]](data, s["file"])
+            if epoch != s["epoch"]:
+                raise RunError(f"{s['file']}: holds epoch {short(epoch)}, {MANIFEST} says {s['epoch']}")
         for t in m["thumbs"]:
             data = self.read(t["file"])
             total += len(data)
@@ -124,9 +134,9 @@ class Run:
         raise RunError(f"{self.path}: no snapshot at epoch {epoch}; recorded: {shown}")
 
     def snapshot(self, epoch: int | None = None) -> dict:
-        """The snapshot at ``epoch`` (the last when None)."""
+        """The snapshot at ``epoch`` (the last when None), as its kind's loader returns it."""
         s = self._entry(epoch)
-        return json.loads(self.read(s["file"]))
+        return SNAPSHOT_LOAD[s["kind"]](self.read(s["file"]))
 
     def later_edits(self, epoch: int | None = None) -> list[dict]:
         """The run's edits not yet applied at the snapshot of ``epoch``."""
