@@ -67,9 +67,11 @@ def config_from_args(args: argparse.Namespace) -> Any:
     data_file = getattr(args, "data_file", None)
     changes: dict[str, Any] = {"data": args.data, "seed": args.seed}
     if data_file:
-        from .cli_data import load_points_file
+        from .data.pointsets import read_points_file
 
-        pts = load_points_file(data_file)
+        pts, note = read_points_file(data_file)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
         changes.update(data="points", data_params={"points": pts.tolist()})
     base: dict[str, Any] = {}
     dist = DISTRIBUTIONS.get(changes["data"])
