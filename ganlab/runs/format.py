@@ -42,12 +42,14 @@ MAX_SNAPSHOTS = 256
 MAX_THUMBS = 512
 MAX_MEDIA = 8
 MAX_EDITS = 10_000
+_FILE_LIMIT = f"a run file holds at most {MAX_FILE_BYTES:,} bytes ({MAX_FILE_BYTES // MiB} MiB)"
 
 # Snapshot kinds and their file suffixes. "json" is Trainer.snapshot(); image models (another
 # helper's binary snapshot) register their kind here with its suffix, and its reader in
 # run.py (SNAPSHOT_EPOCH, SNAPSHOT_LOAD).
 SNAPSHOT_KINDS = {"json": ".json"}
 MEDIA_KINDS = {"gif": ".gif", "webp": ".webp", "apng": ".png", "webm": ".webm"}
+MEDIA_BY_SUFFIX = {**{v: k for k, v in MEDIA_KINDS.items()}, ".apng": "apng"}
 MEDIA_MAGIC = {"gif": (b"GIF87a", b"GIF89a"), "webp": (b"RIFF",), "apng": (b"\x89PNG\r\n\x1a\n",),
                "webm": (b"\x1a\x45\xdf\xa3",)}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -83,12 +85,10 @@ def read_entries(path: str | Path) -> tuple[dict[str, bytes] | None, Path]:
         return None, p
     if not p.is_file():
         raise RunError(f"{p}: no such run file or directory")
-    return read_zip(p.read_bytes() if p.stat().st_size <= MAX_FILE_BYTES else _oversized(p), str(p)), p
-
-
-def _oversized(p: Path) -> bytes:
-    raise RunError(f"{p}: {p.stat().st_size:,} bytes; a run file holds at most {MAX_FILE_BYTES:,} "
-                   f"bytes ({MAX_FILE_BYTES // MiB} MiB)")
+    size = p.stat().st_size
+    if size > MAX_FILE_BYTES:  # refused before reading a byte
+        raise RunError(f"{p}: {size:,} bytes; {_FILE_LIMIT}")
+    return read_zip(p.read_bytes(), str(p)), p
 
 
 def read_zip(data: bytes, where: str = "run file") -> dict[str, bytes]:
@@ -96,8 +96,7 @@ def read_zip(data: bytes, where: str = "run file") -> dict[str, bytes]:
     Refuses, naming the problem: oversized, not a zip (foreign), truncated, corrupt (bad CRC),
     compressed or encrypted entries, unexpected names, duplicates, too many entries."""
     if len(data) > MAX_FILE_BYTES:
-        raise RunError(f"{where}: {len(data):,} bytes; a run file holds at most {MAX_FILE_BYTES:,} bytes "
-                       f"({MAX_FILE_BYTES // MiB} MiB)")
+        raise RunError(f"{where}: {len(data):,} bytes; {_FILE_LIMIT}")
     if not data.startswith(ZIP_MAGIC):
         kind = "JSON (a snapshot or settings file?)" if data.lstrip()[:1] in (b"{", b"[") else repr(data[:8])
         raise RunError(f"{where}: not a ganlab run file (a run file is a zip archive starting with 'PK\\x03\\x04'; "

@@ -21,6 +21,7 @@ from .format import (
     MANIFEST,
     MAX_ENTRY_BYTES,
     MAX_MEDIA,
+    MEDIA_BY_SUFFIX,
     MEDIA_KINDS,
     MEDIA_MAGIC,
     METRICS,
@@ -77,7 +78,8 @@ class _Series:
                     if i in (0, len(self.items) - 1) or (it[0] - start) % self.every == 0]
             if len(keep) == len(self.items):
                 break
-            dropped += [e for e, _ in self.items if (e, _) not in keep]
+            kept = {e for e, _ in keep}
+            dropped += [e for e, _ in self.items if e not in kept]
             self.items = keep
         return dropped
 
@@ -234,8 +236,7 @@ class Recorder:
     def add_media(self, path: str | Path, name: str | None = None, **info: Any) -> str:
         """Copy an animation (GIF, WebP, APNG, WebM) into the run's media/; returns its name."""
         src = Path(path)
-        kind = {".gif": "gif", ".webp": "webp", ".png": "apng", ".apng": "apng", ".webm": "webm"}.get(
-            src.suffix.lower())
+        kind = MEDIA_BY_SUFFIX.get(src.suffix.lower())
         if kind is None:
             raise RunError(f"{src}: media are .gif, .webp, .png (APNG) or .webm files")
         if len(self.media) >= MAX_MEDIA:
