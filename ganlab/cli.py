@@ -105,14 +105,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_fields(TrainRun, {"epochs": args.epochs, "report_every": args.report_every})
     cfg = config_from_args(args)
     t = Trainer(cfg)
-    from .cli_runs import TrainHooks
-
-    hooks = TrainHooks(args, t, args.report_every or max(1, args.epochs // 20))  # --run-dir, --animate
     try:
         from .cli_data import train_metrics
     except ImportError:  # metrics arrive with the data/metrics module
         train_metrics = None
     every = args.report_every or max(1, args.epochs // 20)
+    from .cli_runs import TrainHooks
+
+    hooks = TrainHooks(args, t, every)  # --run-dir, --animate: checked before training starts
     tty = sys.stderr.isatty() and not args.json
     start = time.perf_counter()
     shown: list[str] = []  # hint codes last printed (text mode prints a hint when it appears)

@@ -94,7 +94,7 @@ class Recorder:
     run at that epoch: ``parent`` names where it came from. Recording never changes training."""
 
     def __init__(self, trainer, run_dir: str | Path, *, name: str | None = None, metrics_every: int = 100,
-                 snapshot_every: int | None = 1000, thumb_every: int | None = None, thumb_size: int = 96,
+                 snapshot_every: int | None = 1000, thumb_every: int | None = 1000, thumb_size: int = 96,
                  edits: list[dict] | None = None, parent: dict | None = None, max_snapshots: int = 64,
                  snapshot_budget: int = 48 * MiB, max_thumbs: int = 200, max_metric_rows: int = 10_000,
                  hooks=()):
