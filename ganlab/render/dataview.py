@@ -170,7 +170,12 @@ def _fakes(d, fake, px, py, W, r, k, say: bool):
         text = f"{outside} of {len(fake)} fakes outside the unit square"
         if beyond:
             text += f" ({beyond} beyond the view)"
-        d.text((W - 6 * k, 6 * k), text, fill=C.rgba(C.FAKE, 1.0), font=font(12 * k), anchor="ra")
+        size = 12 * k
+        room = W - 12 * k
+        width = d.textlength(text, font=font(size))
+        if width > room:  # a small view: a smaller font, never a clipped caption
+            size *= room / width
+        d.text((W - 6 * k, 6 * k), text, fill=C.rgba(C.FAKE, 1.0), font=font(size), anchor="ra")
 
 
 def _arrows(d, fake, g, scale, color, px, py, W, k):
