@@ -203,6 +203,28 @@ def test_corrupt_files_are_refused(tmp_path, run_file):
     refused(tmp_path, zipped(entries(run_file), zipfile.ZIP_DEFLATED), r"entry run.json is compressed")
 
 
+def test_a_bad_config_or_hostile_nesting_is_refused(tmp_path, run_file):
+    files = entries(run_file)
+    m = json.loads(files["run.json"])
+    m["config"]["generator"]["layers"] = 9
+    files["run.json"] = json.dumps(m).encode()
+    refused(tmp_path, zipped(files), r"run.json: config.generator.layers: .*0..6")
+    files = entries(run_file)
+    files["metrics.jsonl"] = b"[" * 100_000 + b"]" * 100_000
+    refused(tmp_path, zipped(files), r"metrics.jsonl line 1: JSON nested too deeply")
+
+
+def test_edits_that_do_not_apply_are_refused_when_rewinding(tmp_path, run_file):
+    files = entries(run_file)
+    m = json.loads(files["run.json"])
+    m["edits"][2]["changes"] = {"g_optimizer": {"lr": -1}}
+    files["run.json"] = json.dumps(m).encode()
+    p = tmp_path / "e.zip"
+    p.write_bytes(zipped(files))
+    with pytest.raises(RunError, match=r"run.json: the edits after epoch 40 do not apply: edits\[1\].changes"):
+        Run(p).trainer_at(40)
+
+
 def test_a_tampered_snapshot_is_refused_when_rewinding(tmp_path, run_file):
     files = entries(run_file)
     snap = json.loads(files["snapshots/000000040.json"])

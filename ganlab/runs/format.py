@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import snapshot_check as sc
-from ..config import short
+from ..config import ConfigError, make_config, short
 
 FORMAT = "ganlab-run"
 VERSION = 1
@@ -174,6 +174,8 @@ def _json(data: bytes, where: str) -> Any:
         raise RunError(f"{where}: not UTF-8 text (byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise RunError(f"{where}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except RecursionError:
+        raise RunError(f"{where}: JSON nested too deeply") from None
     except ValueError as e:
         raise RunError(f"{where}: {e}") from None
 
@@ -199,6 +201,10 @@ def check_manifest(data: bytes) -> dict:
         _check_fields(m)
     except ValueError as e:
         raise RunError(f"{MANIFEST}: {str(e).removeprefix('run.')}") from None
+    try:  # machine-written, so read with the wire's strictness (as a snapshot's config)
+        make_config(m["config"], strict=True)
+    except ConfigError as e:
+        raise RunError(f"{MANIFEST}: " + "; ".join(f"config.{f}: {msg}" for f, msg in e.errors)) from None
     return m
 
 

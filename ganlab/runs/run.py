@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..config import short
+from ..config import ConfigError, short
 from .format import (
     MANIFEST,
     MAX_ENTRY_BYTES,
@@ -155,7 +155,11 @@ class Run:
             raise RunError(f"{self.path}: {s['file']}: {e}") from None
         later = self.later_edits(s["epoch"])
         if later and schedule:
-            t.schedule(later)
+            try:
+                t.schedule(later)
+            except ConfigError as e:  # edits that do not apply to this model: the run is damaged
+                raise RunError(f"{self.path}: {MANIFEST}: the edits after epoch {s['epoch']} do not "
+                               f"apply: {e}") from None
         return t
 
     def thumb(self, epoch: int) -> bytes:
