@@ -189,7 +189,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         run(host=args.host, port=args.port, open_browser=not args.no_browser, workers=args.workers,
             allowed_origins=args.allow_origin, allowed_hosts=args.allow_host,
-            max_sessions=args.max_sessions, idle_timeout=args.idle_timeout)
+            max_sessions=args.max_sessions, idle_timeout=args.idle_timeout,
+            drain_timeout=args.drain_timeout)
     except CannotServe as e:
         print(f"ganlab: {e}", file=sys.stderr)
         return EXIT_CANNOT_SERVE
@@ -220,6 +221,10 @@ def add_serve_flags(s: argparse.ArgumentParser) -> None:
                    help="sessions per worker process; more get 'server busy' (default: %(default)s)")
     s.add_argument("--idle-timeout", type=float, default=1800.0,
                    help="seconds a paused session without messages stays open "
+                   "(default: %(default)s)")
+    s.add_argument("--drain-timeout", type=float, default=10.0,
+                   help="on SIGTERM, seconds to wait for the sessions to move to another server "
+                   "(each page is told to reconnect and restore its state) before exiting "
                    "(default: %(default)s)")
 
 
