@@ -1,0 +1,392 @@
+"""A class across replicas (docs/deploy.md) with real parts: Debian's nginx, run as this user with
+deploy/ganlab.conf in a temporary directory, in front of two ``ganlab serve`` processes on free
+loopback ports; real websocket clients that behave as the page does (static/socket.js: restore
+the last snapshot after a reconnection, at once after close code 4012); SIGTERM and SIGKILL of a
+replica while the sessions train. Also: the drain with several workers, /metrics, and the page's
+reconnection in Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+ROOT = Path(__file__).resolve().parents[1]
+NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
+if NGINX is None and os.environ.get("GANLAB_REQUIRE_NGINX") == "1":
+    pytest.fail("GANLAB_REQUIRE_NGINX=1 but nginx is not installed (apt-get install nginx-light)",
+                pytrace=False)
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)")
+pytestmark = pytest.mark.timeout(120)
+
+SESSIONS = 20
+SNAPSHOT_EVERY = 1.0  # the clients' snapshot interval (the page's is 5 s while training)
+SPEED = 100  # epochs/s per session: enough to see progress, little CPU for 20 sessions on 2 cores
+MOVE_CODE = 4012
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def status(url: str) -> int | None:
+    """The HTTP status of GET ``url``, or None while nothing answers."""
+    try:
+        return get(url)[0]
+    except OSError:
+        return None
+
+
+def wait_for(cond, seconds: float, what: str, step: float = 0.05):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if value := cond():
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+class Replica:
+    """``ganlab serve`` in a subprocess (``ganlab.server.run``, as the CLI calls it)."""
+
+    def __init__(self, workers: int = 1, **settings):
+        self.port = free_port()
+        kw = "".join(f", {k}={v!r}" for k, v in settings.items())
+        code = (f"from ganlab.server import run; run(port={self.port}, open_browser=False, "
+                f"workers={workers}, log_level='warning'{kw})")
+        self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT,
+                                     env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        self.pids: set[int] = set()
+
+        def up():
+            with contextlib.suppress(OSError, ValueError):
+                status, body = get(f"http://127.0.0.1:{self.port}/healthz")
+                if status == 200:
+                    self.pids.add(json.loads(body)["worker"])
+            return len(self.pids) >= workers
+
+        wait_for(up, 30, "the replica to start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+class Nginx:
+    """Debian's nginx with deploy/ganlab.conf, every path in ``tmp``, balancing ``ports``."""
+
+    def __init__(self, tmp: Path, ports: list[int]):
+        self.port = free_port()
+        conf = (ROOT / "deploy" / "ganlab.conf").read_text()
+        servers = "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n" for p in ports)
+        conf, n = re.subn(r"(    server \S+:8000 [^\n]*\n)+", servers, conf)
+        assert n == 1, "deploy/ganlab.conf: the upstream's server lines moved"
+        conf, n = re.subn(r"listen 80;", f"listen 127.0.0.1:{self.port};", conf)
+        assert n == 1, "deploy/ganlab.conf: the listen line moved"
+        (tmp / "ganlab.conf").write_text(conf)
+        user = "user root root;\n" if os.geteuid() == 0 else ""  # root's workers would be nobody
+        (tmp / "nginx.conf").write_text(
+            f"daemon off;\n{user}worker_processes 1;\npid {tmp}/nginx.pid;\n"
+            f"error_log {tmp}/error.log info;\nevents {{ worker_connections 512; }}\n"
+            f"http {{\n access_log {tmp}/access.log;\n"
+            + "".join(f" {k}_temp_path {tmp}/{k};\n" for k in ("client_body", "proxy", "fastcgi",
+                                                               "uwsgi", "scgi"))
+            + f" include {tmp}/ganlab.conf;\n}}\n")
+        self.tmp = tmp
+        self.proc = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"),
+                                      "-e", str(tmp / "error.log")])
+        wait_for(lambda: self.proc.poll() is not None or status(self.url("/healthz")) == 200, 10,
+                 "nginx to answer")
+        assert self.proc.poll() is None, (tmp / "error.log").read_text()
+
+    def url(self, path: str, scheme: str = "http") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """Two single-worker replicas behind nginx."""
+    replicas = [Replica(), Replica()]
+    lb = None
+    try:
+        lb = Nginx(tmp_path, [r.port for r in replicas])
+        yield lb, replicas
+    finally:
+        if lb is not None:
+            lb.stop()
+        for r in replicas:
+            r.stop()
+
+
+def backoff(attempt: int) -> float:
+    """static/socket.js's backoffDelay, in seconds."""
+    return min(2.0, 0.25 * 2 ** attempt) * (0.5 + 0.5 * random.random())
+
+
+class PageClient:
+    """One session as the page runs it: plays, keeps a snapshot every ``SNAPSHOT_EVERY`` s (and
+    the final state from ``moving``), and after a drop reconnects (at once on 4012, else with
+    the page's backoff), restores the snapshot and plays again."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.ws = None
+        self.next_id = 0
+        self.replies: dict[int, asyncio.Future] = {}
+        self.errors: list[dict] = []  # error replies and error statuses: none may come
+        self.epoch = 0  # of the last frame
+        self.snapshot: dict | None = None
+        self.snap_at = 0.0  # when the snapshot was taken (monotonic)
+        self.moved: dict | None = None  # the last `moving` message
+        self.closes: list[int] = []
+        self.drops: list[dict] = []  # per reconnection: what was lost and how long it took
+        self.worker = None
+        self.trained_since = asyncio.Event()  # a frame beyond the restored epoch came
+        self.restored_at: int | None = None
+
+    async def request(self, type_: str, **fields) -> dict:
+        self.next_id += 1
+        fut = asyncio.get_running_loop().create_future()
+        self.replies[self.next_id] = fut
+        await self.ws.send(json.dumps({"type": type_, "id": self.next_id, **fields}))
+        return await asyncio.wait_for(fut, 15)
+
+    async def open(self) -> None:
+        attempt = retry = 0
+        give_up = time.monotonic() + 20
+        while True:
+            assert time.monotonic() < give_up, f"{self.url}: no server answered for 20 s"
+            try:
+                query = f"?retry={retry}" if retry else ""
+                ws = await connect(self.url + query, max_size=None, open_timeout=4)
+                hello = json.loads(await asyncio.wait_for(ws.recv(), 4))
+            except (OSError, InvalidStatus, ConnectionClosed, TimeoutError):
+                await asyncio.sleep(backoff(attempt))
+                attempt += 1
+                continue
+            if hello.get("code") != "rebalance":
+                break
+            retry += 1  # another worker has fewer sessions: straight back (docs/protocol.md)
+        assert hello["type"] == "hello", hello
+        self.ws = ws  # only now: a snapshot request must not reach the fresh session first
+        self.worker = hello["worker"]
+        self.reader = asyncio.create_task(self.read())
+
+    async def read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for msg in self.ws:
+                if isinstance(msg, bytes):
+                    continue
+                m = json.loads(msg)
+                if m["type"] == "frame":
+                    self.epoch = m["epoch"]
+                    if self.restored_at is not None and m["epoch"] > self.restored_at:
+                        self.trained_since.set()
+                elif m["type"] == "moving":
+                    self.moved = m
+                    self.snapshot, self.snap_at = m["snapshot"], time.monotonic()
+                elif m["type"] in ("ack", "error") and m.get("id") in self.replies:
+                    self.replies.pop(m["id"]).set_result(m)
+                if m["type"] == "error" or (m["type"] == "status" and m["state"] != "ok"):
+                    self.errors.append(m)
+        self.closes.append(self.ws.close_code)
+
+    async def start(self) -> None:
+        await self.open()
+        await self.request("view", fps=10)
+        await self.request("speed", epochs_per_sec=SPEED)
+        assert (await self.request("play"))["running"]
+
+    async def keep_snapshots(self) -> None:
+        """The page's periodic snapshot while training (main.js: every 5 s)."""
+        while True:
+            await asyncio.sleep(SNAPSHOT_EVERY)
+            with contextlib.suppress(Exception):
+                if self.ws.close_code is None:
+                    ack = await self.request("snapshot")
+                    if ack["type"] == "ack":
+                        self.snapshot, self.snap_at = ack["snapshot"], time.monotonic()
+
+    async def follow(self) -> None:
+        """Reconnect after each drop and carry on from the snapshot, as the page does."""
+        while True:
+            await self.reader
+            lost_at, seen, code = time.monotonic(), self.epoch, self.ws.close_code
+            snap_age = lost_at - self.snap_at
+            if code != MOVE_CODE:
+                await asyncio.sleep(backoff(0))
+            self.trained_since.clear()
+            self.restored_at = None
+            await self.open()
+            ack = await self.request("restore", snapshot=self.snapshot)
+            assert ack["type"] == "ack", ack
+            self.restored_at = ack["epoch"]
+            await self.request("view", fps=10)
+            await self.request("speed", epochs_per_sec=SPEED)
+            await self.request("play")
+            await self.trained_since.wait()
+            self.drops.append({"code": code, "seen": seen, "restored": ack["epoch"],
+                               "snapshot_age": snap_age, "back_after": time.monotonic() - lost_at,
+                               "worker": self.worker})
+
+
+async def run_class(lb: Nginx, replicas: list[Replica], sig: int) -> tuple[list[PageClient], float]:
+    """Open SESSIONS sessions through nginx, let them train, send ``sig`` to the replica holding
+    the most sessions, and wait until every moved session trains again."""
+    clients = [PageClient(lb.url("/ws", "ws")) for _ in range(SESSIONS)]
+    await asyncio.gather(*(c.start() for c in clients))
+    tasks = [asyncio.create_task(t()) for c in clients for t in (c.keep_snapshots, c.follow)]
+    try:
+        # Every session holds a snapshot and has trained beyond it.
+        end = time.monotonic() + 30
+        while not all(c.snapshot and c.epoch > c.snapshot["epoch"] for c in clients):
+            assert time.monotonic() < end, "the sessions did not train"
+            await asyncio.sleep(0.05)
+        on = {r.pids.copy().pop(): r for r in replicas}
+        counts = {pid: sum(c.worker == pid for c in clients) for pid in on}
+        assert sum(counts.values()) == SESSIONS and min(counts.values()) >= SESSIONS // 4, counts
+        victim_pid = max(counts, key=counts.get)
+        victims = [c for c in clients if c.worker == victim_pid]
+        t0 = time.monotonic()
+        on[victim_pid].proc.send_signal(sig)
+        end = t0 + 30
+        while not all(c.drops for c in victims):
+            assert time.monotonic() < end, [len(c.drops) for c in victims]
+            await asyncio.sleep(0.05)
+        # The others trained on undisturbed (nobody reconnected them).
+        assert all(not c.drops for c in clients if c not in victims)
+        return victims, t0
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(asyncio.wait_for(c.ws.close(), 2) for c in clients),
+                             return_exceptions=True)
+
+
+@needs_nginx
+def test_sigterm_moves_every_session_to_the_other_replica_without_loss(cluster):
+    lb, replicas = cluster
+    victims, t0 = asyncio.run(asyncio.wait_for(run_class(lb, replicas, signal.SIGTERM), 80))
+    survivor = next(r for r in replicas if r.proc.poll() is None)
+    for c in victims:
+        (d,) = c.drops
+        assert d["code"] == MOVE_CODE, d
+        assert d["worker"] in survivor.pids, d  # it came back on the other replica
+        # It restored the final state that `moving` carried: not one epoch lost.
+        assert c.moved is not None and d["restored"] == c.moved["epoch"] >= d["seen"], d
+        assert d["back_after"] < 5, d
+        assert not c.errors, c.errors
+    # The replica exited on its own, well before its 10 s deadline: its sessions were gone.
+    wait_for(lambda: next(r for r in replicas if r is not survivor).proc.poll() is not None, 10,
+             "the drained replica to exit")
+    assert time.monotonic() - t0 < 9
+
+
+@needs_nginx
+def test_sigkill_loses_at_most_one_snapshot_interval_and_every_session_trains_within_10_s(cluster):
+    lb, replicas = cluster
+    victims, _ = asyncio.run(asyncio.wait_for(run_class(lb, replicas, signal.SIGKILL), 80))
+    survivor = next(r for r in replicas if r.proc.poll() is None)
+    for c in victims:
+        (d,) = c.drops
+        assert d["code"] != MOVE_CODE and d["worker"] in survivor.pids, d
+        # Restored from the last snapshot the client held, taken within one interval of the
+        # kill (plus the snapshot request's own round trip).
+        assert d["restored"] <= d["seen"], d
+        assert d["snapshot_age"] <= SNAPSHOT_EVERY + 1.0, d
+        assert d["seen"] - d["restored"] <= SPEED * (SNAPSHOT_EVERY + 1.0), d
+        assert d["back_after"] < 10, d
+        assert not c.errors, c.errors
+
+
+def test_sigterm_with_several_workers_moves_every_session_and_exits():
+    """uvicorn's supervisor passes SIGTERM to each worker; each drains its own sessions."""
+    replica = Replica(workers=2, drain_timeout=20)
+    try:
+        async def scenario():
+            clients = [PageClient(f"ws://127.0.0.1:{replica.port}/ws") for _ in range(4)]
+            for c in clients:
+                await c.start()
+            wait_metrics = time.monotonic() + 10
+            while True:  # /metrics adds the two workers' numbers up
+                text = get(f"http://127.0.0.1:{replica.port}/metrics")[1].decode()
+                if metric(text, "ganlab_sessions") == 4 and metric(text, "ganlab_epochs_total") > 0:
+                    break
+                assert time.monotonic() < wait_metrics, text
+                await asyncio.sleep(0.1)
+            assert len({c.worker for c in clients}) == 2  # both workers hold sessions
+            replica.proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(asyncio.gather(*(c.reader for c in clients)), 15)
+            for c in clients:
+                assert c.closes == [MOVE_CODE] and c.moved["running"] and c.moved["snapshot"]
+                assert c.moved["epoch"] >= c.epoch and not c.errors
+        asyncio.run(scenario())
+        replica.proc.wait(15)  # the supervisor exits once its workers did (long before 20 s)
+    finally:
+        replica.stop()
+
+
+def metric(text: str, name: str, labels: str = "") -> float:
+    m = re.search(rf"^{re.escape(name + labels)} (\S+)$", text, re.M)
+    assert m, f"{name}{labels} missing from /metrics:\n{text}"
+    return float(m.group(1))
+
+
+def test_draining_refuses_new_sessions_and_reports_unhealthy():
+    """While draining, /healthz says 503 and a handshake is refused with HTTP 503 (what nginx's
+    proxy_next_upstream http_503 passes on), counted in /metrics."""
+    from fastapi.testclient import TestClient
+    from starlette.testclient import WebSocketDenialResponse
+
+    from ganlab.server.app import create_app
+
+    app = create_app()
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        assert client.get("/healthz").status_code == 200
+        before = metric(client.get("/metrics").text, "ganlab_refused_connections_total",
+                        '{reason="draining"}')
+        client.portal.call(lambda: app.state.drain.begin(app.state.sessions))
+        health = client.get("/healthz")
+        assert (health.status_code, health.json()["status"]) == (503, "draining")
+        with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect("ws://127.0.0.1:8000/ws"):
+            pass
+        assert refused.value.status_code == 503
+        text = client.get("/metrics", headers={"host": "10.1.2.3:8000"}).text  # any Host
+        assert metric(text, "ganlab_refused_connections_total", '{reason="draining"}') == before + 1
+        assert metric(text, "ganlab_draining") == 1
