@@ -390,3 +390,111 @@ def test_draining_refuses_new_sessions_and_reports_unhealthy():
         text = client.get("/metrics", headers={"host": "10.1.2.3:8000"}).text  # any Host
         assert metric(text, "ganlab_refused_connections_total", '{reason="draining"}') == before + 1
         assert metric(text, "ganlab_draining") == 1
+
+
+# --- the page in Chromium ---------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("GANLAB_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"GANLAB_REQUIRE_BROWSER=1 but no chromium at {CHROMIUM}")
+        pytest.skip(f"system chromium not found at {CHROMIUM}")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+def open_page(browser, url: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    pg = context.new_page()
+    problems: list[str] = []
+    pg.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    pg.goto(url)
+    pg.wait_for_function("window.ganlab && window.ganlab.ready && window.ganlab.frames > 0")
+    return context, pg, problems
+
+
+@needs_nginx
+def test_page_moves_to_the_other_replica_at_once_and_loses_nothing(cluster, browser):
+    """SIGTERM of the replica serving a training page: the page takes the final state from
+    `moving`, reconnects at once on close code 4012 (through nginx, to the other replica),
+    restores it and trains on; its epoch never goes back."""
+    lb, replicas = cluster
+    context, pg, problems = open_page(browser, lb.url("/"))
+    try:
+        pg.evaluate("""() => {
+            const s = window.ganlab.session;
+            window.seen = {moved: null, before: 0, after: []};
+            s.addEventListener("moving", (e) => { window.seen.moved = e.detail.epoch; });
+            s.addEventListener("frame", (e) => {
+                if (window.seen.moved === null) window.seen.before = e.detail.meta.epoch;
+                else window.seen.after.push(e.detail.meta.epoch);
+            });
+        }""")
+        pg.click("#play")
+        pg.wait_for_function("window.ganlab.running && window.ganlab.lastMeta.epoch > 200")
+        worker = pg.evaluate("window.ganlab.session.hello.worker")
+        victim = next(r for r in replicas if worker in r.pids)
+        survivor = next(r for r in replicas if r is not victim)
+        t0 = time.monotonic()
+        victim.proc.send_signal(signal.SIGTERM)
+        pg.wait_for_function(f"""window.ganlab.session.connected && window.seen.moved !== null &&
+            {sorted(survivor.pids)}.includes(window.ganlab.session.hello.worker) &&
+            window.ganlab.running && window.seen.after.some((e) => e > window.seen.moved)""",
+                             timeout=10_000)
+        back = time.monotonic() - t0
+        seen = pg.evaluate("window.seen")
+        assert seen["moved"] >= seen["before"], seen
+        assert min(seen["after"]) >= seen["moved"], seen  # restored the final state, not older
+        assert back < 5, back
+        assert pg.text_content("#conn") == "connected"
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+def test_page_reconnects_at_once_on_4012_and_never_waits_more_than_2_s(browser, tmp_path):
+    """The page's reconnection policy (static/socket.js) against a socket that always fails:
+    every wait is at most 2 s however long no server answers (the old backoff grew to 10 s), and
+    a close with 4012 or 1012 is followed at once. Timers run 50x faster than asked."""
+    replica = Replica()
+    context = browser.new_context()
+    try:
+        pg = context.new_page()
+        pg.goto(f"http://127.0.0.1:{replica.port}/static/style.css")  # any page of that origin
+        waits = pg.evaluate("""async () => {
+            const {Session} = await import("/static/socket.js");
+            const realTimeout = window.setTimeout.bind(window);
+            window.setTimeout = (fn, ms, ...rest) => realTimeout(fn, (ms || 0) / 50, ...rest);
+            let code = 1006;
+            class Failing {  // a connection that closes before its handshake completes
+                constructor() { realTimeout(() => this.onclose?.({code, reason: ""}), 1); }
+                close() {}
+            }
+            window.WebSocket = Failing;
+            const waits = [];
+            const s = new Session("ws://unused/ws");
+            const next = () => new Promise((done) =>
+                s.addEventListener("reconnecting", (e) => done(e.detail.in), {once: true}));
+            s.connect();
+            for (let i = 0; i < 12; i++) waits.push(["drop", await next()]);
+            for (const c of [4012, 1012, 4012]) { code = c; waits.push([c, await next()]); }
+            code = 1006;
+            waits.push(["drop", await next()]);
+            s.close();
+            return waits;
+        }""")
+    finally:
+        context.close()
+        replica.stop()
+    drops = [w for kind, w in waits if kind == "drop"]
+    moves = [w for kind, w in waits if kind != "drop"]
+    assert max(drops) <= 2000 and min(drops) >= 125, waits
+    assert len(set(drops)) > 3, waits  # jittered, not a fixed beat
+    assert max(moves) <= 100, waits
