@@ -222,10 +222,10 @@ def add_serve_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--idle-timeout", type=float, default=1800.0,
                    help="seconds a paused session without messages stays open "
                    "(default: %(default)s)")
-    s.add_argument("--drain-timeout", type=float, default=10.0,
+    s.add_argument("--drain-timeout", type=float, default=None, metavar="SECONDS",
                    help="on SIGTERM, seconds to wait for the sessions to move to another server "
                    "(each page is told to reconnect and restore its state) before exiting "
-                   "(default: %(default)s)")
+                   "(default: 10; env GANLAB_DRAIN_TIMEOUT)")
 
 
 def build_parser() -> argparse.ArgumentParser:
