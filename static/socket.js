@@ -16,9 +16,11 @@ export const MOVE_CODES = new Set([4012, 1012]);
 // classroom of pages does not come back in lockstep. The cap keeps every page trying at least
 // every 2 s while no replica answers (an uncapped backoff left pages offline for 30 s and more).
 export const BACKOFF_BASE = 250, BACKOFF_CAP = 2000;
-// A handshake that has not produced a `hello` by then is dropped and tried again (a replica
-// that vanished from the network can leave a connect hanging for a minute).
-export const HELLO_TIMEOUT = 4000;
+// A handshake that has not produced a `hello` by then is dropped and tried again: a replica
+// that vanished from the network can leave a connect hanging for minutes (behind nginx,
+// proxy_connect_timeout moves on after 2 s; this is for direct connections). Generous, so that
+// a slow but working server under load is not abandoned and hit again.
+export const HELLO_TIMEOUT = 10000;
 
 /** Milliseconds to wait before reconnect attempt `attempt` (0, 1, ...). */
 export function backoffDelay(attempt, random = Math.random) {

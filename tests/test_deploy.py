@@ -346,7 +346,9 @@ def test_sigterm_with_several_workers_moves_every_session_and_exits():
             wait_metrics = time.monotonic() + 10
             while True:  # /metrics adds the two workers' numbers up
                 text = get(f"http://127.0.0.1:{replica.port}/metrics")[1].decode()
-                if metric(text, "ganlab_sessions") == 4 and metric(text, "ganlab_epochs_total") > 0:
+                if (metric(text, "ganlab_sessions") == 4 and metric(text, "ganlab_epochs_total") > 0
+                        and metric(text, "ganlab_frames_total") > 0
+                        and metric(text, "ganlab_running_sessions") == 4):
                     break
                 assert time.monotonic() < wait_metrics, text
                 await asyncio.sleep(0.1)
