@@ -222,7 +222,7 @@ async def one_run(port: int, n: int, warmup: float, seconds: float, fps: int | N
     cpu1, t1 = (tree_cpu(server_pid) if server_pid else 0.0), time.perf_counter()
     fr, ep, wall = zip(*(c.rates() for c in clients), strict=True)
     rtt = [x for c in clients for x in c.pause_rtt]
-    return {
+    out = {
         "sessions": n, "frames_per_s_min": min(fr), "frames_per_s_median": statistics.median(fr),
         "epochs_per_s_min": min(ep), "epochs_per_s_median": statistics.median(ep),
         "epochs_per_s_total": sum(ep), "epochs_per_s_wall_min": min(wall),
@@ -231,10 +231,15 @@ async def one_run(port: int, n: int, warmup: float, seconds: float, fps: int | N
         "pause_rtt_ms_p99": 1000 * pct(rtt, 0.99) if rtt else 0.0, "pauses": len(rtt),
         "per_worker": sorted(Counter(c.worker for c in clients).values()),
         "rebalanced": sum(c.retries for c in clients),
-        # Cores the server used (CPU time / wall time): with --speed, sessions / cores is what
-        # one core holds at that pace, if every session kept it (see epochs_per_s_wall_min).
+        # Cores the server used: its processes' CPU time / wall time over the window.
         "server_cores": (cpu1 - cpu0) / (t1 - t0) if server_pid else 0.0,
     }
+    if speed and out["server_cores"] > 0:
+        # Sessions at that pace that one core's CPU time sustains: the epochs all sessions got
+        # per second, in sessions' worth of the pace, per core of CPU the server used. CPU time,
+        # so a busy machine slows the sessions but barely moves this figure.
+        out["sessions_per_core_at_pace"] = sum(wall) / speed / out["server_cores"]
+    return out
 
 
 def main() -> None:

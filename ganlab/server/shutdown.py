@@ -71,8 +71,9 @@ class Drain:
         if self.draining:
             return
         self.started = time.monotonic()
-        log.warning("SIGTERM: moving %d session(s) to other replicas (waiting up to %g s), then "
-                    "exiting", len(sessions), self.timeout)
+        log.log(logging.WARNING if sessions else logging.INFO,
+                "SIGTERM: moving %d session(s) to other replicas (waiting up to %g s), then "
+                "exiting", len(sessions), self.timeout)
         self.task = asyncio.get_running_loop().create_task(self._run(sessions, done))
 
     async def _run(self, sessions: dict[str, Any], done: Callable[[], None]) -> None:
