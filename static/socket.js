@@ -22,6 +22,11 @@ export const BACKOFF_BASE = 250, BACKOFF_CAP = 2000;
 // a slow but working server under load is not abandoned and hit again.
 export const HELLO_TIMEOUT = 10000;
 
+// While training, the snapshot we hold is at most this old (ms): what a crashed server can cost
+// a session. Frames, not a timer, trigger the refresh: a hidden tab's timers may be throttled to
+// once a minute, its websocket messages are not.
+export const SNAPSHOT_EVERY = 5000;
+
 /** Milliseconds to wait before reconnect attempt `attempt` (0, 1, ...). */
 export function backoffDelay(attempt, random = Math.random) {
   const ceiling = Math.min(BACKOFF_CAP, BACKOFF_BASE * 2 ** Math.min(attempt, 16));
@@ -61,6 +66,9 @@ export class Session extends EventTarget {
     this.closedByUs = false;
     this.connected = false;
     this.restoring = false;
+    this.snapshotAt = -Infinity; // performance.now() when the snapshot we hold arrived
+    this.snapshotEvery = SNAPSHOT_EVERY;
+    this.snapshotAsked = false;
   }
 
   emit(type, detail) { this.dispatchEvent(new CustomEvent(type, {detail})); }
@@ -148,6 +156,10 @@ export class Session extends EventTarget {
       try { bin = parseBinary(data); } catch (e) { this.emit("notice", {message: e.message}); return; }
       if (!meta || meta.seq !== bin.seq) return; // unpaired half: drop it, the next frame is coming
       this.emit("frame", {meta, layers: bin.layers});
+      if (meta.running && !this.restoring && !this.snapshotAsked &&
+          performance.now() - this.snapshotAt >= this.snapshotEvery) {
+        this.refreshSnapshot().catch(() => {});
+      }
       return;
     }
     let msg;
@@ -164,7 +176,7 @@ export class Session extends EventTarget {
         } else if (msg.type === "error" && msg.code !== "rebalance") { // the close that follows says it all
           this.emit("server-error", msg);
         }
-        if (msg.type === "ack" && msg.snapshot) this.snapshot = msg.snapshot;
+        if (msg.type === "ack" && msg.snapshot) { this.snapshot = msg.snapshot; this.snapshotAt = performance.now(); }
         break;
       }
       case "moving":
@@ -173,6 +185,7 @@ export class Session extends EventTarget {
         // snapshot holds stays right), then it closes with 4012 and we reconnect at once.
         if (msg.snapshot) {
           this.snapshot = msg.snapshot;
+          this.snapshotAt = performance.now();
           this.emit("ack", {type: "snapshot", msg, ms: 0});
         }
         this.emit("moving", msg);
@@ -201,8 +214,11 @@ export class Session extends EventTarget {
 
   /** Ask for the full state and keep it for a later restore. */
   async refreshSnapshot() {
-    const ack = await this.request("snapshot");
-    this.snapshot = ack.snapshot;
-    return ack.snapshot;
+    this.snapshotAsked = true;
+    try {
+      const ack = await this.request("snapshot");
+      this.snapshot = ack.snapshot;
+      return ack.snapshot;
+    } finally { this.snapshotAsked = false; }
   }
 }

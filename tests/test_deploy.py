@@ -500,3 +500,40 @@ def test_page_reconnects_at_once_on_4012_and_never_waits_more_than_2_s(browser, 
     assert max(drops) <= 2000 and min(drops) >= 125, waits
     assert len(set(drops)) > 3, waits  # jittered, not a fixed beat
     assert max(moves) <= 100, waits
+
+
+def test_a_training_session_keeps_its_snapshot_fresh_without_the_pages_timers(browser):
+    """socket.js alone (no main.js and its 5 s timer, which a hidden tab may throttle to once a
+    minute) refreshes the snapshot it would restore from as frames of a training session come:
+    what a crashed replica costs stays within one snapshot interval."""
+    replica = Replica()
+    context = browser.new_context()
+    try:
+        pg = context.new_page()
+        pg.goto(f"http://127.0.0.1:{replica.port}/static/style.css")
+        got = pg.evaluate("""async (url) => {
+            const {Session} = await import("/static/socket.js");
+            const s = new Session(url);
+            s.snapshotEvery = 300;
+            const hello = new Promise((done) => s.addEventListener("hello", done, {once: true}));
+            s.connect();
+            await hello;
+            await s.request("speed", {epochs_per_sec: 200});
+            await s.request("play");
+            const snaps = [];
+            const t0 = performance.now();
+            while (performance.now() - t0 < 2500) {
+                await new Promise((done) => setTimeout(done, 50));
+                const e = s.snapshot?.epoch;
+                if (e !== undefined && e !== snaps[snaps.length - 1]) snaps.push(e);
+            }
+            const age = performance.now() - s.snapshotAt;
+            s.close();
+            return {snaps, age};
+        }""", f"ws://127.0.0.1:{replica.port}/ws")
+    finally:
+        context.close()
+        replica.stop()
+    snaps = got["snaps"]
+    assert len(snaps) >= 4 and snaps == sorted(snaps) and snaps[-1] > 0, got
+    assert got["age"] < 300 + 500, got  # the interval plus a round trip on a busy machine
