@@ -6,8 +6,9 @@ numbers to files in a shared directory (prometheus_client's multiprocess mode: `
 adds them up; counters of a worker that died stay counted, its gauges are dropped.
 
 Epochs and frames are read off the sessions (``Session.trained``, ``Session.seq``) once a second
-and at every scrape and session end, not counted in the training loop: rates come from
-``rate(ganlab_epochs_total[1m])`` and ``rate(ganlab_frames_total[1m])`` in PromQL.
+and at every scrape and session end, not counted in the training loop. Rates: the gauges
+``ganlab_epochs_per_second`` and ``ganlab_frames_per_second`` (over the last second or more, for
+a glance with curl), or ``rate(ganlab_epochs_total[1m])`` in PromQL.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from typing import Any
 
 from prometheus_client import (
@@ -41,6 +43,10 @@ DRAINING = Gauge("ganlab_draining", "1 while the replica is shutting down (SIGTE
 REFUSED = Counter("ganlab_refused_connections", "Websockets refused, by reason", ["reason"])
 EPOCHS = Counter("ganlab_epochs", "Epochs trained by all sessions")
 FRAMES = Counter("ganlab_frames", "Frames built for all sessions")
+EPOCHS_RATE = Gauge("ganlab_epochs_per_second", "Epochs trained per second by all sessions, over "
+                    "the last second or more", multiprocess_mode="livesum")
+FRAMES_RATE = Gauge("ganlab_frames_per_second", "Frames built per second for all sessions, over "
+                    "the last second or more", multiprocess_mode="livesum")
 SESSIONS_OPENED = Counter("ganlab_sessions_opened", "Sessions admitted")
 for _reason in REFUSALS:
     REFUSED.labels(_reason)  # every reason shows from the start, at 0
@@ -51,6 +57,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.seen: dict[str, tuple[int, int]] = {}  # session id -> (epochs, frames) counted
+        self.epochs = self.frames = 0  # counted by this process
+        self.mark = (time.monotonic(), 0, 0)  # (when, epochs, frames) the rates were last set
 
     def observe(self, sessions: dict[str, Any], running: int, draining: bool) -> None:
         """Count what each open session trained and sent since the last look."""
@@ -59,6 +67,12 @@ class Recorder:
         SESSIONS.set(len(sessions))
         RUNNING.set(running)
         DRAINING.set(1 if draining else 0)
+        now = time.monotonic()
+        t0, e0, f0 = self.mark
+        if now - t0 >= 1.0:
+            EPOCHS_RATE.set((self.epochs - e0) / (now - t0))
+            FRAMES_RATE.set((self.frames - f0) / (now - t0))
+            self.mark = (now, self.epochs, self.frames)
 
     def ended(self, sid: str, session: Any) -> None:
         """A session is over: count its last epochs and frames and forget it."""
@@ -69,8 +83,10 @@ class Recorder:
         epochs, frames = self.seen.get(sid, (0, 0))
         if s.trained > epochs:
             EPOCHS.inc(s.trained - epochs)
+            self.epochs += s.trained - epochs
         if s.seq > frames:
             FRAMES.inc(s.seq - frames)
+            self.frames += s.seq - frames
         self.seen[sid] = (max(epochs, s.trained), max(frames, s.seq))
 
 
