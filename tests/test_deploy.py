@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import random
@@ -16,8 +17,10 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import time
 import urllib.error
 import urllib.request
@@ -539,3 +542,59 @@ def test_a_training_session_keeps_its_snapshot_fresh_without_the_pages_timers(br
     snaps = got["snaps"]
     assert len(snaps) >= 4 and snaps == sorted(snaps) and snaps[-1] > 0, got
     assert got["age"] < 300 + 500, got  # the interval plus a round trip on a busy machine
+
+
+def test_a_lingering_client_holds_the_drain_only_until_the_deadline():
+    """A client that stopped reading while its session trains blocks the session's sends, so the
+    `moving` message cannot reach it: the replica refuses new sessions (503) and reports
+    unhealthy meanwhile, and exits once ``drain_timeout`` has passed."""
+    replica = Replica(drain_timeout=1.5)
+    try:
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # frames back up at once
+        raw.connect(("127.0.0.1", replica.port))
+        raw.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    b"Sec-WebSocket-Version: 13\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += raw.recv(1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        play = b'{"type": "play"}'
+        mask = os.urandom(4)
+        raw.sendall(bytes([0x81, 0x80 | len(play)]) + mask
+                    + bytes(b ^ mask[i % 4] for i, b in enumerate(play)))
+        # Frames (~22 KB each, 30 a second) fill the small window; once what waits unread has
+        # stopped growing for half a second, the server's send buffer (64 KiB before its
+        # writes wait) is full too, and the session's sends block.
+        def unread() -> int:
+            return struct.unpack("i", fcntl.ioctl(raw, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+        last = [-1, 0.0]  # unread bytes, and since when
+
+        def window_full() -> bool:
+            n, now = unread(), time.monotonic()
+            if n != last[0]:
+                last[:] = [n, now]
+            return n > 0 and now - last[1] >= 0.5
+
+        wait_for(window_full, 10, "the client's window to fill")
+        wait_for(lambda: json.loads(get(f"http://127.0.0.1:{replica.port}/healthz")[1])["sessions"] == 1,
+                 10, "the session")
+        t0 = time.monotonic()
+        replica.proc.send_signal(signal.SIGTERM)  # from here on the client reads nothing
+        assert wait_for(lambda: status(f"http://127.0.0.1:{replica.port}/healthz") == 503, 5,
+                        "/healthz to say draining")
+
+        async def handshake() -> int:
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(f"ws://127.0.0.1:{replica.port}/ws")
+            return refused.value.response.status_code
+
+        assert asyncio.run(handshake()) == 503
+        replica.proc.wait(15)
+        took = time.monotonic() - t0
+        assert 1.5 <= took < 12, took  # waited for the session, then gave up on it
+        raw.close()
+    finally:
+        replica.stop()
