@@ -21,6 +21,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +43,25 @@ SESSIONS = 20
 SNAPSHOT_EVERY = 1.0  # the clients' snapshot interval (the page's is 5 s while training)
 SPEED = 100  # epochs/s per session: enough to see progress, little CPU for 20 sessions on 2 cores
 MOVE_CODE = 4012
+
+
+def run_async(coro):
+    """asyncio.run in a thread of its own: playwright's sync API (the browser fixture) keeps an
+    event loop running in the main thread, where asyncio.run refuses to start."""
+    out: dict = {}
+
+    def target():
+        try:
+            out["value"] = asyncio.run(coro)
+        except BaseException as e:  # re-raised in the test's thread
+            out["error"] = e
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 def free_port() -> int:
@@ -305,7 +325,7 @@ async def run_class(lb: Nginx, replicas: list[Replica], sig: int) -> tuple[list[
 @needs_nginx
 def test_sigterm_moves_every_session_to_the_other_replica_without_loss(cluster):
     lb, replicas = cluster
-    victims, t0 = asyncio.run(asyncio.wait_for(run_class(lb, replicas, signal.SIGTERM), 80))
+    victims, t0 = run_async(asyncio.wait_for(run_class(lb, replicas, signal.SIGTERM), 80))
     survivor = next(r for r in replicas if r.proc.poll() is None)
     for c in victims:
         (d,) = c.drops
@@ -324,7 +344,7 @@ def test_sigterm_moves_every_session_to_the_other_replica_without_loss(cluster):
 @needs_nginx
 def test_sigkill_loses_at_most_one_snapshot_interval_and_every_session_trains_within_10_s(cluster):
     lb, replicas = cluster
-    victims, t0 = asyncio.run(asyncio.wait_for(run_class(lb, replicas, signal.SIGKILL), 80))
+    victims, t0 = run_async(asyncio.wait_for(run_class(lb, replicas, signal.SIGKILL), 80))
     survivor = next(r for r in replicas if r.proc.poll() is None)
     for c in victims:
         (d,) = c.drops
@@ -363,7 +383,7 @@ def test_sigterm_with_several_workers_moves_every_session_and_exits():
             for c in clients:
                 assert c.closes == [MOVE_CODE] and c.moved["running"] and c.moved["snapshot"]
                 assert c.moved["epoch"] >= c.epoch and not c.errors
-        asyncio.run(scenario())
+        run_async(scenario())
         replica.proc.wait(15)  # the supervisor exits once its workers did (long before 20 s)
     finally:
         replica.stop()
@@ -591,7 +611,7 @@ def test_a_lingering_client_holds_the_drain_only_until_the_deadline():
                 await connect(f"ws://127.0.0.1:{replica.port}/ws")
             return refused.value.response.status_code
 
-        assert asyncio.run(handshake()) == 503
+        assert run_async(handshake()) == 503
         replica.proc.wait(15)
         took = time.monotonic() - t0
         assert 1.5 <= took < 12, took  # waited for the session, then gave up on it
