@@ -43,6 +43,7 @@ SESSIONS = 20
 SNAPSHOT_EVERY = 1.0  # the clients' snapshot interval (the page's is 5 s while training)
 SPEED = 100  # epochs/s per session: enough to see progress, little CPU for 20 sessions on 2 cores
 MOVE_CODE = 4012
+DRAIN_TIMEOUT = 30  # long, so that a replica exiting early shows its sessions had moved
 
 
 def run_async(coro):
@@ -164,7 +165,7 @@ class Nginx:
 @pytest.fixture
 def cluster(tmp_path):
     """Two single-worker replicas behind nginx."""
-    replicas = [Replica(), Replica()]
+    replicas = [Replica(drain_timeout=DRAIN_TIMEOUT), Replica(drain_timeout=DRAIN_TIMEOUT)]
     lb = None
     try:
         lb = Nginx(tmp_path, [r.port for r in replicas])
@@ -333,12 +334,12 @@ def test_sigterm_moves_every_session_to_the_other_replica_without_loss(cluster):
         assert d["worker"] in survivor.pids, d  # it came back on the other replica
         # It restored the final state that `moving` carried: not one epoch lost.
         assert c.moved is not None and d["restored"] == c.moved["epoch"] >= d["seen"], d
-        assert d["trained_at"] - t0 < 5, d
+        assert d["trained_at"] - t0 < 10, d  # the bar: training again within 10 s
         assert not c.errors, c.errors
-    # The replica exited on its own, well before its 10 s deadline: its sessions were gone.
-    wait_for(lambda: next(r for r in replicas if r is not survivor).proc.poll() is not None, 10,
-             "the drained replica to exit")
-    assert time.monotonic() - t0 < 9
+    # The replica exited because its sessions were gone, long before its drain deadline.
+    wait_for(lambda: next(r for r in replicas if r is not survivor).proc.poll() is not None,
+             DRAIN_TIMEOUT, "the drained replica to exit")
+    assert time.monotonic() - t0 < DRAIN_TIMEOUT - 10
 
 
 @needs_nginx
@@ -479,7 +480,7 @@ def test_page_moves_to_the_other_replica_at_once_and_loses_nothing(cluster, brow
         seen = pg.evaluate("window.seen")
         assert seen["moved"] >= seen["before"], seen
         assert min(seen["after"]) >= seen["moved"], seen  # restored the final state, not older
-        assert back < 5, back
+        assert back < 10, back
         assert pg.text_content("#conn") == "connected"
         assert not problems, problems
     finally:
