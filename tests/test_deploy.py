@@ -396,6 +396,38 @@ def metric(text: str, name: str, labels: str = "") -> float:
     return float(m.group(1))
 
 
+def test_metrics_count_sessions_epochs_frames_and_refusals():
+    """One process (no multiprocess directory): a training session shows in the gauges and
+    drives the epoch and frame counters; a foreign origin counts as a refusal."""
+    from fastapi.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from ganlab.server.app import create_app
+    from ganlab.server.settings import Settings
+
+    with TestClient(create_app(Settings(allowed_hosts=["testserver"]))) as client:
+        def read(name, labels=""):
+            return metric(client.get("/metrics").text, name, labels)
+
+        epochs0, frames0 = read("ganlab_epochs_total"), read("ganlab_frames_total")
+        origin0 = read("ganlab_refused_connections_total", '{reason="origin"}')
+        with client.websocket_connect("/ws") as ws:
+            assert json.loads(ws.receive_text())["type"] == "hello"
+            ws.send_text(json.dumps({"type": "play", "id": 1}))
+            while True:  # frames (JSON head, then binary) until the play is acknowledged
+                msg = ws.receive()
+                if msg.get("text") and json.loads(msg["text"])["type"] == "ack":
+                    break
+            wait_for(lambda: read("ganlab_epochs_total") > epochs0 and read("ganlab_frames_total")
+                     > frames0 and read("ganlab_sessions") == 1 and read("ganlab_running_sessions") == 1,
+                     10, "the session's numbers in /metrics")
+        with pytest.raises(WebSocketDisconnect), \
+                client.websocket_connect("/ws", headers={"origin": "http://evil.example"}) as ws:
+            ws.receive_text()
+        assert read("ganlab_refused_connections_total", '{reason="origin"}') == origin0 + 1
+        wait_for(lambda: read("ganlab_sessions") == 0, 10, "the session to be gone from /metrics")
+
+
 def test_draining_refuses_new_sessions_and_reports_unhealthy():
     """While draining, /healthz says 503 and a handshake is refused with HTTP 503 (what nginx's
     proxy_next_upstream http_503 passes on), counted in /metrics."""
