@@ -195,3 +195,56 @@ def test_long_replies_are_encoded_in_parts_with_the_same_text():
     with pytest.raises(StopIteration) as done:
         next(small)
     assert done.value.value == '{"type":"ack","x":[null]}'
+
+
+def test_a_config_change_settles_a_max_config_epoch_in_slices(timed_server):
+    """A ``config`` (or ``pause``, ``data``, ``snapshot``...) first finishes the epoch a training
+    chunk left unfinished; on the maximum config that is up to 19 updates of ~30 ms, and it was
+    done in one stretch: a flood of tiny config messages held the loop ~0.5 s each time."""
+    port, timing, _ = timed_server
+
+    async def main():
+        async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+            await ws.recv()
+            await request(ws, 1, "config", changes=MAX_CONFIG)
+            await request(ws, 2, "play")
+            acks = []
+            for i in range(4):
+                await asyncio.sleep(0.3)  # training chunks stop mid-epoch (one update each)
+                acks.append(await request(ws, 10 + i, "config", changes={"d_optimizer.lr": 0.01 + i / 1000}))
+            await request(ws, 20, "pause")
+            return acks
+
+    acks = asyncio.run(main())
+    assert all(a["type"] == "ack" for a in acks), acks
+    assert timing.longest < LONGEST, f"{timing.longest * 1000:.0f} ms CPU in one callback: {timing.where}"
+
+
+def test_a_heavy_session_gets_its_share_of_the_worker_not_more(timed_server):
+    """Shares are CPU seconds: a max-config session beside two default sessions, all playing,
+    uses about as much of the worker as each of them. A running session used to leave the set of
+    sessions wanting the CPU between its chunks and rejoin at the least-served level, losing what
+    it was owed, so the heavy session never waited (measured: 49% of the worker against 7% for
+    each of six default sessions)."""
+    port, _, app = timed_server
+
+    async def main():
+        url = f"ws://127.0.0.1:{port}/ws"
+        async with connect(url, max_size=None) as heavy, connect(url, max_size=None) as a, \
+                connect(url, max_size=None) as b:
+            ids = [json.loads(await ws.recv())["session"] for ws in (heavy, a, b)]
+            await request(heavy, 1, "config", changes=MAX_CONFIG)
+            for ws in (heavy, a, b):
+                await request(ws, 2, "play")
+            sessions = app.state.sessions
+            # Until each has used a second of CPU or so (slow machines take longer).
+            end = time.monotonic() + 60
+            while time.monotonic() < end and min(sessions[i].cpu for i in ids) < 1.0:
+                await asyncio.sleep(0.2)
+            cpu = [sessions[i].cpu for i in ids]
+            for ws in (heavy, a, b):
+                await request(ws, 3, "pause")
+            return cpu
+
+    heavy_cpu, *light = asyncio.run(main())
+    assert min(light) >= 1.0 and heavy_cpu < 1.5 * min(light), (heavy_cpu, light)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket
@@ -74,6 +75,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "sessions": len(app.state.sessions), "max_sessions": settings.max_sessions,
                 "running": app.state.load.running, "tasks": len(asyncio.all_tasks()),
                 "worker": os.getpid()}
+
+    @app.get("/debug/sessions")
+    async def debug_sessions(request: Request):
+        """Per-session CPU time, epochs and frames, for benchmarks (scripts/neighbours.py);
+        answered to loopback clients only."""
+        if not request.client or request.client.host not in ("127.0.0.1", "::1"):
+            return JSONResponse({"error": "loopback clients only"}, status_code=403)
+        return {"worker": os.getpid(), "process_cpu": time.process_time(),
+                "sessions": [s.usage() for s in app.state.sessions.values()]}
 
     @app.get("/api/schema")
     async def schema():
