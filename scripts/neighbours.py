@@ -171,6 +171,7 @@ async def scenario(port: int, name: str, sessions: int, warmup: float, seconds: 
     return {"cpu_pct": 100 * statistics.median(c for c, _ in vc),
             "epochs_per_cpu_s": statistics.median(e for _, e in vc),
             "extra_cpu_pct": 100 * xc[0], "worker_cpu_pct": 100 * (u1["cpu"] - u0["cpu"]) / span,
+            "heavy_procs_cpu_pct": 100 * (u1["heavy"] - u0["heavy"]) / span,
             **{"scenario": name, "epochs_per_s": statistics.median(ep), "epochs_per_s_min": min(ep),
             "frames_per_s": statistics.median(fr), "frames_per_s_min": min(fr),
             "ping_p50_ms": 1000 * pct(pings, 0.5), "ping_p99_ms": 1000 * pct(pings, 0.99),
@@ -182,6 +183,7 @@ def usage(port: int) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/sessions", timeout=10) as r:
         data = json.loads(r.read())
     return {"t": time.perf_counter(), "cpu": data["process_cpu"],
+            "heavy": sum(p["cpu"] or 0.0 for p in data.get("heavy", [])),
             "sessions": {s["session"]: s for s in data["sessions"]}}
 
 
@@ -209,12 +211,13 @@ def main() -> None:
             proc.wait(10)
     cols = ["epochs_per_s", "epochs_per_s_min", "frames_per_s", "frames_per_s_min",
             "ping_p50_ms", "ping_p99_ms", "ping_max_ms", "cpu_pct", "epochs_per_cpu_s",
-            "extra_cpu_pct", "worker_cpu_pct"]
+            "extra_cpu_pct", "worker_cpu_pct", "heavy_procs_cpu_pct"]
     print(f"{args.sessions} default sessions, one worker, {args.seconds:g} s each (medians over "
           "sessions; min = slowest session)")
     print("cpu_pct: a default session's share of the worker's time (its own work, from the server's")
-    print("accounting); extra_cpu_pct: the heavy or flooding session's; worker_cpu_pct: the whole")
-    print("worker process (over 100 when heavy sessions run in their own processes, see README)")
+    print("accounting); extra_cpu_pct: the heavy or flooding session's, in the worker (0 once it has")
+    print("moved to a heavy process); worker_cpu_pct: the whole worker process; heavy_procs_cpu_pct:")
+    print("the worker's heavy processes (server/offload.py), all in % of one core")
     w = max(len(c) for c in cols)
     print(f"{'':>{w}} " + " ".join(f"{r['scenario']:>10}" for r in rows))
     for c in cols:

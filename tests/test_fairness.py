@@ -72,7 +72,8 @@ def free_port() -> int:
 @pytest.fixture
 def timed_server():
     with TimedLoop() as timing:
-        app = create_app(Settings())
+        # In-process fair shares (heavy sessions would move to their own process: test_offload.py)
+        app = create_app(Settings(heavy_processes=0))
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, loop="asyncio",
                                                log_level="warning", ws_per_message_deflate=False))

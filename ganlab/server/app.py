@@ -22,6 +22,7 @@ from ganlab import __version__
 
 from . import balance, logs, pointfiles, trained
 from .frames import dumps
+from .offload import HeavyPool
 from .origins import HostCheck, origin_allowed, served_hosts
 from .schema import build_schema
 from .session import PROTOCOL, Load, Session, error
@@ -57,6 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = {}
     app.state.load = Load()
     app.state.balancer = None  # set in worker processes of `run(workers > 1)`: see balance.py
+    app.state.heavy = HeavyPool(settings) if settings.heavy_processes > 0 else None
+    if app.state.heavy is not None:
+        app.router.on_shutdown.append(app.state.heavy.close)
     static_dir = _dir(settings.static_dir, "static")
     templates_dir = _dir(settings.templates_dir, "templates")
     templates = Jinja2Templates(directory=str(templates_dir))
@@ -82,7 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         answered to loopback clients only."""
         if not request.client or request.client.host not in ("127.0.0.1", "::1"):
             return JSONResponse({"error": "loopback clients only"}, status_code=403)
+        heavy = app.state.heavy.procs if app.state.heavy is not None else []
         return {"worker": os.getpid(), "process_cpu": time.process_time(),
+                "heavy": [{"pid": p.pid, "cpu": p.cpu(), "sessions": len(p.routes)} for p in heavy],
                 "sessions": [s.usage() for s in app.state.sessions.values()]}
 
     @app.get("/api/schema")
@@ -127,7 +133,7 @@ async def live(ws: WebSocket, app: FastAPI) -> None:
                                        "with ?retry=<n+1>")))
         await ws.close(1013, balance.REBALANCE_REASON)
         return
-    session = Session(ws, settings, app.state.load)
+    session = Session(ws, settings, app.state.load, app.state.heavy)
     sessions[session.id] = session
     if balancer is not None:
         balancer.publish(len(sessions))

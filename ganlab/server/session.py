@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import math
 import os
+import pickle
 import secrets
 import time
 from typing import Any
@@ -39,6 +42,7 @@ from . import messages as m
 from .commands import D_UPDATE, G_UPDATE, STAGES, Commands
 from .frames import dumps, dumps_parts, encode
 from .layers import DEFAULT_VIEW, FrameBuilder
+from .offload import BYTES, CLOSE, OPEN, TEXT, HeavyPool, HeavyProcess, Outbox
 from .settings import MiB, Settings
 
 PROTOCOL = 1
@@ -131,9 +135,14 @@ class Closed(Exception):
 class Session(Commands):
     """A trainer, its view and pacing, bound to one websocket."""
 
-    def __init__(self, ws: WebSocket, settings: Settings, load: Load | None = None):
+    def __init__(self, ws: WebSocket, settings: Settings, load: Load | None = None,
+                 heavy: HeavyPool | None = None):
         self.ws, self.settings = ws, settings
         self.load = load or Load()  # shared by this process's sessions
+        self.heavy = heavy  # where this session moves if it turns out heavy (offload.py)
+        self.remote: tuple[HeavyProcess, Outbox] | None = None  # set once it has moved
+        self.moving: asyncio.Task | None = None
+        self.tasks: dict[str, asyncio.Task] = {}
         self.id = secrets.token_hex(8)
         self.trainer = Trainer()
         self.frames = FrameBuilder(view={**DEFAULT_VIEW, "fps": settings.default_fps})
@@ -187,23 +196,124 @@ class Session(Commands):
                        "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions},
         }
 
-    async def serve(self) -> None:
-        """Run until the client leaves, the session idles out, or sending fails."""
+    async def serve(self, resume: bool = False) -> None:
+        """Run until the client leaves, the session idles out, or sending fails (``resume``: a
+        session moved to a heavy process, whose client already has its hello)."""
+        if not resume:
+            try:
+                await self._send_text(dumps(self.hello()))
+            except Closed:
+                return
+        self.tasks = {name: asyncio.create_task(c) for name, c in (
+            ("receive", self._receive()), ("train", self._train()), ("frames", self._send_frames()))}
         try:
-            await self._send_text(dumps(self.hello()))
-        except Closed:
-            return
-        tasks = [asyncio.create_task(c) for c in (self._receive(), self._train(), self._send_frames())]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for t in done:
-                if not t.cancelled() and t.exception() and not isinstance(t.exception(), Closed):
-                    log.error("session %s failed", self.id, exc_info=t.exception())
+            while True:
+                done, _ = await asyncio.wait(set(self.tasks.values()), return_when=asyncio.FIRST_COMPLETED)
+                if all(t not in self.tasks.values() for t in done):
+                    continue  # tasks the move to a heavy process replaced
+                for t in done:
+                    if not t.cancelled() and t.exception() and not isinstance(t.exception(), Closed):
+                        log.error("session %s failed", self.id, exc_info=t.exception())
+                break
         finally:
             self.running = False  # leave the process's count of running sessions
+            tasks = list(self.tasks.values()) + ([self.moving] if self.moving else [])
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            # Finished tasks hold their coroutines' frames (and so this session) through their
+            # exceptions: dropped here, so that a closed session is freed without the collector.
+            self.tasks, self.moving = {}, None
+            if self.remote is not None:
+                proc, _ = self.remote
+                proc.routes.pop(self.id, None)
+                with contextlib.suppress(Exception):  # the heavy process may be gone already
+                    await proc.link.send(CLOSE, self.id, b"")
+
+    # -- moving to a heavy process (offload.py) --------------------------------------------------
+
+    def export_state(self) -> dict:
+        """Everything a heavy process needs to carry on exactly (the caller holds ``busy``): the
+        trainer's snapshot, and what a snapshot leaves out because it is taken at an epoch
+        boundary (an epoch a training chunk left unfinished: its position and its fakes) or
+        because it belongs to a link (the schedule)."""
+        t = self.trainer
+        return {
+            "id": self.id, "snapshot": t.snapshot(), "pos": t._pos, "epoch_fakes": t._epoch_fakes,
+            "edits": list(t._edits), "pause_at": t.pause_at,
+            "edits_applied": t.edits_applied, "view": dict(self.frames.view), "running": self.running,
+            "speed": self.speed, "slowmo": dict(self.slowmo), "stage": self.stage,
+            "version": self.version, "seq": self.seq, "edits_reported": self.edits_reported,
+            "trained": self.trained, "rate": self.rate,
+            "diverged_reported": self.diverged_reported,
+            "idle": time.monotonic() - self.last_message,
+        }
+
+    @classmethod
+    def resumed(cls, ws: Any, settings: Settings, load: Load, state: dict) -> Session:
+        """The session of ``state`` (``export_state``) in a heavy process. Its messages were
+        rate-limited by the worker that forwards them."""
+        self = cls(ws, settings, load)
+        self.id = state["id"]
+        t = self.trainer = Trainer.from_snapshot(state["snapshot"])
+        t._edits, t.pause_at, t.edits_applied = state["edits"], state["pause_at"], state["edits_applied"]
+        t._pos, t._epoch_fakes = state["pos"], state["epoch_fakes"]
+        self.frames = FrameBuilder(view=state["view"])
+        for k in ("speed", "slowmo", "stage", "version", "seq", "edits_reported", "trained",
+                  "rate", "diverged_reported"):
+            setattr(self, k, state[k])
+        self._rate_mark = (time.monotonic(), self.trained)
+        self.last_message = time.monotonic() - state["idle"]
+        self.bucket = self.byte_bucket = TokenBucket(math.inf, math.inf)
+        self.running = state["running"]
+        return self
+
+    def heavy_soon(self, why: str) -> None:
+        """Move this session to a heavy process as soon as its work in progress is done."""
+        if self.heavy is not None and self.remote is None and self.moving is None:
+            self.moving = asyncio.create_task(self._move(why))
+
+    async def _move(self, why: str) -> None:
+        """Hand the session over to a heavy process: stop this worker's training and frames, send
+        the state (mid-epoch if so: finishing a max-config epoch here would take seconds at its
+        share of the worker), then forward (``_pump``)."""
+        async with self.busy, self.send_lock:
+            stopped = [self.tasks.pop(k) for k in ("train", "frames") if k in self.tasks]
+            for task in stopped:
+                task.cancel()
+            await asyncio.gather(*stopped, return_exceptions=True)
+            with self._charged():
+                state = pickle.dumps(self.export_state(), protocol=pickle.HIGHEST_PROTOCOL)
+            proc = await self.heavy.place()
+            box = Outbox()
+            proc.routes[self.id] = box
+            self.remote = (proc, box)
+            await proc.link.send(OPEN, self.id, state)
+            self.running = False  # in this worker's count: it trains elsewhere now
+            self.tasks["pump"] = asyncio.create_task(self._pump(box))
+        log.info("session %s moved to heavy process %d: %s", self.id, proc.pid, why)
+
+    async def _pump(self, box: Outbox) -> None:
+        """Send what the heavy process sends for this client, until it ends the session."""
+        while True:
+            kind, payload = await box.get()
+            if kind == CLOSE:
+                info = json.loads(payload or b"{}")
+                with contextlib.suppress(Exception):
+                    await self.ws.close(info.get("code", 1000), info.get("reason", ""))
+                return
+            async with self.send_lock:
+                try:
+                    if kind == TEXT:
+                        await self.ws.send_text(payload.decode())
+                    else:
+                        await self.ws.send_bytes(payload)
+                except Exception as e:
+                    raise Closed() from e
+
+    async def _forward(self, kind: int, payload: bytes) -> None:
+        proc, _ = self.remote
+        await proc.link.send(kind, self.id, payload)
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -269,6 +379,8 @@ class Session(Commands):
                 }
                 frame = dumps(head), encode(self.seq, layers), key
             self.frame_cost, self.frame_done = self.share.used - used, time.monotonic()
+            if self.frame_cost > self.settings.heavy_frame:
+                self.heavy_soon(f"{1000 * self.frame_cost:.0f} ms per frame")
             return frame
         except Exception:  # a bug in a view must cost frames, not the session
             log.exception("session %s: building a frame failed", self.id)
@@ -317,6 +429,15 @@ class Session(Commands):
                 return
             self.last_message = time.monotonic()
             text = msg.get("text")
+            if text is None and self.remote is not None:
+                data = msg.get("bytes") or b""
+                if self.bucket.take(1 + len(data) // BIG_MESSAGE) and self.byte_bucket.take(len(data)):
+                    await self._forward(BYTES, data)
+                    continue
+                await self.send(error(None, "rate_limited", f"more than {s.rate_limit:g} messages or "
+                                      f"{s.byte_rate / MiB:g} MiB per second"))
+                await asyncio.sleep(max(1.0 / s.rate_limit, len(data) / s.byte_rate))
+                continue
             if text is None:
                 await self.send(error(None, "binary_not_allowed",
                                       "binary messages are not accepted; send JSON text"))
@@ -335,6 +456,16 @@ class Session(Commands):
                 # instead of spending this process's CPU on it.
                 await asyncio.sleep(max(1.0 / s.rate_limit, size / s.byte_rate))
                 continue
+            if size > BIG_MESSAGE and self.remote is None and self.heavy is not None:
+                # Parsing and applying a big message costs ~100 ms of CPU per MB: the session
+                # moves first, and that work is done in its heavy process.
+                self.heavy_soon(f"a message of {size} bytes")
+            if self.moving is not None:
+                with contextlib.suppress(Exception):  # a failed move is logged by serve
+                    await asyncio.shield(self.moving)
+            if self.remote is not None:
+                await self._forward(TEXT, text.encode())
+                continue
             # A session ahead of its share reads its next message later; the others handle it
             # at once (no extra loop pass: a pause or play is acted on without delay).
             with self._wanting():
@@ -342,9 +473,11 @@ class Session(Commands):
             await self.handle(text)
 
     def usage(self) -> dict:
-        """What this session has cost its process so far (``/debug/sessions``)."""
+        """What this session has cost its process so far (``/debug/sessions``); a session moved
+        to a heavy process names it (its own accounting is there)."""
         return {"session": self.id, "cpu": round(self.cpu, 4), "epochs": self.trained,
-                "frames": self.seq, "running": self.running}
+                "frames": self.seq, "running": self.running,
+                "process": self.remote[0].pid if self.remote else os.getpid()}
 
     def running_peers(self) -> int:
         return max(1, self.load.running)
@@ -440,6 +573,7 @@ class Session(Commands):
                     t0 = time.perf_counter()
                     target = t.pause_at
                     failed = None
+                    updates, cpu = t.d_steps + t.g_steps, self.cpu
                     try:
                         with self._charged():
                             done = t.train(n, seconds=chunk)
@@ -452,6 +586,9 @@ class Session(Commands):
                     await self.send({"type": "status", "running": False, "epoch": t.epoch,
                                      "state": "error", "message": f"{type(failed).__name__}: {failed}"})
                     continue
+                updates = t.d_steps + t.g_steps - updates
+                if updates and (self.cpu - cpu) / updates > s.heavy_update:
+                    self.heavy_soon(f"{1000 * (self.cpu - cpu) / updates:.1f} ms per update")
                 if done:
                     per_epoch = 0.7 * per_epoch + 0.3 * (time.perf_counter() - t0) / done
                     tokens -= done
@@ -536,6 +673,9 @@ class Session(Commands):
     async def handle(self, text: str) -> None:
         """Apply one client message and send its one reply (plus a frame after a step)."""
         async with self.busy:
+            if self.remote is not None:  # moved while this message waited
+                await self._forward(TEXT, text.encode())
+                return
             with self._wanting():
                 with self._charged():
                     msg = self._parse(text)

@@ -1,0 +1,184 @@
+"""Heavy sessions move to processes of their own (server/offload.py), transparently: the client
+keeps its websocket and protocol, and training carries on bit-identically."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import threading
+import time
+import weakref
+
+import numpy as np
+import pytest
+import uvicorn
+from test_fairness import MAX_CONFIG, TimedLoop, free_port, request
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from ganlab import Trainer
+from ganlab.server.app import create_app
+from ganlab.server.frames import decode
+from ganlab.server.settings import Settings
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def serve():
+    """serve(settings) -> (port, timing, app): a server in a thread, its loop's callbacks timed."""
+    servers = []
+
+    def start(settings: Settings):
+        timing = TimedLoop().__enter__()
+        app = create_app(settings)
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, loop="asyncio",
+                                               log_level="warning", ws_per_message_deflate=False))
+
+        def run():
+            timing.thread = threading.get_ident()
+            server.run()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        servers.append((server, thread, timing))
+        end = time.monotonic() + 20
+        while not server.started and time.monotonic() < end:
+            time.sleep(0.02)
+        assert server.started
+        return port, timing, app
+
+    yield start
+    for server, thread, timing in servers:
+        server.should_exit = True
+        thread.join(10)
+        timing.__exit__()
+
+
+def process_of(app, sid: str) -> int:
+    return app.state.sessions[sid].usage()["process"]
+
+
+async def wait_for(cond, seconds: float = 30.0) -> None:
+    end = time.monotonic() + seconds
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        await asyncio.sleep(0.05)
+
+
+CONFIG = {"seed": 7, "k_d": 3, "batch_size": 512, "generator": {"units": 64, "layers": 3},
+          "discriminator": {"units": 64, "layers": 3}, "d_optimizer": {"kind": "adam", "lr": 0.01}}
+
+
+async def drain(ws) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        async for _ in ws:
+            pass
+
+
+def test_a_moved_session_carries_on_exactly(serve):
+    """Every session is 'heavy' here: it moves at its first training chunk, which ends inside an
+    epoch (an update of this config takes longer than a chunk), and what it trains there equals
+    what one Trainer trains in this process."""
+    port, _, app = serve(Settings(heavy_update=1e-9))
+
+    async def main():
+        async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+            sid = json.loads(await ws.recv())["session"]
+            assert (await request(ws, 1, "config", changes=CONFIG))["type"] == "ack"
+            await request(ws, 2, "play")
+            await wait_for(lambda: process_of(app, sid) != os.getpid())
+            left = app.state.sessions[sid].trainer  # the worker's copy, as it was when it moved
+            assert left.mid_epoch and left.epoch == 0
+            frames = []
+            while len(frames) < 2:  # frames keep coming, the binary half after its head
+                msg = await ws.recv()
+                if isinstance(msg, str) and msg.startswith('{"type":"frame"'):
+                    head = json.loads(msg)
+                    seq, layers = decode(await ws.recv())
+                    assert seq == head["seq"] and layers["fake"].shape == (500, 2)
+                    frames.append(head["epoch"])
+            paused = await request(ws, 3, "pause")
+            stepped = await request(ws, 4, "step")
+            snap = (await request(ws, 5, "snapshot"))["snapshot"]
+            return sid, paused, stepped, snap
+
+    sid, paused, stepped, snap = asyncio.run(main())
+    assert paused["epoch"] > 0 and stepped["epoch"] == paused["epoch"] + 1
+    t = Trainer(CONFIG)
+    t.train(stepped["epoch"])
+    assert snap["epoch"] == t.epoch
+    assert np.array_equal(snap["generator"], t.G.params) and np.array_equal(snap["discriminator"], t.D.params)
+    assert snap["d_optimizer"] == json.loads(json.dumps(t.d_opt.state()))
+
+
+def test_a_heavy_session_moves_and_its_neighbour_stays(serve):
+    port, _, app = serve(Settings())
+
+    async def main():
+        url = f"ws://127.0.0.1:{port}/ws"
+        async with connect(url, max_size=None) as heavy, connect(url, max_size=None) as light:
+            ids = [json.loads(await ws.recv())["session"] for ws in (heavy, light)]
+            assert (await request(heavy, 1, "config", changes=MAX_CONFIG))["type"] == "ack"
+            await request(heavy, 2, "play")
+            await request(light, 2, "play")
+            await wait_for(lambda: process_of(app, ids[0]) != os.getpid())
+            pinged = await request(heavy, 3, "ping")  # replies come from the heavy process
+            # No frames left unread, so that the websockets close at once (pausing the heavy one
+            # would first finish its epoch, seconds of CPU for a niced process on a busy machine).
+            await request(light, 4, "pause")
+            asyncio.create_task(drain(heavy))
+            return [process_of(app, i) for i in ids], pinged
+
+    (heavy_pid, light_pid), pinged = asyncio.run(main())
+    assert pinged == {"type": "ack", "id": 3}
+    assert light_pid == os.getpid() and heavy_pid != os.getpid()
+    assert [p.pid for p in app.state.heavy.procs] == [heavy_pid]
+
+
+def test_a_big_message_is_parsed_in_the_heavy_process(serve):
+    """A 100,000-point upload (~150 ms to parse, ~100 ms to apply) moves its session before it
+    is parsed: the worker's loop never runs that work."""
+    port, timing, app = serve(Settings())
+    pts = np.random.default_rng(0).random((100_000, 2)).round(6).tolist()
+
+    async def main():
+        async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+            sid = json.loads(await ws.recv())["session"]
+            timing.longest = 0.0
+            ack = await request(ws, 1, "data", name="points", params={"points": pts})
+            return process_of(app, sid), ack, timing.longest
+
+    pid, ack, longest = asyncio.run(main())
+    assert ack["type"] == "ack" and ack["config"]["data_params"]["points"]["count"] == 100_000, ack
+    assert pid != os.getpid()
+    assert longest < 0.06, f"{longest * 1000:.0f} ms CPU in one callback of the worker"
+
+
+def test_a_moved_session_that_ends_is_freed_in_both_processes(serve):
+    from test_leak import no_gc
+
+    port, _, app = serve(Settings(heavy_update=1e-9))
+
+    async def main():
+        async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+            sid = json.loads(await ws.recv())["session"]
+            ref = weakref.ref(app.state.sessions[sid])
+            await request(ws, 1, "play")
+            await wait_for(lambda: process_of(app, sid) != os.getpid())
+            await request(ws, 2, "pause")
+        [proc] = app.state.heavy.procs
+        await wait_for(lambda: not app.state.sessions and ref() is None and not proc.routes)
+        # The heavy process ended its copy too: it answers for a new session at once.
+        async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+            await ws.recv()
+            await request(ws, 1, "play")
+            await request(ws, 2, "pause")
+            return proc, [p.pid for p in app.state.heavy.procs]
+
+    with no_gc():
+        proc, pids = asyncio.run(main())
+    assert pids == [proc.pid], "an idle heavy process is used again"
