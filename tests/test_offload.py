@@ -9,6 +9,7 @@ import json
 import os
 import threading
 import time
+import urllib.request
 import weakref
 
 import numpy as np
@@ -127,6 +128,10 @@ def test_a_heavy_session_moves_and_its_neighbour_stays(serve):
             await request(light, 2, "play")
             await wait_for(lambda: process_of(app, ids[0]) != os.getpid())
             pinged = await request(heavy, 3, "ping")  # replies come from the heavy process
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/sessions") as r:
+                usage = json.loads(r.read())
+            assert {s["session"]: s["process"] for s in usage["sessions"]} == {
+                ids[0]: usage["heavy"][0]["pid"], ids[1]: os.getpid()}
             # No frames left unread, so that the websockets close at once (pausing the heavy one
             # would first finish its epoch, seconds of CPU for a niced process on a busy machine).
             await request(light, 4, "pause")
@@ -182,3 +187,11 @@ def test_a_moved_session_that_ends_is_freed_in_both_processes(serve):
     with no_gc():
         proc, pids = asyncio.run(main())
     assert pids == [proc.pid], "an idle heavy process is used again"
+
+
+def test_the_accounting_route_answers_loopback_clients_only():
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(Settings(allowed_hosts=["testserver"]))) as c:
+        r = c.get("/debug/sessions")  # TestClient's peer is "testclient", not a loopback address
+        assert r.status_code == 403 and "loopback" in r.json()["error"]
