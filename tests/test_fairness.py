@@ -93,6 +93,38 @@ def timed_server():
         thread.join(10)
 
 
+@pytest.fixture
+def serve():
+    """serve(settings) -> (port, timing, app): a server in a thread, its loop's callbacks timed."""
+    servers = []
+
+    def start(settings: Settings):
+        timing = TimedLoop().__enter__()
+        app = create_app(settings)
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, loop="asyncio",
+                                               log_level="warning", ws_per_message_deflate=False))
+
+        def run():
+            timing.thread = threading.get_ident()
+            server.run()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        servers.append((server, thread, timing))
+        end = time.monotonic() + 20
+        while not server.started and time.monotonic() < end:
+            time.sleep(0.02)
+        assert server.started
+        return port, timing, app
+
+    yield start
+    for server, thread, timing in servers:
+        server.should_exit = True
+        thread.join(10)
+        timing.__exit__()
+
+
 async def request(ws, mid: int, type: str, **fields) -> dict:
     await ws.send(json.dumps({"type": type, "id": mid, **fields}))
     while True:
@@ -249,3 +281,39 @@ def test_a_heavy_session_gets_its_share_of_the_worker_not_more(timed_server):
 
     heavy_cpu, *light = asyncio.run(main())
     assert min(light) >= 1.0 and heavy_cpu < 1.5 * min(light), (heavy_cpu, light)
+
+
+def test_metrics_take_their_share_of_the_worker_not_more(serve):
+    """Running sessions' metrics (~2 ms a frame against ~0.2 ms for the layers) may take
+    ``metrics_share`` of the process: each session computes them at most
+    share / (its cost x running sessions) times a second. Here 0.1% of the process for 4
+    sessions: one set every few seconds per session, where ``metrics_hz`` alone allows 5/s."""
+    port, _, _ = serve(Settings(heavy_processes=0, metrics_share=0.001))
+
+    async def count(ws, seen: list) -> None:
+        async for msg in ws:
+            if isinstance(msg, str) and msg.startswith('{"type":"frame"'):
+                seen.append(bool(json.loads(msg)["metrics"]))
+
+    async def main():
+        url = f"ws://127.0.0.1:{port}/ws"
+        wss = [await connect(url, max_size=None) for _ in range(4)]
+        for ws in wss:
+            await ws.recv()
+            await request(ws, 1, "play")
+        seen = [[] for _ in wss]
+        tasks = [asyncio.create_task(count(ws, s)) for ws, s in zip(wss, seen, strict=True)]
+        end = time.monotonic() + 60
+        while time.monotonic() < end and min(len(s) for s in seen) < 40:
+            await asyncio.sleep(0.1)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for ws in wss:
+            await request(ws, 2, "pause")
+            await ws.close()
+        return seen
+
+    seen = asyncio.run(main())
+    # 40 frames are >= 1.3 s at 30 frames/s: 5/s would give >= 6 sets of metrics.
+    assert all(len(s) >= 40 and sum(s) <= 3 for s in seen), [(len(s), sum(s)) for s in seen]

@@ -7,15 +7,14 @@ import asyncio
 import contextlib
 import json
 import os
-import threading
 import time
 import urllib.request
 import weakref
 
 import numpy as np
 import pytest
-import uvicorn
-from test_fairness import MAX_CONFIG, TimedLoop, free_port, request
+import test_fairness
+from test_fairness import MAX_CONFIG, request
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -25,38 +24,7 @@ from ganlab.server.frames import decode
 from ganlab.server.settings import Settings
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def serve():
-    """serve(settings) -> (port, timing, app): a server in a thread, its loop's callbacks timed."""
-    servers = []
-
-    def start(settings: Settings):
-        timing = TimedLoop().__enter__()
-        app = create_app(settings)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, loop="asyncio",
-                                               log_level="warning", ws_per_message_deflate=False))
-
-        def run():
-            timing.thread = threading.get_ident()
-            server.run()
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        servers.append((server, thread, timing))
-        end = time.monotonic() + 20
-        while not server.started and time.monotonic() < end:
-            time.sleep(0.02)
-        assert server.started
-        return port, timing, app
-
-    yield start
-    for server, thread, timing in servers:
-        server.should_exit = True
-        thread.join(10)
-        timing.__exit__()
+serve = test_fairness.serve  # the fixture: a server in a thread, its loop timed
 
 
 def process_of(app, sid: str) -> int:

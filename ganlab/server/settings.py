@@ -38,6 +38,10 @@ class Settings:
     default_fps: int = 30
     metrics_hz: float = 5.0  # metrics (KL/JS, modes, precision/recall) per second while running
     metrics_budget: float = 80.0  # metrics computations per second for a whole process
+    # Share of a process's time its running sessions' metrics may take: a frame's metrics cost
+    # ~2 ms (KL/JS on 20,000 fakes, modes, precision/recall) against ~0.2 ms for its layers, so
+    # 80 a second took 16% of a worker from the training of 20 sessions.
+    metrics_share: float = 0.05
     chunk_seconds: float = 0.001  # longest stretch of training before the loop runs others
     round_seconds: float = 0.02  # target time for every running session to get one chunk
     frame_budget: float = 800.0  # frames per second for all running sessions of a process
@@ -68,7 +72,8 @@ class Settings:
         if self.max_sessions < 1:
             raise ValueError("max_sessions must be >= 1")
         for name in ("idle_timeout", "rate_limit", "byte_rate", "chunk_seconds", "round_seconds",
-                     "frame_budget", "metrics_hz", "metrics_budget", "heavy_update", "heavy_frame"):
+                     "frame_budget", "metrics_hz", "metrics_budget", "metrics_share", "heavy_update",
+                     "heavy_frame"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if not 1 <= self.default_fps <= 60:
