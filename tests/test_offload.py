@@ -163,3 +163,30 @@ def test_the_accounting_route_answers_loopback_clients_only():
     with TestClient(create_app(Settings(allowed_hosts=["testserver"]))) as c:
         r = c.get("/debug/sessions")  # TestClient's peer is "testclient", not a loopback address
         assert r.status_code == 403 and "loopback" in r.json()["error"]
+
+
+def test_a_heavy_process_that_dies_ends_its_sessions_not_the_worker(serve):
+    port, _, app = serve(Settings(heavy_update=1e-9))
+
+    async def main():
+        url = f"ws://127.0.0.1:{port}/ws"
+        async with connect(url, max_size=None) as ws:
+            sid = json.loads(await ws.recv())["session"]
+            await request(ws, 1, "play")
+            await wait_for(lambda: process_of(app, sid) != os.getpid())
+            [proc] = app.state.heavy.procs
+            proc.proc.kill()
+            with contextlib.suppress(ConnectionClosed):
+                async for _ in ws:
+                    pass
+            code = ws.close_code
+        await wait_for(lambda: not app.state.sessions)
+        async with connect(url, max_size=None) as ws:  # the worker serves on, with a new one
+            await ws.recv()
+            await request(ws, 1, "play")
+            await wait_for(lambda: app.state.heavy.procs[-1].pid != proc.pid)
+            stepped = await request(ws, 2, "pause")
+        return code, stepped
+
+    code, paused = asyncio.run(main())
+    assert code == 1011 and paused["type"] == "ack"

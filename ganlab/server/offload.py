@@ -145,7 +145,7 @@ class HeavyPool:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "ganlab.server.offload", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, env=env)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, AttributeError):  # AttributeError: no niceness here
             os.setpriority(os.PRIO_PROCESS, proc.pid, self.settings.heavy_nice)
         log.info("heavy process %d started", proc.pid)
         return HeavyProcess(proc)

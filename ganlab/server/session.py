@@ -240,7 +240,10 @@ class Session(Commands):
         because it belongs to a link (the schedule)."""
         t = self.trainer
         return {
-            "id": self.id, "snapshot": t.snapshot(), "pos": t._pos, "epoch_fakes": t._epoch_fakes,
+            # The trainer's class travels by reference: any trainer with snapshot / from_snapshot
+            # (an image session's too) moves the same way.
+            "id": self.id, "trainer": type(t), "snapshot": t.snapshot(), "pos": t._pos,
+            "epoch_fakes": t._epoch_fakes,
             "edits": list(t._edits), "pause_at": t.pause_at,
             "edits_applied": t.edits_applied, "view": dict(self.frames.view), "running": self.running,
             "speed": self.speed, "slowmo": dict(self.slowmo), "stage": self.stage,
@@ -256,7 +259,7 @@ class Session(Commands):
         rate-limited by the worker that forwards them."""
         self = cls(ws, settings, load)
         self.id = state["id"]
-        t = self.trainer = Trainer.from_snapshot(state["snapshot"])
+        t = self.trainer = state["trainer"].from_snapshot(state["snapshot"])
         t._edits, t.pause_at, t.edits_applied = state["edits"], state["pause_at"], state["edits_applied"]
         t._pos, t._epoch_fakes = state["pos"], state["epoch_fakes"]
         self.frames = FrameBuilder(view=state["view"])
