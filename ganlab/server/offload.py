@@ -97,6 +97,7 @@ class HeavyProcess:
         self.pid = proc.pid
         self.link = Link(proc.stdout, proc.stdin)
         self.routes: dict[str, Outbox] = {}
+        self.alive = True  # until its end of the pipe closes
         self.reading = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -105,6 +106,7 @@ class HeavyProcess:
             box = self.routes.get(sid)
             if box is not None:
                 box.put(kind, payload)
+        self.alive = False
         log.error("heavy process %d ended; its %d sessions end", self.pid, len(self.routes))
         for box in self.routes.values():
             box.put(CLOSE, json.dumps({"code": 1011, "reason": "heavy process ended"}).encode())
@@ -131,7 +133,7 @@ class HeavyPool:
         """A process for one more heavy session: a new one while under the limit and every
         running one holds a session, else the least loaded."""
         async with self.starting:
-            self.procs = [p for p in self.procs if p.proc.returncode is None]
+            self.procs = [p for p in self.procs if p.alive and p.proc.returncode is None]
             idle = [p for p in self.procs if not p.routes]
             if idle:
                 return idle[0]

@@ -282,13 +282,18 @@ class Session(Commands):
         the state (mid-epoch if so: finishing a max-config epoch here would take seconds at its
         share of the worker), then forward (``_pump``)."""
         async with self.busy, self.send_lock:
+            try:
+                proc = await self.heavy.place()
+            except Exception:  # no heavy process: the session stays, with its fair share
+                log.exception("session %s: no heavy process to move to", self.id)
+                self.heavy = None
+                return
             stopped = [self.tasks.pop(k) for k in ("train", "frames") if k in self.tasks]
             for task in stopped:
                 task.cancel()
             await asyncio.gather(*stopped, return_exceptions=True)
             with self._charged():
                 state = pickle.dumps(self.export_state(), protocol=pickle.HIGHEST_PROTOCOL)
-            proc = await self.heavy.place()
             box = Outbox()
             proc.routes[self.id] = box
             self.remote = (proc, box)
@@ -480,8 +485,7 @@ class Session(Commands):
                 # moves first, and that work is done in its heavy process.
                 self.heavy_soon(f"a message of {size} bytes")
             if self.moving is not None:
-                with contextlib.suppress(Exception):  # a failed move is logged by serve
-                    await asyncio.shield(self.moving)
+                await asyncio.shield(self.moving)
             if self.remote is not None:
                 await self._forward(TEXT, text.encode())
                 continue
