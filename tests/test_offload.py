@@ -182,9 +182,9 @@ def test_a_heavy_process_that_dies_ends_its_sessions_not_the_worker(serve):
             code = ws.close_code
         await wait_for(lambda: not app.state.sessions)
         async with connect(url, max_size=None) as ws:  # the worker serves on, with a new one
-            await ws.recv()
+            sid2 = json.loads(await ws.recv())["session"]
             await request(ws, 1, "play")
-            await wait_for(lambda: app.state.heavy.procs[-1].pid != proc.pid)
+            await wait_for(lambda: process_of(app, sid2) not in (os.getpid(), proc.pid))
             stepped = await request(ws, 2, "pause")
         return code, stepped
 
