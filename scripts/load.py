@@ -161,7 +161,11 @@ class Client:
         a, b = inside[0][0], inside[-1][0]
         paused = sum(max(0.0, min(b, q) - max(a, p)) for p, q in self.paused)
         epochs = inside[-1][1] - inside[0][1]
-        return len(inside) / (t1 - t0), epochs / max(1e-9, b - a - paused), epochs / (b - a)
+        playing = b - a - paused
+        # A session starved of frames (an overloaded machine) can have almost no playing time
+        # between its first and last frame: no rate rather than epochs / 1e-9.
+        return (len(inside) / (t1 - t0), epochs / playing if playing > 0.5 else 0.0,
+                epochs / (b - a))
 
 
 def run_loop(coro):
