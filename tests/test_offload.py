@@ -190,3 +190,40 @@ def test_a_heavy_process_that_dies_ends_its_sessions_not_the_worker(serve):
 
     code, paused = asyncio.run(main())
     assert code == 1011 and paused["type"] == "ack"
+
+
+def test_a_moved_flood_waits_in_its_senders_buffers(serve):
+    """While its heavy process does not answer (stopped here), the worker forwards a moved
+    session's messages only up to MAX_UNANSWERED and reads no further; then every one is
+    answered, in order."""
+    import signal
+
+    from ganlab.server.session import MAX_UNANSWERED
+
+    port, _, app = serve(Settings(heavy_update=1e-9))
+
+    async def main():
+        async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+            sid = json.loads(await ws.recv())["session"]
+            await request(ws, 1, "play")
+            await wait_for(lambda: process_of(app, sid) != os.getpid())
+            await request(ws, 2, "pause")
+            session, [proc] = app.state.sessions[sid], app.state.heavy.procs
+            os.kill(proc.pid, signal.SIGSTOP)
+            try:
+                for i in range(40):
+                    await ws.send(json.dumps({"type": "ping", "id": 100 + i}))
+                await wait_for(lambda: session.unanswered == MAX_UNANSWERED)
+                await asyncio.sleep(0.3)
+                held = session.unanswered
+            finally:
+                os.kill(proc.pid, signal.SIGCONT)
+            ids = []
+            while len(ids) < 40:
+                msg = await ws.recv()
+                if isinstance(msg, str) and msg.startswith('{"type":"ack"'):
+                    ids.append(json.loads(msg)["id"])
+            return held, ids, session.unanswered
+
+    held, ids, left = asyncio.run(main())
+    assert held == MAX_UNANSWERED and ids == list(range(100, 140)) and left == 0

@@ -124,6 +124,9 @@ class Load:
         return 0.0 if floor is None else share.used - floor
 
 
+MAX_UNANSWERED = 8  # messages of a moved session in flight to its heavy process
+REPLY_HEADS = (b'{"type":"ack"', b'{"type":"error"')  # how a reply begins (dumps: no spaces)
+
 # Messages whose handlers `settle` the epoch first (commands.py).
 SETTLING = (m.Pause, m.ConfigChange, m.Data, m.Slowmo, m.Snapshot, m.Schedule)
 
@@ -143,6 +146,8 @@ class Session(Commands):
         self.remote: tuple[HeavyProcess, Outbox] | None = None  # set once it has moved
         self.moving: asyncio.Task | None = None
         self.tasks: dict[str, asyncio.Task] = {}
+        self.unanswered = 0  # messages forwarded to the heavy process and not yet replied to
+        self.answered = asyncio.Event()
         self.id = secrets.token_hex(8)
         self.trainer = Trainer()
         self.frames = FrameBuilder(view={**DEFAULT_VIEW, "fps": settings.default_fps})
@@ -311,6 +316,9 @@ class Session(Commands):
                 with contextlib.suppress(Exception):
                     await self.ws.close(info.get("code", 1000), info.get("reason", ""))
                 return
+            if kind == TEXT and payload.startswith(REPLY_HEADS):
+                self.unanswered = max(0, self.unanswered - 1)
+                self.answered.set()
             async with self.send_lock:
                 try:
                     if kind == TEXT:
@@ -321,6 +329,14 @@ class Session(Commands):
                     raise Closed() from e
 
     async def _forward(self, kind: int, payload: bytes) -> None:
+        """Pass a client message on to the heavy process. Every text message gets one reply, so
+        at most ``MAX_UNANSWERED`` are in flight: beyond, this connection is read no further and
+        a flood waits in its sender's buffers instead of the heavy process's memory."""
+        if kind == TEXT:
+            while self.unanswered >= MAX_UNANSWERED:
+                self.answered.clear()
+                await self.answered.wait()
+            self.unanswered += 1
         proc, _ = self.remote
         await proc.link.send(kind, self.id, payload)
 
