@@ -107,7 +107,8 @@ class HeavyProcess:
             if box is not None:
                 box.put(kind, payload)
         self.alive = False
-        log.error("heavy process %d ended; its %d sessions end", self.pid, len(self.routes))
+        (log.error if self.routes else log.info)("heavy process %d ended; its %d sessions end",
+                                                 self.pid, len(self.routes))
         for box in self.routes.values():
             box.put(CLOSE, json.dumps({"code": 1011, "reason": "heavy process ended"}).encode())
 
