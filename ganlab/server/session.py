@@ -427,7 +427,7 @@ class Session(Commands):
             self.sent_key = key  # retried when the state changes, not in a hot loop
             return None
         finally:
-            self.load.unwant(self.share)
+            self.load.unwant(self.share, idle=not self.running)  # paused: it sleeps next
 
     async def _send_built(self, frame: tuple) -> None:
         """Send a built frame; the caller holds ``send_lock``."""
@@ -530,7 +530,7 @@ class Session(Commands):
         try:
             yield
         finally:
-            self.load.unwant(self.share)
+            self.load.unwant(self.share, idle=not self.running)  # paused: it sleeps next
 
     @contextlib.contextmanager
     def _charged(self):
