@@ -628,6 +628,8 @@ class Session(Commands):
                 updates = t.d_steps + t.g_steps - updates
                 if updates and (self.cpu - cpu) / updates > s.heavy_update:
                     self.heavy_soon(f"{1000 * (self.cpu - cpu) / updates:.1f} ms per update")
+                elif getattr(t, "image_shape", None) is not None:
+                    self.heavy_soon("an image session")  # a core each at full speed (issue 10)
                 if done:
                     per_epoch = 0.7 * per_epoch + 0.3 * (time.perf_counter() - t0) / done
                     tokens -= done
