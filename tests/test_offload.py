@@ -227,3 +227,19 @@ def test_a_moved_flood_waits_in_its_senders_buffers(serve):
 
     held, ids, left = asyncio.run(main())
     assert held == MAX_UNANSWERED and ids == list(range(100, 140)) and left == 0
+
+
+def test_an_image_session_is_heavy_by_nature(serve):
+    """Image sessions (issue 10: a trainer with ``image_shape``) cost a core each at full speed:
+    they move at their first chunk whatever their update costs."""
+    port, _, app = serve(Settings())
+
+    async def main():
+        async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+            sid = json.loads(await ws.recv())["session"]
+            app.state.sessions[sid].trainer.image_shape = (8, 8)  # what an image trainer says
+            await request(ws, 1, "play")
+            await wait_for(lambda: process_of(app, sid) != os.getpid())
+            return await request(ws, 2, "pause")
+
+    assert asyncio.run(main())["type"] == "ack"
