@@ -194,7 +194,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         run(host=args.host, port=args.port, open_browser=not args.no_browser, workers=args.workers,
             allowed_origins=args.allow_origin, allowed_hosts=args.allow_host,
-            max_sessions=args.max_sessions, idle_timeout=args.idle_timeout)
+            max_sessions=args.max_sessions, idle_timeout=args.idle_timeout,
+            drain_timeout=args.drain_timeout)
     except CannotServe as e:
         print(f"ganlab: {e}", file=sys.stderr)
         return EXIT_CANNOT_SERVE
@@ -221,11 +222,17 @@ def add_serve_flags(s: argparse.ArgumentParser) -> None:
                    help="extra host name the server answers for, e.g. my-host (repeatable or comma "
                    "separated; *.domain for subdomains; '*' answers any; default: 127.0.0.1, "
                    "localhost, [::1] and the --host given; env GANLAB_ALLOWED_HOSTS)")
-    s.add_argument("--max-sessions", type=int, default=64,
-                   help="sessions per worker process; more get 'server busy' (default: %(default)s)")
-    s.add_argument("--idle-timeout", type=float, default=1800.0,
-                   help="seconds a paused session without messages stays open "
-                   "(default: %(default)s)")
+    # None: an option not given leaves the GANLAB_* variable, then the default, in force.
+    s.add_argument("--max-sessions", type=int, default=None,
+                   help="sessions per worker process; more get 'server busy' (default: 64; env "
+                   "GANLAB_MAX_SESSIONS)")
+    s.add_argument("--idle-timeout", type=float, default=None,
+                   help="seconds a paused session without messages stays open (default: 1800; "
+                   "env GANLAB_IDLE_TIMEOUT)")
+    s.add_argument("--drain-timeout", type=float, default=None, metavar="SECONDS",
+                   help="on SIGTERM, seconds to wait for the sessions to move to another server "
+                   "(each page is told to reconnect and restore its state) before exiting "
+                   "(default: 10; env GANLAB_DRAIN_TIMEOUT)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -82,3 +82,26 @@ def test_negative_run_numbers_are_refused_like_config_errors(flags, field, capsy
     assert out.out == ""  # nothing trained, nothing reported
     assert out.err.startswith(f"ganlab: invalid configuration: {field}: ") and "allowed range" in out.err
     assert repr(int(flags[1])) in out.err
+
+
+def test_serve_options_not_given_leave_the_environment_in_force(monkeypatch):
+    """`ganlab serve` without --max-sessions / --idle-timeout must not override GANLAB_MAX_SESSIONS
+    and GANLAB_IDLE_TIMEOUT with its own defaults (the compose file had to pass flags instead)."""
+    import dataclasses
+
+    import ganlab.server as server
+    from ganlab.server.settings import Settings
+
+    seen = {}
+
+    def fake_run(**kw):
+        names = {f.name for f in dataclasses.fields(Settings)}
+        seen["settings"] = Settings.create(**{k: v for k, v in kw.items() if k in names})
+
+    monkeypatch.setattr(server, "run", fake_run)
+    monkeypatch.setenv("GANLAB_MAX_SESSIONS", "3")
+    monkeypatch.setenv("GANLAB_IDLE_TIMEOUT", "60")
+    assert main(["serve", "--no-browser"]) == 0
+    assert (seen["settings"].max_sessions, seen["settings"].idle_timeout) == (3, 60.0)
+    assert main(["serve", "--no-browser", "--max-sessions", "5"]) == 0
+    assert seen["settings"].max_sessions == 5  # a flag given still wins

@@ -243,3 +243,36 @@ def test_an_image_session_is_heavy_by_nature(serve):
             return await request(ws, 2, "pause")
 
     assert asyncio.run(main())["type"] == "ack"
+
+
+def test_a_moved_session_moves_on_at_shutdown_with_its_exact_state(serve):
+    """SIGTERM (shutdown.py) sends each session its state in a ``moving`` message and closes
+    with 4012; a session in a heavy process does that there, from its live trainer, not from the
+    worker's stale copy. Its snapshot equals a Trainer trained as many epochs here."""
+    from ganlab.server.shutdown import MOVE_CODE, MOVE_REASON
+
+    port, _, app = serve(Settings(heavy_update=1e-9))
+
+    async def main():
+        async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+            sid = json.loads(await ws.recv())["session"]
+            await request(ws, 1, "config", changes=CONFIG)
+            await request(ws, 2, "play")
+            await wait_for(lambda: process_of(app, sid) != os.getpid())
+            session = app.state.sessions[sid]
+            await wait_for(lambda: session.trained >= 3)  # reported by the heavy process
+            asyncio.run_coroutine_threadsafe(session.close_for_shutdown(MOVE_CODE, MOVE_REASON),
+                                             session.tasks["receive"].get_loop())
+            moving = None
+            with contextlib.suppress(ConnectionClosed):
+                async for msg in ws:
+                    if isinstance(msg, str) and msg.startswith('{"type":"moving"'):
+                        moving = json.loads(msg)
+            return moving, ws.close_code
+
+    moving, code = asyncio.run(main())
+    assert code == MOVE_CODE and moving["running"] is True and moving["epoch"] >= 3
+    t = Trainer(CONFIG)
+    t.train(moving["epoch"])
+    snap = moving["snapshot"]
+    assert np.array_equal(snap["generator"], t.G.params) and np.array_equal(snap["discriminator"], t.D.params)

@@ -18,7 +18,11 @@ rate-limited by the worker before they are forwarded, so a flood costs the flood
 Pipe protocol (both directions): a header ``<IB16s`` (payload length, kind, session id), then the
 payload. Kinds: ``OPEN`` (worker -> heavy: the pickled session state), ``TEXT`` / ``BYTES`` (a
 websocket message either way), ``CLOSE`` (worker -> heavy: the client left; heavy -> worker: the
-session ended, JSON ``{"code", "reason"}``).
+session ended, JSON ``{"code", "reason"}``), ``SHUTDOWN`` (worker -> heavy: the server is going
+away, JSON ``{"code", "reason"}``: the session sends its ``moving`` message and closes, as in the
+worker, shutdown.py), ``STATS`` (heavy -> worker, once a second per session: JSON ``{"trained",
+"seq", "running"}``, for the worker's /metrics and accounting). A heavy process ignores SIGTERM:
+its worker tells it what to do, and it ends when the worker's end of the pipe closes.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import json
 import logging
 import os
 import pickle
+import signal
 import struct
 import sys
 from typing import Any
@@ -36,7 +41,8 @@ from typing import Any
 log = logging.getLogger("ganlab.server")
 
 HEADER = struct.Struct("<IB16s")
-OPEN, TEXT, BYTES, CLOSE = 1, 2, 3, 4
+OPEN, TEXT, BYTES, CLOSE, SHUTDOWN, STATS = 1, 2, 3, 4, 5, 6
+STATS_EVERY = 1.0  # seconds between two reports of a heavy process's session totals
 FRAME_HEAD = '{"type":"frame"'
 
 
@@ -210,28 +216,53 @@ async def _serve_heavy(out_fd: int) -> None:
     link = Link(reader, asyncio.StreamWriter(transport, protocol, None, loop))
     load = Load()
     sockets: dict[str, PipeSocket] = {}
+    sessions: dict[str, Session] = {}
     tasks: set[asyncio.Task] = set()
 
-    async def run(ws: PipeSocket, state: dict) -> None:
+    def spawn(coro) -> None:
+        task = asyncio.create_task(coro)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def run(ws: PipeSocket, session: Session) -> None:
         try:
-            session = Session.resumed(ws, settings, load, state)
             await session.serve(resume=True)
-            del session
         except Exception:
             log.exception("heavy session %s failed", ws.sid)
         finally:
             sockets.pop(ws.sid, None)
+            sessions.pop(ws.sid, None)
+            del session
             with contextlib.suppress(Exception):
                 await ws.close(1000)
             trim_soon(loop)
 
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(STATS_EVERY)
+            for sid, x in list(sessions.items()):
+                with contextlib.suppress(Exception):
+                    await link.send(STATS, sid, json.dumps(
+                        {"trained": x.trained, "seq": x.seq, "running": x.running}).encode())
+
+    spawn(report())
     while (got := await link.read()) is not None:
         kind, sid, payload = got
         if kind == OPEN:
             ws = sockets[sid] = PipeSocket(sid, link)
-            task = asyncio.create_task(run(ws, pickle.loads(payload)))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            try:
+                session = sessions[sid] = Session.resumed(ws, settings, load, pickle.loads(payload))
+            except Exception:
+                log.exception("heavy session %s could not be resumed", sid)
+                sockets.pop(sid, None)
+                await ws.close(1011, "could not resume the session")
+                continue
+            spawn(run(ws, session))
+            del session
+        elif kind == SHUTDOWN and (session := sessions.get(sid)) is not None:
+            info = json.loads(payload)
+            spawn(session.close_for_shutdown(info["code"], info["reason"]))
+            del session
         elif (ws := sockets.get(sid)) is not None:
             if kind == TEXT:
                 ws.incoming.put_nowait({"type": "websocket.receive", "text": payload.decode()})
@@ -248,6 +279,7 @@ def main() -> None:
     Its stdout is the pipe to the worker, so stray prints go to stderr instead."""
     out_fd = os.dup(1)
     os.dup2(2, 1)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the worker drains us (shutdown.py)
     logging.basicConfig(level=logging.WARNING, format="ganlab heavy %(process)d: %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_heavy(out_fd))
@@ -257,4 +289,5 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["BYTES", "CLOSE", "HeavyPool", "HeavyProcess", "Outbox", "OPEN", "PipeSocket", "TEXT"]
+__all__ = ["BYTES", "CLOSE", "HeavyPool", "HeavyProcess", "Outbox", "OPEN", "PipeSocket", "SHUTDOWN",
+           "STATS", "TEXT"]

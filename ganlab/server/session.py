@@ -42,7 +42,7 @@ from . import messages as m
 from .commands import D_UPDATE, G_UPDATE, STAGES, Commands
 from .frames import dumps, dumps_parts, encode
 from .layers import DEFAULT_VIEW, FrameBuilder
-from .offload import BYTES, CLOSE, OPEN, TEXT, HeavyPool, HeavyProcess, Outbox
+from .offload import BYTES, CLOSE, OPEN, SHUTDOWN, STATS, TEXT, HeavyPool, HeavyProcess, Outbox
 from .settings import MiB, Settings
 
 PROTOCOL = 1
@@ -146,6 +146,7 @@ class Session(Commands):
         self.remote: tuple[HeavyProcess, Outbox] | None = None  # set once it has moved
         self.moving: asyncio.Task | None = None
         self.tasks: dict[str, asyncio.Task] = {}
+        self.remote_running = False  # whether it trains there (the heavy process's last report)
         self.unanswered = 0  # messages forwarded to the heavy process and not yet replied to
         self.answered = asyncio.Event()
         self.id = secrets.token_hex(8)
@@ -311,6 +312,10 @@ class Session(Commands):
         """Send what the heavy process sends for this client, until it ends the session."""
         while True:
             kind, payload = await box.get()
+            if kind == STATS:  # its totals, for /metrics and /debug/sessions
+                d = json.loads(payload)
+                self.trained, self.seq, self.remote_running = d["trained"], d["seq"], d["running"]
+                continue
             if kind == CLOSE:
                 info = json.loads(payload or b"{}")
                 with contextlib.suppress(Exception):
@@ -339,6 +344,31 @@ class Session(Commands):
             self.unanswered += 1
         proc, _ = self.remote
         await proc.link.send(kind, self.id, payload)
+
+    async def close_for_shutdown(self, code: int, reason: str) -> None:
+        """The server is going away (shutdown.py): stop training at an epoch boundary, send the
+        final state (``moving``, docs/protocol.md) and close with ``code``. Both locks are held
+        throughout, so no frame saying "paused" slips out: the client resumes where it was. A
+        session moved to a heavy process does this there (its trainer is there)."""
+        self.heavy = None  # no move may begin now
+        if self.moving is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.moving)
+        if self.remote is not None:
+            proc, _ = self.remote
+            await proc.link.send(SHUTDOWN, self.id, json.dumps({"code": code, "reason": reason}).encode())
+            return
+        async with self.busy, self.send_lock:
+            was_running = self.running
+            self.running = False
+            self.settle()
+            t = self.trainer
+            await self._send_text(dumps({
+                "type": "moving", "running": was_running, "epoch": t.epoch,
+                "message": "this server is shutting down; reconnect and restore this snapshot",
+                "snapshot": t.snapshot()}))
+            with contextlib.suppress(Exception):
+                await self.ws.close(code, reason)
 
     # -- sending ---------------------------------------------------------------------------------
 

@@ -54,6 +54,9 @@ class Settings:
     heavy_nice: int = 10
     heavy_update: float = 0.005
     heavy_frame: float = 0.03
+    # Seconds a replica told to stop (SIGTERM) waits for its sessions to move to another one
+    # before it exits anyway (shutdown.py).
+    drain_timeout: float = 10.0
     static_dir: str = ""  # "" = <repo>/static next to the package
     templates_dir: str = ""  # "" = <repo>/templates next to the package
 
@@ -71,6 +74,8 @@ class Settings:
             raise ValueError("heavy_nice must be in 0..19")
         if self.max_sessions < 1:
             raise ValueError("max_sessions must be >= 1")
+        if self.drain_timeout < 0:
+            raise ValueError("drain_timeout must be >= 0")
         for name in ("idle_timeout", "rate_limit", "byte_rate", "chunk_seconds", "round_seconds",
                      "frame_budget", "metrics_hz", "metrics_budget", "metrics_share", "heavy_update",
                      "heavy_frame"):
