@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -280,7 +281,7 @@ def main() -> None:
             print("median: " + ", ".join(f"{k} {v:.1f}" for k, v in med.items()))
     finally:
         if proc is not None:
-            proc.terminate()
+            proc.send_signal(signal.SIGINT)  # SIGTERM would drain the sessions first (shutdown.py)
             proc.wait(10)
 
 

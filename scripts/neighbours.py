@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import statistics
 import sys
 import time
@@ -207,7 +208,7 @@ def main() -> None:
             time.sleep(1.0)  # the extra session's leftovers end before the next scenario
     finally:
         if proc is not None:
-            proc.terminate()
+            proc.send_signal(signal.SIGINT)  # SIGTERM would drain the sessions first (shutdown.py)
             proc.wait(10)
     cols = ["epochs_per_s", "epochs_per_s_min", "frames_per_s", "frames_per_s_min",
             "ping_p50_ms", "ping_p99_ms", "ping_max_ms", "cpu_pct", "epochs_per_cpu_s",
