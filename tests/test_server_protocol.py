@@ -492,7 +492,10 @@ def test_bytes_are_rate_limited_too():
     """Few but big messages: the message count stays under its limit, the bytes do not (JSON
     parsing costs ~0.1 s of CPU per MB, so megabytes a second would starve the neighbours)."""
     pts = np.random.default_rng(0).random((6000, 2)).round(6).tolist()
-    with make_client(byte_rate=100_000, max_message_bytes=200_000) as c, c.websocket_connect("/ws") as ws:
+    # heavy_processes=0: a big message would move the session to a heavy process first, and
+    # starting one takes long enough for the bucket to refill (the worker keeps the buckets).
+    with make_client(byte_rate=100_000, max_message_bytes=200_000, heavy_processes=0) as c, \
+            c.websocket_connect("/ws") as ws:
         conn = Conn(ws)
         big = [json.dumps({"type": "data", "id": i, "name": "points", "params": {"points": pts}})
                for i in range(2)]
