@@ -251,7 +251,12 @@ export class Picker {
       root.appendChild(b);
       this.buttons[d.name] = {b, c};
       const pts = d.preview || d.samples || cachedIcon(d.name);
-      if (d.name === "drawn") drawPencil(c);
+      if (d.kind === "images") {
+        // Image sets: four real images from the schema; a set that is not installed says why.
+        drawDigits(c, d.preview_images, d.image_shape);
+        this.buttons[d.name].preset = true;
+        if (!d.available) { b.disabled = true; b.classList.add("unavailable"); b.title = d.unavailable || "not available"; }
+      } else if (d.name === "drawn") drawPencil(c);
       else if (d.name === "points") drawUpload(c);
       else if (Array.isArray(pts) && pts.length) { drawIcon(c, pts); this.buttons[d.name].preset = true; }
       else drawUnknown(c);
@@ -285,6 +290,26 @@ function drawIcon(c, pts) {
     const [x, y] = Array.isArray(pts[0]) ? pts[i] : [pts[2 * i], pts[2 * i + 1]];
     ctx.beginPath(); ctx.arc(x * w, (1 - y) * w, 2.2, 0, 6.2832); ctx.fill();
   }
+}
+
+/** Up to four images (rows of h*w uint8 values, 0 = background) in a 2 x 2 grid, ink on white. */
+function drawDigits(c, images, shape) {
+  const ctx = c.getContext("2d"), w = c.width;
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, w);
+  if (!Array.isArray(images) || !shape) return;
+  const [ih, iw] = shape, cell = w / 2;
+  images.slice(0, 4).forEach((img, k) => {
+    const ox = (k % 2) * cell, oy = Math.floor(k / 2) * cell, s = cell / Math.max(ih, iw);
+    for (let i = 0; i < ih; i++) {
+      for (let j = 0; j < iw; j++) {
+        const v = img[i * iw + j];
+        if (!v) continue;
+        const g = 255 - v;
+        ctx.fillStyle = `rgb(${g},${g},${g})`;
+        ctx.fillRect(ox + j * s, oy + i * s, s + 0.5, s + 0.5);
+      }
+    }
+  });
 }
 
 function cachedIcon(name) {

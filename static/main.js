@@ -14,6 +14,7 @@ import {exportPNG} from "./export.js";
 import {Hints} from "./hints.js";
 import {MixtureEditor} from "./mixture.js";
 import {TrainedButton} from "./trained.js";
+import {DigitsView, IMAGE_LAYERS, paintGraphThumbs, shapes} from "./digits.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
@@ -38,6 +39,17 @@ const graph = app.graph = new Graph($("model-graph"), {
 });
 const drawing = app.drawing = new Drawing($("data-view"), (e) => dv.toUnit(e), sendDrawing, () => { dv.dirty = true; });
 dv.strokes = () => drawing.strokes;
+
+// Image data (digits): sample grids, latent walk, D's histograms and gradients, class histogram.
+const digits = app.digits = new DigitsView($("digits"), {onReroll: rerollWalk});
+app.walk = {walk_seed: 0, walk_class: 0};
+/** The latent walk's ends, drawn anew (and, for a conditional G, another class to write). */
+function rerollWalk() {
+  app.walk = {walk_seed: Math.floor(Math.random() * 2 ** 31), walk_class: Math.floor(Math.random() * (app.classes || 10))};
+  if (app.session?.connected) ask("view", app.walk).catch(() => {});
+}
+/** Whether a distribution is an image set (the schema's `kind`). */
+const isImageData = (name) => app.dists.find((d) => d.name === name)?.kind === "images";
 
 const presenter = app.presenter = new Presenter($("presenter"));
 trackHeader($("bar"));
@@ -106,6 +118,7 @@ function newExperiment(fromFile = false) {
   showReplay();
   if (wasReplaying) say("Replay stopped: training started again.");
   charts.clear();
+  digits.clear();
   if (!fromFile) showCounts({epoch: 0, d_steps: 0, g_steps: 0});
   writeHash();
 }
@@ -150,7 +163,25 @@ function adoptConfig(config) {
   if (document.activeElement !== $("data-params")) $("data-params").value = JSON.stringify(app.server.data_params || {});
   mixture.sync(mixtureParams());
   app.trained?.show(dist);
+  showImageMode(isImageData(app.server.data), dist);
   writeHash();
+}
+
+/** Image data shows the digits views instead of the 2D data view; snapshots go binary. */
+function showImageMode(on, dist) {
+  const was = !!app.imageMode;
+  app.imageMode = on;
+  document.body.classList.toggle("images", on);
+  $("digits").hidden = !on;
+  charts.setKind(on ? "images" : "points");
+  if (app.session) app.session.binarySnapshots = on;
+  if (on) {
+    digits.classNames = dist?.classes || null;
+    app.classes = dist?.classes?.length || 10;
+    const sh = shapes(app.server, dist?.image_shape ? dist.image_shape[0] * dist.image_shape[1] : "?", app.classes);
+    graph.setShapes?.(sh);
+  } else graph.setShapes?.(null);
+  if (on !== was) sendView();
 }
 
 $("data-params-apply").addEventListener("click", () => {
@@ -382,6 +413,11 @@ function sendView() {
   if (!app.session?.connected) return;
   const want = new Set([...state.get("layers"), ...THUMB_LAYERS]);
   if (app.slowmo) want.add("g_grad");
+  if (app.imageMode) {
+    for (const l of IMAGE_LAYERS) want.add(l);
+    ask("view", {layers: [...want], ...app.walk}).catch(() => {});
+    return;
+  }
   ask("view", {layers: [...want], extent: dv.target()}).catch(() => {});
 }
 // The view widened or narrowed (extent.js): the server grids the heatmap for the new extent.
@@ -495,6 +531,11 @@ const stamp = () => `${app.server.data || "ganlab"}-epoch${$("epoch").textConten
 
 $("save-state").addEventListener("click", guard(async () => {
   const snap = await app.session.refreshSnapshot();
+  if (snap instanceof ArrayBuffer) { // an image model: the binary snapshot as it is (megabytes)
+    download(`ganlab-${stamp()}.ganlab`, new Blob([snap], {type: "application/octet-stream"}));
+    say(`State saved (${(snap.byteLength / 1048576).toFixed(1)} MB: config, weights, optimizer state, random streams).`);
+    return;
+  }
   const file = {...snap, page: {hash: state.toHash()}};
   download(`ganlab-${stamp()}.json`, new Blob([JSON.stringify(file)], {type: "application/json"}));
   say("State saved (config, weights, optimizer state, random streams).");
@@ -505,7 +546,12 @@ $("file-state").addEventListener("change", guard(async () => {
   $("file-state").value = "";
   if (!f) return;
   let snap;
-  try { snap = JSON.parse(await f.text()); } catch { say(`${f.name} is not JSON`, "error"); return; }
+  const head = new Uint8Array(await f.slice(0, 1).arrayBuffer());
+  if (head.length && head[0] !== 0x7b && head[0] > 0x20) { // not "{" nor white space: a binary snapshot
+    await restoreState(await f.arrayBuffer(), f.name);
+    return;
+  }
+  try { snap = JSON.parse(await f.text()); } catch { say(`${f.name} is neither a JSON nor a binary ganlab state`, "error"); return; }
   const page = snap.page;
   delete snap.page;
   if (page?.hash) { // page-side settings (layers, speed, drawing) saved with the state
@@ -518,10 +564,14 @@ $("file-state").addEventListener("change", guard(async () => {
 
 /** Restore a snapshot (a saved file, a trained state) through the `restore` message. */
 async function restoreState(snap, label) {
-  const a = await ask("restore", {snapshot: snap});
+  let a;
+  try { a = await app.session.restore(snap); } catch (e) {
+    if (e.code !== "disconnected") say(`restore: ${e.message}`, "error");
+    throw e;
+  }
   app.session.snapshot = snap;
   adoptConfig(a.config);
-  showCounts({epoch: a.epoch, d_steps: snap.d_steps ?? 0, g_steps: snap.g_steps ?? 0});
+  showCounts({epoch: a.epoch, d_steps: a.d_steps ?? snap.d_steps ?? 0, g_steps: a.g_steps ?? snap.g_steps ?? 0});
   newExperiment(a.epoch > 0); // past epoch 0 the link cannot rebuild these weights: the file can
   say(`Loaded ${label} at epoch ${a.epoch}`);
 }
@@ -641,6 +691,16 @@ function onFrame({meta, layers}) {
   setRunning(!!meta.running);
   const eps = meta.epochs_per_sec;
   $("eps").textContent = !Number.isFinite(eps) ? "0" : eps >= 100 ? eps.toFixed(0) : eps.toFixed(1);
+  if (meta.image) { // image data: the digits views
+    if (!app.imageMode) return; // a frame of image data sent before the page switched views
+    digits.setFrame(meta, layers);
+    graph.update({}, meta.losses);
+    paintGraphThumbs(graph.thumbs, meta, layers);
+    charts.add(meta);
+    if (meta.stage && app.slowmo) { app.stage = meta.stage; graph.setStage(meta.stage); }
+    return;
+  }
+  if (app.imageMode) return; // a 2D frame sent before the switch to image data
   if (app.emptyDrawing) {
     // The server still holds the previous distribution until the first stroke: none of its
     // samples, numbers or extent belong to the (empty) drawing.

@@ -15,6 +15,7 @@ from ganlab.config import check_numbers, config_dump, make_config, merge, nest, 
 from ganlab.data import DISTRIBUTIONS
 
 from . import messages as m
+from . import snapshots
 from .layers import FrameBuilder
 from .replies import ConfigEcho
 
@@ -172,7 +173,7 @@ class Commands:
 
     def on_view(self, msg: m.View) -> dict:
         v = self.frames.view
-        for k in ("heatmap", "samples", "manifold", "fps", "extent"):
+        for k in ("heatmap", "samples", "manifold", "fps", "extent", "walk_seed", "walk_class"):
             if getattr(msg, k) is not None:
                 v[k] = getattr(msg, k)
         if msg.layers is not None:
@@ -180,16 +181,40 @@ class Commands:
         self.changed()
         return {"view": dict(v)}
 
+    outgoing: bytes | None = None  # a binary snapshot, sent right after the ack (session.handle)
+    incoming: tuple | None = None  # (id, bytes) of an announced binary restore
+
     def on_snapshot(self, msg: m.Snapshot) -> dict:
         self.settle()
+        if msg.binary:
+            self.outgoing = snapshots.to_bytes(self.trainer)
+            t = self.trainer
+            return {"binary": len(self.outgoing), "epoch": t.epoch, "d_steps": t.d_steps,
+                    "g_steps": t.g_steps}
         return {"snapshot": self.trainer.snapshot()}
 
     def on_restore(self, msg: m.Restore) -> dict:
+        if msg.binary is not None:
+            self.incoming = (msg.id, msg.binary)  # the reply follows the binary message
+            return {}
+        return self.restore_with(lambda t: t.restore(msg.snapshot), msg.id)
+
+    def on_restore_bytes(self, data: bytes) -> tuple[Any, dict]:
+        """The announced binary restore: (its id, the ack's fields); raises ProtocolError."""
+        mid, size = self.incoming
+        self.incoming = None
+        if len(data) != size:
+            raise m.ProtocolError("bad_snapshot", f"restore.binary: {size} bytes announced, "
+                                  f"{len(data)} received", mid)
+        return mid, self.restore_with(lambda t: snapshots.restore_bytes(t, data), mid)
+
+    def restore_with(self, restore, mid: Any) -> dict:
+        """Restore the trainer with ``restore(trainer)`` and return the ack's fields."""
         t = self.trainer
         try:
-            t.restore(msg.snapshot)  # validates everything first: a refusal changes nothing
+            restore(t)  # validates everything first: a refusal changes nothing
         except ValueError as e:
-            raise m.ProtocolError("bad_snapshot", str(e), msg.id) from None
+            raise m.ProtocolError("bad_snapshot", str(e), mid) from None
         self.stage = 0
         if not t.status.ok:
             self.running = False

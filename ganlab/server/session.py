@@ -38,6 +38,7 @@ from ganlab import Trainer, __version__
 from . import messages as m
 from .commands import D_UPDATE, G_UPDATE, STAGES, Commands
 from .frames import dumps, dumps_parts, encode
+from .image_slots import frame_extras, pace
 from .layers import DEFAULT_VIEW, FrameBuilder
 from .settings import MiB, Settings
 
@@ -170,7 +171,8 @@ class Session(Commands):
             "view": dict(self.frames.view), "running": self.running, "worker": os.getpid(),
             "limits": {"max_message_bytes": s.max_message_bytes, "rate_limit": s.rate_limit,
                        "byte_rate": s.byte_rate,
-                       "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions},
+                       "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions,
+                       "max_image_sessions": s.max_image_sessions},
         }
 
     async def serve(self) -> None:
@@ -252,6 +254,7 @@ class Session(Commands):
                     "metrics": metrics, "layers": list(layers), "extent": extent,
                     "stage": None if stage is None else
                     {"index": stage, "name": STAGES[stage][0], "caption": STAGES[stage][1]},
+                    **frame_extras(self),  # image data: shape, classes, capped notice
                 }
                 frame = dumps(head), encode(self.seq, layers), key
             self.frame_cost, self.frame_done = self.share.used - used, time.monotonic()
@@ -304,9 +307,18 @@ class Session(Commands):
             self.last_message = time.monotonic()
             text = msg.get("text")
             if text is None:
+                if self.incoming is not None and self.bucket.take(1):
+                    await self.handle_bytes(msg.get("bytes") or b"")  # an announced binary restore
+                    continue
                 await self.send(error(None, "binary_not_allowed",
-                                      "binary messages are not accepted; send JSON text"))
+                                      "binary messages are accepted only as an announced binary "
+                                      "restore; send JSON text"))
                 continue
+            if self.incoming is not None:  # the announced binary snapshot did not come
+                mid, size = self.incoming
+                self.incoming = None
+                await self.send(error(mid, "bad_snapshot", f"restore.binary: a binary message of "
+                                      f"{size} bytes was announced; a text message came instead"))
             size = len(text) if len(text) * 4 <= s.max_message_bytes else len(text.encode())
             if size > s.max_message_bytes:
                 await self.send(error(None, "too_large",
@@ -389,13 +401,14 @@ class Session(Commands):
                 # `round_seconds`. A chunk stops after the update that passes its time limit.
                 chunk = min(s.chunk_seconds, s.round_seconds / self.running_peers())
                 n = max(1, int(chunk / per_epoch))
-                if self.speed is not None:
+                speed = pace(self)  # the session's speed; capped for image sessions past the limit
+                if speed is not None:
                     now = time.monotonic()
-                    tokens = min(tokens + (now - last) * self.speed, max(1.0, self.speed * 0.05))
+                    tokens = min(tokens + (now - last) * speed, max(1.0, speed * 0.05))
                     last = now
                     if tokens < 1:
                         want(False)
-                        await self._nap((1 - tokens) / self.speed)
+                        await self._nap((1 - tokens) / speed)
                         continue
                     n = min(n, int(tokens))
                 want(False)  # waiting for the lock is not work ready for the CPU
@@ -530,10 +543,34 @@ class Session(Commands):
                 await self.check_status()
                 await self.report_schedule()
                 return
+        if msg_type == "restore" and self.incoming is not None:
+            return  # a binary restore: its reply follows the binary message (handle_bytes)
         async with self.send_lock:
             await self._send_text(out)
+            if self.outgoing is not None:  # a binary snapshot follows its ack directly
+                body, self.outgoing = self.outgoing, None
+                try:
+                    await self.ws.send_bytes(body)
+                except Exception as e:
+                    raise Closed() from e
         if msg_type in ("config", "data", "restore"):
             await self.check_status()
+
+    async def handle_bytes(self, data: bytes) -> None:
+        """The binary message of an announced restore: restore it and send the one reply."""
+        async with self.busy:
+            with self._wanting(), self._charged():
+                try:
+                    mid, reply = self.on_restore_bytes(data)
+                    out = dumps({"type": "ack", "id": mid, **reply})
+                except m.ProtocolError as e:
+                    out = dumps(error(e.id, e.code, e.message))
+                except Exception as e:  # a bug must cost one reply, not the session
+                    log.exception("session %s: binary restore failed", self.id)
+                    out = dumps(error(None, "internal", f"{type(e).__name__}: {e}"[:500]))
+        async with self.send_lock:
+            await self._send_text(out)
+        await self.check_status()
 
     async def _step_in_slices(self) -> None:
         """A ``step``'s work before ``on_step``, in chunks with turns of the loop between (one

@@ -41,6 +41,10 @@ class Settings:
     chunk_seconds: float = 0.001  # longest stretch of training before the loop runs others
     round_seconds: float = 0.02  # target time for every running session to get one chunk
     frame_budget: float = 800.0  # frames per second for all running sessions of a process
+    # Image sessions (digits) cost a core each: this many per process train at full speed, the
+    # others at capped_image_speed epochs/s until one pauses (server/image_slots.py).
+    max_image_sessions: int = 1
+    capped_image_speed: float = 10.0
     static_dir: str = ""  # "" = <repo>/static next to the package
     templates_dir: str = ""  # "" = <repo>/templates next to the package
 
@@ -54,8 +58,10 @@ class Settings:
                 raise ValueError(f"allowed host {h!r}: give a host name, not a URL")
         if self.max_sessions < 1:
             raise ValueError("max_sessions must be >= 1")
+        if self.max_image_sessions < 0:
+            raise ValueError("max_image_sessions must be >= 0")
         for name in ("idle_timeout", "rate_limit", "byte_rate", "chunk_seconds", "round_seconds",
-                     "frame_budget", "metrics_hz", "metrics_budget"):
+                     "frame_budget", "metrics_hz", "metrics_budget", "capped_image_speed"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if not 1 <= self.default_fps <= 60:

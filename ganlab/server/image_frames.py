@@ -1,0 +1,220 @@
+"""The layers and metrics of a frame for image data (digits), built in parts like the 2D ones.
+
+Images travel as uint8 rows (n, h*w), pixel = round((x + 1) * 127.5) for G's tanh range
+x in [-1, 1], 0 = background, 255 = ink (docs/protocol.md, "Binary frame layout"):
+
+- ``fakes_grid``: G on fixed noise, the same z every frame, so the digits morph as G learns:
+  ``GRID`` samples (8 x 8), or with a conditional G one row of ``GRID_COLS`` per class (the same
+  ``GRID_COLS`` noise vectors in every row: a column keeps its style across classes);
+- ``reals_grid``: as many real images (one row per class for a conditional G), fixed per data set;
+- ``walk``: G along a path between two noise vectors z_a, z_b, ``WALK`` steps t = 0 .. 1, first
+  the linear path (1 - t) z_a + t z_b, then the spherical one
+  sin((1 - t) w) / sin(w) z_a + sin(t w) / sin(w) z_b, cos w = z_a.z_b / (|z_a| |z_b|)
+  (Shoemake's slerp, White 2016), the ends drawn from the noise distribution with the view's
+  ``walk_seed``;
+- ``d_hist`` (float32, 2 x ``BINS``): counts of D's displayed output in [0, 1] on ``HIST_N`` real
+  images (row 0) and ``HIST_N`` fakes (row 1), the image analogue of the 2D heatmap;
+- ``d_grad_image`` (float32, ``GRAD_N`` x h*w): dD/dx at the first fakes of the grid: where D's
+  opinion of each pixel pushes G.
+
+Metrics (``IMAGE_METRICS``) come from :mod:`ganlab.metrics.images` on ``METRIC_N`` fakes (the fixed
+noise), at most every ``METRIC_SECONDS`` per session: the classifier reference of a data set is
+built once per process in a thread (a second of work for MNIST), and until it is ready frames carry
+D's means only.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ganlab.noise import sample_noise
+
+IMAGE_LAYERS = ("fakes_grid", "reals_grid", "walk", "d_hist", "d_grad_image")
+GRID, GRID_COLS = 64, 8
+WALK = 10
+BINS = 20
+HIST_N = 256
+GRAD_N = 8
+METRIC_N = 500
+METRIC_SECONDS = 1.0
+REFERENCE_SETS = ("digits8", "mnist", "fashion")  # the sets with a shipped classifier
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """Pixels in [-1, 1] (G's tanh range) to 0..255: round((x + 1) * 127.5), clipped."""
+    y = (np.asarray(x, np.float32) + 1.0) * 127.5
+    np.clip(y, 0.0, 255.0, out=y)
+    return np.rint(y).astype(np.uint8)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(len(t), d) points on the great-circle path from a to b (linear where a, b are parallel)."""
+    t = np.asarray(t, float)[:, None]
+    cos = float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+    w = np.arccos(np.clip(cos, -1.0, 1.0))
+    if np.sin(w) < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * w) * a + np.sin(t * w) * b) / np.sin(w)
+
+
+def walk_noise(kind: str, dim: int, seed: int, walk_seed: int, steps: int = WALK) -> np.ndarray:
+    """(2 * steps, dim): the linear path then the spherical one between two noise vectors drawn
+    from ``kind`` with (seed, walk_seed)."""
+    za, zb = sample_noise(np.random.default_rng([seed, walk_seed, 0x3A1C]), kind, 2, dim)
+    t = np.linspace(0.0, 1.0, steps)
+    return np.vstack([(1 - t)[:, None] * za + t[:, None] * zb, slerp(za, zb, t)])
+
+
+# -- the classifier references: one per data set and process, built off the event loop -------------
+
+_refs: dict[str, concurrent.futures.Future] = {}
+_refs_lock = threading.Lock()
+_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganlab-ref")
+
+
+def _build_reference(name: str):
+    from ganlab.metrics.images import ImageReference
+
+    ref = ImageReference.for_set(name)
+    ref.floor(METRIC_N)  # the floor at the frames' sample size, computed once
+    return ref
+
+
+def reference(name: str, wait: bool = False):
+    """The :class:`ImageReference` of a built-in set, or None while it is being built (in a
+    thread: the first session on a set must not stall the loop) or when the set has none."""
+    if name not in REFERENCE_SETS:
+        return None
+    with _refs_lock:
+        fut = _refs.get(name)
+        if fut is None:
+            fut = _refs[name] = _pool.submit(_build_reference, name)
+    if wait:
+        return fut.result()
+    if not fut.done() or fut.exception() is not None:
+        return None
+    return fut.result()
+
+
+# -- the builder -----------------------------------------------------------------------------------
+
+@dataclass
+class ImageFrameBuilder:
+    """The image layers of a session's frames; holds the session's cached real images."""
+
+    view: dict[str, Any]
+    _reals: tuple = (None, None, None, None)  # (key, uint8 grid, rows for D, their labels)
+    metrics_at: float = field(default=-1e9)
+
+    def reals(self, t) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(uint8 grid of real images, HIST_N real rows in [-1, 1], their labels for a
+        conditional D or None), fixed per data set."""
+        key = (t.config.data, repr(t.config.data_params), bool(_conditional(t)))
+        if self._reals[0] != key:
+            x, y = t.real_labelled(max(HIST_N, GRID_COLS * 10 * 4))
+            x = np.asarray(x, np.float32)
+            if _conditional(t) and y is not None:
+                rows = [x[y == c][:GRID_COLS] for c in range(t.classes)]
+                rows = [np.vstack([r, np.full((GRID_COLS - len(r), x.shape[1]), -1, np.float32)])
+                        for r in rows]
+                grid = np.vstack(rows)
+            else:
+                grid = x[:GRID]
+            yl = None if y is None or not _conditional(t) else np.asarray(y)[:HIST_N]
+            self._reals = (key, to_uint8(grid), x[:HIST_N], yl)
+        return self._reals[1:]
+
+    def grid_inputs(self, t) -> tuple[np.ndarray, np.ndarray | None]:
+        """(noise, labels or None) of the fixed-noise grid."""
+        if _conditional(t):
+            z = np.tile(t.viz_noise(GRID_COLS), (t.classes, 1))
+            return z, np.repeat(np.arange(t.classes), GRID_COLS)
+        return t.viz_noise(GRID), None
+
+    def parts(self, t, with_metrics: bool = True) -> Generator[None, None, tuple]:
+        """(layers, metrics) of the current state, yielding between network passes."""
+        want = [x for x in self.view["layers"] if x in IMAGE_LAYERS] or list(IMAGE_LAYERS)
+        out: dict[str, np.ndarray] = {}
+        real_grid, real_rows, real_labels = self.reals(t)
+        z, labels = self.grid_inputs(t)
+        fakes = _sample(t, z, labels)
+        if "fakes_grid" in want:
+            out["fakes_grid"] = to_uint8(fakes)
+        if "reals_grid" in want:
+            out["reals_grid"] = real_grid
+        if "walk" in want:
+            yield
+            cfg = t.config
+            zw = walk_noise(cfg.noise, cfg.noise_dim, cfg.seed, int(self.view.get("walk_seed", 0)))
+            lw = None if labels is None else np.full(len(zw), int(self.view.get("walk_class", 0)) % t.classes)
+            out["walk"] = to_uint8(_sample(t, zw, lw))
+        d_real = d_fake = None
+        if "d_hist" in want or with_metrics:
+            yield
+            fz = t.viz_noise(HIST_N)
+            fl = None if labels is None else np.arange(HIST_N) % t.classes
+            d_real = _discriminate(t, real_rows, real_labels)
+            d_fake = _discriminate(t, _sample(t, fz, fl), fl)
+            if "d_hist" in want:
+                edges = np.linspace(0.0, 1.0, BINS + 1)
+                out["d_hist"] = np.vstack([np.histogram(d_real, edges)[0], np.histogram(d_fake, edges)[0]]
+                                          ).astype(np.float32)
+        if "d_grad_image" in want:
+            yield
+            k = min(GRAD_N, len(fakes))
+            gl = None if labels is None else labels[:k]
+            out["d_grad_image"] = np.asarray(_d_grad(t, fakes[:k], gl), np.float32)
+        if not with_metrics:
+            return out, {}
+        metrics: dict[str, Any] = {"d_real": float(np.mean(d_real)), "d_fake": float(np.mean(d_fake))}
+        now = time.monotonic()
+        ref = reference(t.config.data)
+        if ref is not None and now - self.metrics_at >= METRIC_SECONDS:
+            self.metrics_at = now
+            yield
+            mz = t.viz_noise(METRIC_N)
+            ml = None if labels is None else np.arange(METRIC_N) % t.classes
+            x = _sample(t, mz, ml)
+            yield
+            metrics.update(image_metrics(ref, x))
+        return out, metrics
+
+
+def image_metrics(ref, x: np.ndarray) -> dict[str, Any]:
+    """The frame's image metrics (docs/protocol.md, "Metrics of an image frame") of fakes x."""
+    m = ref.measure(x, neighbours=4)
+    out = {k: m[k] for k in ("classes_captured", "classes_total", "class_counts", "confident",
+                             "digit_score")}
+    out["class_min"] = m["min_count"]
+    if "fd" in m:
+        out["fd"] = m["fd"]
+        out["fd_floor"] = m["fd_floor"]["mean"]
+    out["nearest_real"] = float(np.mean([r["distance"] for r in m["nearest_real"]]))
+    return out
+
+
+def _conditional(t) -> bool:
+    return bool(getattr(t.config, "conditional", False))
+
+
+def _sample(t, z: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+    return t.sample(noise=z) if labels is None else t.sample(noise=z, labels=labels)
+
+
+def _discriminate(t, x, labels):
+    return t.discriminate(x) if labels is None else t.discriminate(x, labels=labels)
+
+
+def _d_grad(t, x, labels):
+    return t.d_grad(x) if labels is None else t.d_grad(x, labels=labels)
+
+
+__all__ = ["IMAGE_LAYERS", "ImageFrameBuilder", "image_metrics", "reference", "slerp", "to_uint8",
+           "walk_noise"]
