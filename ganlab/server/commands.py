@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ganlab import ConfigError, Trainer
+from ganlab import Config, ConfigError, Trainer
 from ganlab.config import check_numbers, config_dump, make_config, merge, nest, restart_fields, short
 from ganlab.data import DISTRIBUTIONS
+from ganlab.data.images import IMAGE_SETS
 
 from . import messages as m
 from . import snapshots
+from .image_data import image_preset, is_image_set
 from .layers import FrameBuilder
 from .replies import ConfigEcho
 
@@ -32,6 +34,8 @@ STAGES = [
     ("g_update", "Generator parameters are updated"),
 ]
 D_UPDATE, G_UPDATE = 4, 9
+# Config fields whose range depends on the kind of data (2D points or images).
+KIND_FIELDS = ("generator.units", "discriminator.units", "noise_dim", "conditional")
 
 
 class Commands:
@@ -107,14 +111,24 @@ class Commands:
         """A new distribution (or new parameters) starts a new experiment, as ``reset`` does,
         unless the message says ``keep``: then only the data changes and training carries on."""
         dist = DISTRIBUTIONS.get(msg.name)
-        if dist is None:
+        image = is_image_set(msg.name)
+        if dist is None and not image:
             raise m.ProtocolError(
                 "bad_data", f"data.name: unknown distribution {short(msg.name)}; choose one of "
-                f"{', '.join(DISTRIBUTIONS)}", msg.id)
+                f"{', '.join([*DISTRIBUTIONS, *IMAGE_SETS])}", msg.id)
+        if image and msg.params:
+            raise m.ProtocolError("bad_data", f"data.params: the image set {msg.name} takes no "
+                                  "parameters", msg.id)
         changes: dict[str, Any] = {"data": msg.name, "data_params": msg.params or {}}
-        if msg.apply_preset:
-            changes = merge(nest(dict(dist.preset)), changes)
         t = self.trainer
+        if is_image_set(t.config.data) != image:
+            # Another kind of data (points <-> images): the fields whose range depends on the
+            # kind start from their defaults, so a 2D config never meets MNIST and back.
+            defaults = config_dump(Config())
+            changes = merge(nest({f: _get(defaults, f) for f in KIND_FIELDS}), changes)
+        if msg.apply_preset:
+            preset = image_preset(msg.name) if image else dist.preset
+            changes = merge(nest(dict(preset)), changes)
         before = (t.config.data, t.config.data_params)
         reply = self._update(changes, msg.id, "data")
         if not msg.keep and not reply["restarted"] and (t.config.data, t.config.data_params) != before:
@@ -249,6 +263,12 @@ class Commands:
         self.changed()
         return {"edits": len(msg.edits), "applied": t.edits_applied, "pause_at": t.pause_at,
                 "epoch": t.epoch, "config": self.config_echo()}
+
+def _get(d: dict, path: str) -> Any:
+    for part in path.split("."):
+        d = d[part]
+    return d
+
 
 def _wire_path(kind: str, path: str) -> str:
     """A config path as the message named it: ``config.batch_size``; for ``data``, the config's

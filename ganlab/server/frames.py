@@ -28,7 +28,7 @@ LAYER_IDS = {
     "real": 1, "fake": 2, "heatmap": 3, "d_grad": 4, "g_grad": 5, "manifold": 6,
     "manifold_area": 7, "optimal_d": 8, "noise": 9,
     # image data (ganlab.server.image_frames)
-    "samples": 10, "reals": 11, "walk": 12, "d_hist": 13, "d_grad_image": 14,
+    "fakes_grid": 10, "reals_grid": 11, "walk": 12, "d_hist": 13, "d_grad_image": 14,
 }
 LAYER_BY_ID = {v: k for k, v in LAYER_IDS.items()}
 F32, U8 = 0, 1  # payload types (an entry's id >> 16)

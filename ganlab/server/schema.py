@@ -20,12 +20,13 @@ from pydantic.fields import FieldInfo
 from ganlab import Config, __version__
 from ganlab.config import flat_fields
 from ganlab.data import DISTRIBUTIONS, DataError, make_sampler, trained_names
-from ganlab.data.images import IMAGE_SETS, ImageDataError, load_images
+from ganlab.data.images import IMAGE_SETS
 from ganlab.losses import LOSSES
 
 from . import messages
 from .commands import STAGES
 from .frames import LAYER_IDS
+from .image_data import image_distribution
 from .layers import DEFAULT_VIEW
 from .session import PROTOCOL
 
@@ -105,38 +106,6 @@ def preview(name: str, n: int = 200) -> list[list[float]] | None:
     except DataError:
         return None
     return np.round(pts, 3).tolist()
-
-
-def image_distribution(name: str) -> dict[str, Any]:
-    """A picker entry for an image set: ``kind`` "images", its ``image_shape`` and ``classes``,
-    whether it is ``available`` (Fashion-MNIST only when installed; ``unavailable`` says how to
-    get it), four real images as ``preview_images`` (rows of h*w values 0..255) and its preset."""
-    info = IMAGE_SETS[name]
-    side = info["side"]
-    out = {"name": name, "label": info["label"], "kind": "images",
-           "description": f"{info['label']}: {side}x{side} images, {len(info['classes'])} classes. "
-                          f"{info['source']} ({info['licence']})",
-           "preset": image_preset(name), "has_modes": False, "takes_params": False,
-           "default_params": None, "preview": None, "trained": False,
-           "image_shape": [side, side], "classes": list(info["classes"]),
-           "available": True, "unavailable": None, "preview_images": None}
-    try:
-        X, y, meta = load_images(name)
-    except ImageDataError as e:
-        return {**out, "available": False, "unavailable": str(e)}
-    scale = 255.0 / meta["max_value"]
-    picks = [int(np.flatnonzero(y == c)[0]) for c in range(4) if (y == c).any()]
-    out["preview_images"] = [np.rint(X[i].astype(float) * scale).astype(int).ravel().tolist() for i in picks]
-    return out
-
-
-def image_preset(name: str) -> dict[str, Any]:
-    """The recommended hyperparameters of an image set (dotted keys), {} if none is defined."""
-    try:
-        from ganlab.data.presets import image_preset as preset
-    except ImportError:
-        return {}
-    return dict(preset(name) or {})
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,167 @@
+"""Serving image sessions: how many digits sessions one core holds at >= 15 frames/s and >= 100
+iterations/s, and the longest stretch one update or one frame holds the event loop.
+
+For each session count N (``--sessions 1 2 3``) it starts ``ganlab.server.run`` with one worker
+(one core) and ``max_image_sessions = N`` (so none is capped: the question is what the core
+holds), connects N websocket clients, switches each to ``--data`` with its preset, plays at full
+speed and counts per session the frames per second and the iterations per second (epochs: with
+the presets' k_D = k_G = 1 an epoch is one D and one G update) over ``--seconds``.
+
+``--stretches`` also times in-process, on the same data and preset: one training update (what a
+training chunk holds the loop for, at least) and every part of one frame (the frame builder
+yields between parts), the largest of ``--repeat`` tries each.
+
+    nice -n 19 python scripts/load_digits.py --data mnist --sessions 1 2 3 --seconds 10 --stretches
+
+Noisy on a shared machine: report the figures with the load they were measured under.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from websockets.asyncio.client import connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import frame_epoch, free_port, start_server  # noqa: E402
+
+BAR_FPS, BAR_ITS = 15.0, 100.0
+
+
+class Client:
+    def __init__(self, url: str, data: str):
+        self.url, self.data = url, data
+        self.frames: list[tuple[float, int]] = []  # (arrival, epoch)
+        self.ids = 0
+
+    async def request(self, ws, type: str, **fields) -> dict:
+        self.ids += 1
+        await ws.send(json.dumps({"type": type, "id": self.ids, **fields}))
+        while True:
+            msg = await ws.recv()
+            if isinstance(msg, bytes):
+                continue
+            m = json.loads(msg)
+            if m.get("id") == self.ids:
+                if m["type"] == "error":
+                    raise RuntimeError(f"{type}: {m['message']}")
+                return m
+
+    async def run(self, ready: asyncio.Event, go: asyncio.Event, seconds: float) -> None:
+        async with connect(self.url, max_size=None) as ws:
+            await ws.recv()  # hello
+            await self.request(ws, "data", name=self.data, apply_preset=True)
+            await self.request(ws, "speed", epochs_per_sec=None)
+            ready.set()
+            await go.wait()
+            await self.request(ws, "play")
+            end = time.monotonic() + seconds
+            while (left := end - time.monotonic()) > 0:
+                try:
+                    msg = await asyncio.wait_for(ws.recv(), left)
+                except TimeoutError:
+                    break
+                if isinstance(msg, str) and (e := frame_epoch(msg)) is not None:
+                    self.frames.append((time.monotonic(), e))
+
+    def rates(self, warmup: float) -> tuple[float, float]:
+        """(frames/s, iterations/s) after the first ``warmup`` seconds of play."""
+        if len(self.frames) < 2:
+            return 0.0, 0.0
+        t0 = self.frames[0][0] + warmup
+        kept = [f for f in self.frames if f[0] >= t0] or self.frames[-2:]
+        span = max(1e-9, kept[-1][0] - kept[0][0])
+        return (len(kept) - 1) / span, (kept[-1][1] - kept[0][1]) / span
+
+
+async def measure(port: int, n: int, data: str, seconds: float, warmup: float) -> list[tuple[float, float]]:
+    url = f"ws://127.0.0.1:{port}/ws"
+    clients = [Client(url, data) for _ in range(n)]
+    readies = [asyncio.Event() for _ in clients]
+    go = asyncio.Event()
+    tasks = [asyncio.create_task(c.run(r, go, seconds + warmup)) for c, r in zip(clients, readies, strict=True)]
+    await asyncio.gather(*(r.wait() for r in readies))
+    go.set()
+    await asyncio.gather(*tasks)
+    return [c.rates(warmup) for c in clients]
+
+
+def stretches(data: str, repeat: int) -> dict[str, float]:
+    """Longest single update and longest frame part, in ms (in-process, same preset)."""
+    from ganlab import Trainer
+    from ganlab.config import merge, nest
+    from ganlab.server.image_data import image_preset
+    from ganlab.server.image_frames import reference
+    from ganlab.server.layers import FrameBuilder
+
+    cfg = merge(nest(dict(image_preset(data))), {"data": data})
+    t = Trainer(cfg)
+    reference(data, wait=True)  # built once per process, in a thread, before the first metrics
+    t.train(20)
+    update = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        t.train(1, seconds=0)
+        update.append(time.perf_counter() - t0)
+    fb = FrameBuilder()
+    parts = []
+    for _ in range(repeat):
+        fb.images.metrics_at = -1e9  # every frame with its metrics: the most expensive frame
+        gen = fb.parts(t, with_metrics=True)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                next(gen)
+            except StopIteration:
+                parts.append(time.perf_counter() - t0)
+                break
+            parts.append(time.perf_counter() - t0)
+    return {"update_ms": 1e3 * max(update), "update_median_ms": 1e3 * statistics.median(update),
+            "frame_part_ms": 1e3 * max(parts), "frame_part_median_ms": 1e3 * statistics.median(parts)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="mnist", choices=["digits8", "mnist", "fashion"])
+    ap.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--stretches", action="store_true", help="also time one update and one frame in-process")
+    ap.add_argument("--repeat", type=int, default=20, help="tries per stretch")
+    args = ap.parse_args()
+
+    print(f"data {args.data}, one worker, {args.seconds:g} s per row after {args.warmup:g} s warm-up")
+    print(f"{'sessions':>8} {'min fps':>8} {'med fps':>8} {'min it/s':>9} {'med it/s':>9}  bar (>= {BAR_FPS:g} fps, >= {BAR_ITS:g} it/s)")
+    held = 0
+    for n in args.sessions:
+        port = free_port()
+        os.environ["GANLAB_MAX_IMAGE_SESSIONS"] = str(n)
+        proc = start_server(port, 1, n)
+        try:
+            rates = asyncio.run(measure(port, n, args.data, args.seconds, args.warmup))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        fps = [r[0] for r in rates]
+        its = [r[1] for r in rates]
+        ok = min(fps) >= BAR_FPS and min(its) >= BAR_ITS
+        held = n if ok and n > held else held
+        print(f"{n:>8} {min(fps):>8.1f} {statistics.median(fps):>8.1f} {min(its):>9.1f} "
+              f"{statistics.median(its):>9.1f}  {'PASS' if ok else 'below'}")
+    print(f"one core holds {held} {args.data} session{'s' if held != 1 else ''} at the bar")
+    if args.stretches:
+        s = stretches(args.data, args.repeat)
+        print(f"longest update {s['update_ms']:.1f} ms (median {s['update_median_ms']:.1f}); "
+              f"longest frame part {s['frame_part_ms']:.1f} ms (median {s['frame_part_median_ms']:.1f}), "
+              f"of {args.repeat} tries each")
+
+
+if __name__ == "__main__":
+    main()
