@@ -138,7 +138,8 @@ def main() -> None:
     args = ap.parse_args()
 
     print(f"data {args.data}, one worker, {args.seconds:g} s per row after {args.warmup:g} s warm-up")
-    print(f"{'sessions':>8} {'min fps':>8} {'med fps':>8} {'min it/s':>9} {'med it/s':>9}  bar (>= {BAR_FPS:g} fps, >= {BAR_ITS:g} it/s)")
+    print(f"{'sessions':>8} {'min fps':>8} {'med fps':>8} {'min it/s':>9} {'med it/s':>9}  "
+          f"bar (>= {BAR_FPS:g} fps, >= {BAR_ITS:g} it/s)")
     held = 0
     for n in args.sessions:
         port = free_port()
