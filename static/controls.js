@@ -81,6 +81,8 @@ function normaliseField(path, p) {
     exclusiveMin: p.minimum === undefined && (p.exclusive_minimum ?? p.exclusiveMinimum) !== undefined,
     choices: choices && choices.length ? choices.map((c) => (typeof c === "object" ? c : {value: c, label: String(c)})) : null,
     restart: !!(p.restart || p.json_schema_extra?.restart || p.live === false), default: p.default,
+    // Caps that depend on the kind of data (schema: `maximum` for 2D, `maximum_images`).
+    maxPoints: p.maximum, maxImages: p.maximum_images,
   };
 }
 
@@ -159,6 +161,18 @@ export class Controls {
     if (range) wrap.insertAdjacentHTML("beforeend", `<small class="range">${range}</small>`);
     wrap.append(reason);
     return wrap;
+  }
+
+  /** Image data allow wider networks and more noise dimensions than 2D data: the fields whose
+   * schema entry has `maximum_images` take that cap while the data is an image set. */
+  setKind(images) {
+    for (const {f, input, wrap} of Object.values(this.inputs)) {
+      if (f.maxImages === undefined) continue;
+      f.max = images ? f.maxImages : f.maxPoints;
+      input.max = f.max;
+      const r = wrap.querySelector(".range");
+      if (r) r.textContent = rangeText(f);
+    }
   }
 
   /** What the field accepts, in words. */

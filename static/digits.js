@@ -96,7 +96,9 @@ export class DigitsView {
   clear() { this.counts = null; this.metrics = null; this.frame = null; this.dirty = true; }
 
   setFrame(meta, layers) {
-    this.frame = {meta, layers};
+    // The real grid comes once per data set (and after a view message): keep the last one.
+    if (layers.reals_grid) this.reals = layers.reals_grid;
+    this.frame = {meta, layers: {...layers, reals_grid: this.reals}};
     const m = meta.metrics || {};
     if (m.class_counts) { this.counts = m.class_counts; this.metrics = m; }
     const notice = this.$("capped-notice");

@@ -167,13 +167,21 @@ function adoptConfig(config) {
   writeHash();
 }
 
+const VIEW_TEXT = {title: $("view-title").textContent, explain: $("view-explain").innerHTML};
+const IMAGE_TEXT = {title: "Digits: samples and what D thinks",
+  explain: "Left: G's images for the same 64 noise vectors every frame (with the conditional option one row per class), beside real images: they start as grey fog and sharpen as G learns. Latent walk: G along a straight and a spherical path between two noise vectors; click it for new ends. What D thinks: histograms of D's output on real (green) and fake (purple) images, the image analogue of the heatmap, and dD/dx on the first fakes: green pixels would look more real with more ink, purple with less, which is where G is pushed. Classes: a small classifier trained on the real data sorts 500 fakes; a class is captured when G writes it confidently at a tenth of its fair share (a GAN that writes only 1s shows one bar). FD is the Frechet distance on the classifier's features, dashed its floor: real images against real images at the same sample size."};
+
 /** Image data shows the digits views instead of the 2D data view; snapshots go binary. */
 function showImageMode(on, dist) {
   const was = !!app.imageMode;
+  const text = on ? IMAGE_TEXT : VIEW_TEXT;
+  $("view-title").textContent = text.title;
+  $("view-explain").innerHTML = text.explain;
   app.imageMode = on;
   document.body.classList.toggle("images", on);
   $("digits").hidden = !on;
   charts.setKind(on ? "images" : "points");
+  app.controls?.setKind(on);
   if (app.session) app.session.binarySnapshots = on;
   if (on) {
     digits.classNames = dist?.classes || null;
@@ -695,7 +703,7 @@ function onFrame({meta, layers}) {
     if (!app.imageMode) return; // a frame of image data sent before the page switched views
     digits.setFrame(meta, layers);
     graph.update({}, meta.losses);
-    paintGraphThumbs(graph.thumbs, meta, layers);
+    paintGraphThumbs(graph.thumbs, meta, digits.frame.layers);
     charts.add(meta);
     if (meta.stage && app.slowmo) { app.stage = meta.stage; graph.setStage(meta.stage); }
     return;

@@ -192,6 +192,7 @@ class Commands:
                 v[k] = getattr(msg, k)
         if msg.layers is not None:
             v["layers"] = list(dict.fromkeys(msg.layers))
+        self.frames.images.reals_sent = None  # image data: the next frame brings the real grid again
         self.changed()
         return {"view": dict(v)}
 

@@ -6,7 +6,8 @@ x in [-1, 1], 0 = background, 255 = ink (docs/protocol.md, "Binary frame layout"
 - ``fakes_grid``: G on fixed noise, the same z every frame, so the digits morph as G learns:
   ``GRID`` samples (8 x 8), or with a conditional G one row of ``GRID_COLS`` per class (the same
   ``GRID_COLS`` noise vectors in every row: a column keeps its style across classes);
-- ``reals_grid``: as many real images (one row per class for a conditional G), fixed per data set;
+- ``reals_grid``: as many real images (one row per class for a conditional G), fixed per data set,
+  so sent only in the first frame of the builder for a data set (the page keeps it);
 - ``walk``: G along a path between two noise vectors z_a, z_b, ``WALK`` steps t = 0 .. 1, first
   the linear path (1 - t) z_a + t z_b, then the spherical one
   sin((1 - t) w) / sin(w) z_a + sin(t w) / sin(w) z_b, cos w = z_a.z_b / (|z_a| |z_b|)
@@ -112,13 +113,17 @@ class ImageFrameBuilder:
     view: dict[str, Any]
     _reals: tuple = (None, None, None, None)  # (key, uint8 grid, rows for D, their labels)
     metrics_at: float = field(default=-1e9)
+    reals_sent: Any = None  # the data set whose real grid the client already has
 
     def reals(self, t) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(uint8 grid of real images, HIST_N real rows in [-1, 1], their labels for a
         conditional D or None), fixed per data set."""
         key = (t.config.data, repr(t.config.data_params), bool(_conditional(t)))
         if self._reals[0] != key:
-            x, y = t.real_labelled(max(HIST_N, GRID_COLS * 10 * 4))
+            # A stream of our own, as the 2D real layer has: drawing from the trainer's sample
+            # stream would make a snapshot depend on which frames were built.
+            rng = np.random.default_rng([t.config.seed, 0x6A1AB])
+            x, y = t.sampler.labelled(rng, max(HIST_N, GRID_COLS * 10 * 4))
             x = np.asarray(x, np.float32)
             if _conditional(t) and y is not None:
                 rows = [x[y == c][:GRID_COLS] for c in range(t.classes)]
@@ -147,8 +152,9 @@ class ImageFrameBuilder:
         fakes = _sample(t, z, labels)
         if "fakes_grid" in want:
             out["fakes_grid"] = to_uint8(fakes)
-        if "reals_grid" in want:
+        if "reals_grid" in want and self.reals_sent != self._reals[0]:
             out["reals_grid"] = real_grid
+            self.reals_sent = self._reals[0]
         if "walk" in want:
             yield
             cfg = t.config

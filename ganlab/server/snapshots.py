@@ -1,5 +1,6 @@
-"""Binary snapshots over the websocket: the trainer's binary encoding (JSON header + raw arrays),
-for image models whose JSON state would be tens of megabytes (docs/protocol.md, "Snapshots")."""
+"""Binary snapshots over the websocket: the trainer's binary encoding (JSON header + raw arrays,
+:mod:`ganlab.snapshot_bin`), for image models whose JSON state would be tens of megabytes
+(docs/protocol.md, "Snapshots")."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ def to_bytes(t: Trainer) -> bytes:
 
 
 def restore_bytes(t: Trainer, data: bytes) -> None:
-    """Restore ``t`` from a binary snapshot; ValueError (naming what is wrong) changes nothing."""
-    t.restore_bytes(data)
+    """Restore ``t`` from a binary snapshot: decoded and checked as the JSON snapshot is, so a
+    ValueError (naming what is wrong) leaves the trainer as it was."""
+    from ganlab.snapshot_bin import decode
+
+    t.restore(decode(data))
 
 
 __all__ = ["restore_bytes", "to_bytes"]
