@@ -118,7 +118,7 @@ export class DigitsView {
     grid("fakes_grid", "digit-fakes");
     grid("reals_grid", "digit-reals");
     if (layers.walk) paintImages(this.$("digit-walk"), layers.walk.data, layers.walk.rows, h, w, WALK);
-    if (layers.d_grad_image) paintSigned(this.$("digit-dgrad"), layers.d_grad_image.data, layers.d_grad_image.rows, h, w, layers.d_grad_image.rows);
+    if (layers.d_grad_image) paintSigned(this.$("digit-dgrad"), layers.d_grad_image.data, layers.d_grad_image.rows, h, w, 4);
     if (layers.d_hist) this.histogram(this.$("digit-dhist"), layers.d_hist);
     this.classes(this.$("digit-classes"));
   }
