@@ -4,7 +4,8 @@ iterations/s, and the longest stretch one update or one frame holds the event lo
 For each session count N (``--sessions 1 2 3``) it starts ``ganlab.server.run`` with one worker
 (one core) and ``max_image_sessions = N`` (so none is capped: the question is what the core
 holds), connects N websocket clients, switches each to ``--data`` with its preset, plays at full
-speed and counts per session the frames per second and the iterations per second (epochs: with
+speed (``--tutorial``: the numpy tutorial's model of issue 10 instead of the preset) and counts per
+session the frames per second and the iterations per second (epochs: with
 the presets' k_D = k_G = 1 an epoch is one D and one G update) over ``--seconds``.
 
 ``--stretches`` also times in-process, on the same data and preset: one training update (what a
@@ -33,11 +34,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import frame_epoch, free_port, start_server  # noqa: E402
 
 BAR_FPS, BAR_ITS = 15.0, 100.0
+# The numpy MNIST tutorial's model (issue 10): G 100 -> 256 (leaky) -> 784 (tanh), D 784 -> 64
+# (leaky) -> 1, batch 100, k = 1, SGD lr 0.01 with decay 1e-4.
+TUTORIAL = {"noise_dim": 100, "batch_size": 100, "k_d": 1, "k_g": 1,
+            "generator.layers": 1, "generator.units": 256, "generator.activation": "leaky_relu",
+            "generator.output": "tanh", "discriminator.layers": 1, "discriminator.units": 64,
+            "discriminator.activation": "leaky_relu",
+            "g_optimizer.kind": "sgd", "g_optimizer.lr": 0.01, "g_optimizer.decay": 1e-4,
+            "d_optimizer.kind": "sgd", "d_optimizer.lr": 0.01, "d_optimizer.decay": 1e-4}
 
 
 class Client:
-    def __init__(self, url: str, data: str):
-        self.url, self.data = url, data
+    def __init__(self, url: str, data: str, changes: dict):
+        self.url, self.data, self.changes = url, data, changes
         self.frames: list[tuple[float, int]] = []  # (arrival, epoch)
         self.ids = 0
 
@@ -58,6 +67,8 @@ class Client:
         async with connect(self.url, max_size=None) as ws:
             await ws.recv()  # hello
             await self.request(ws, "data", name=self.data, apply_preset=True)
+            if self.changes:
+                await self.request(ws, "config", changes=self.changes)
             await self.request(ws, "speed", epochs_per_sec=None)
             ready.set()
             await go.wait()
@@ -81,9 +92,10 @@ class Client:
         return (len(kept) - 1) / span, (kept[-1][1] - kept[0][1]) / span
 
 
-async def measure(port: int, n: int, data: str, seconds: float, warmup: float) -> list[tuple[float, float]]:
+async def measure(port: int, n: int, data: str, changes: dict, seconds: float,
+                  warmup: float) -> list[tuple[float, float]]:
     url = f"ws://127.0.0.1:{port}/ws"
-    clients = [Client(url, data) for _ in range(n)]
+    clients = [Client(url, data, changes) for _ in range(n)]
     readies = [asyncio.Event() for _ in clients]
     go = asyncio.Event()
     tasks = [asyncio.create_task(c.run(r, go, seconds + warmup)) for c, r in zip(clients, readies, strict=True)]
@@ -93,7 +105,7 @@ async def measure(port: int, n: int, data: str, seconds: float, warmup: float) -
     return [c.rates(warmup) for c in clients]
 
 
-def stretches(data: str, repeat: int) -> dict[str, float]:
+def stretches(data: str, changes: dict, repeat: int) -> dict[str, float]:
     """Longest single update and longest frame part, in ms (in-process, same preset)."""
     from ganlab import Trainer
     from ganlab.config import merge, nest
@@ -101,7 +113,7 @@ def stretches(data: str, repeat: int) -> dict[str, float]:
     from ganlab.server.image_frames import reference
     from ganlab.server.layers import FrameBuilder
 
-    cfg = merge(nest(dict(image_preset(data))), {"data": data})
+    cfg = merge(merge(nest(dict(image_preset(data))), nest(changes)), {"data": data})
     t = Trainer(cfg)
     reference(data, wait=True)  # built once per process, in a thread, before the first metrics
     t.train(20)
@@ -133,11 +145,13 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--tutorial", action="store_true", help="the numpy tutorial's model, not the preset")
     ap.add_argument("--stretches", action="store_true", help="also time one update and one frame in-process")
     ap.add_argument("--repeat", type=int, default=20, help="tries per stretch")
     args = ap.parse_args()
 
-    print(f"data {args.data}, one worker, {args.seconds:g} s per row after {args.warmup:g} s warm-up")
+    changes = TUTORIAL if args.tutorial else {}
+    print(f"data {args.data} ({'tutorial model' if args.tutorial else 'preset'}), one worker, {args.seconds:g} s per row after {args.warmup:g} s warm-up")
     print(f"{'sessions':>8} {'min fps':>8} {'med fps':>8} {'min it/s':>9} {'med it/s':>9}  "
           f"bar (>= {BAR_FPS:g} fps, >= {BAR_ITS:g} it/s)")
     held = 0
@@ -146,7 +160,7 @@ def main() -> None:
         os.environ["GANLAB_MAX_IMAGE_SESSIONS"] = str(n)
         proc = start_server(port, 1, n)
         try:
-            rates = asyncio.run(measure(port, n, args.data, args.seconds, args.warmup))
+            rates = asyncio.run(measure(port, n, args.data, changes, args.seconds, args.warmup))
         finally:
             proc.terminate()
             proc.wait(10)
@@ -158,7 +172,7 @@ def main() -> None:
               f"{statistics.median(its):>9.1f}  {'PASS' if ok else 'below'}")
     print(f"one core holds {held} {args.data} session{'s' if held != 1 else ''} at the bar")
     if args.stretches:
-        s = stretches(args.data, args.repeat)
+        s = stretches(args.data, changes, args.repeat)
         print(f"longest update {s['update_ms']:.1f} ms (median {s['update_median_ms']:.1f}); "
               f"longest frame part {s['frame_part_ms']:.1f} ms (median {s['frame_part_median_ms']:.1f}), "
               f"of {args.repeat} tries each")

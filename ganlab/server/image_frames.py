@@ -18,17 +18,24 @@ x in [-1, 1], 0 = background, 255 = ink (docs/protocol.md, "Binary frame layout"
 - ``d_grad_image`` (float32, ``GRAD_N`` x h*w): dD/dx at the first fakes of the grid: where D's
   opinion of each pixel pushes G.
 
-Metrics (``IMAGE_METRICS``) come from :mod:`ganlab.metrics.images` on ``METRIC_N`` fakes (the fixed
-noise), at most every ``METRIC_SECONDS`` per session: the classifier reference of a data set is
-built once per process in a thread (a second of work for MNIST), and until it is ready frames carry
-D's means only.
+Metrics come from :mod:`ganlab.metrics.images` on ``METRIC_N`` fakes (the fixed noise), at most
+every ``METRIC_SECONDS`` per session, and OFF the event loop: the Frechet distance on the MNIST
+classifier's 512 features is an eigendecomposition of a 512 x 512 matrix and products of that size
+(50 ms on a quiet core, hundreds under load), far beyond the loop's slices. So a frame that is due
+for metrics draws the fakes (one G pass, on the loop) and hands them to the process's metrics
+thread (numpy releases the GIL in BLAS and LAPACK); the result rides on the next frame after it is
+done, with ``at_epoch`` saying which state it measured, and ``ready`` (set by the session) is called
+so that a paused session sends that frame. The classifier reference of a data set is likewise built
+once per process in that thread. Frames carry D's means (``d_real``, ``d_fake``) always.
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import threading
 import time
+import weakref
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +51,7 @@ BINS = 20
 HIST_N = 256
 GRAD_N = 8
 METRIC_N = 500
-METRIC_SECONDS = 1.0
+METRIC_SECONDS = 2.0
 REFERENCE_SETS = ("digits8", "mnist", "fashion")  # the sets with a shipped classifier
 
 
@@ -77,7 +84,7 @@ def walk_noise(kind: str, dim: int, seed: int, walk_seed: int, steps: int = WALK
 
 _refs: dict[str, concurrent.futures.Future] = {}
 _refs_lock = threading.Lock()
-_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganlab-ref")
+_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganlab-metrics")
 
 
 def _build_reference(name: str):
@@ -113,6 +120,13 @@ class ImageFrameBuilder:
     view: dict[str, Any]
     _reals: tuple = (None, None, None, None)  # (key, uint8 grid, rows for D, their labels)
     metrics_at: float = field(default=-1e9)
+    pending: Any = None  # (future of the image metrics, epoch they measure)
+    ready: Any = None  # WeakMethod called on the loop when the thread's image metrics are done
+
+    def on_ready(self, method) -> None:
+        """Call ``method`` (weakly held: the session owns this builder) on the event loop when
+        image metrics computed in the thread are done, so that a paused session sends them."""
+        self.ready = weakref.WeakMethod(method)
     reals_sent: Any = None  # the data set whose real grid the client already has
 
     def reals(self, t) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -180,16 +194,24 @@ class ImageFrameBuilder:
         if not with_metrics:
             return out, {}
         metrics: dict[str, Any] = {"d_real": float(np.mean(d_real)), "d_fake": float(np.mean(d_fake))}
+        if self.pending is not None and self.pending[0].done():
+            fut, epoch = self.pending
+            self.pending = None
+            if fut.exception() is None:
+                metrics.update(fut.result(), at_epoch=epoch)
         now = time.monotonic()
         ref = reference(t.config.data)
-        if ref is not None and now - self.metrics_at >= METRIC_SECONDS:
+        if ref is not None and self.pending is None and now - self.metrics_at >= METRIC_SECONDS:
             self.metrics_at = now
             yield
             mz = t.viz_noise(METRIC_N)
             ml = None if labels is None else np.arange(METRIC_N) % t.classes
-            x = _sample(t, mz, ml)
-            yield
-            metrics.update(image_metrics(ref, x))
+            x = np.array(_sample(t, mz, ml))  # a copy: training goes on meanwhile
+            fut = _pool.submit(image_metrics, ref, x)
+            self.pending = (fut, t.epoch)
+            if self.ready is not None:
+                loop, ready = asyncio.get_running_loop(), self.ready
+                fut.add_done_callback(lambda _: loop.call_soon_threadsafe(_call, ready))
         return out, metrics
 
 
@@ -204,6 +226,12 @@ def image_metrics(ref, x: np.ndarray) -> dict[str, Any]:
         out["fd_floor"] = m["fd_floor"]["mean"]
     out["nearest_real"] = float(np.mean([r["distance"] for r in m["nearest_real"]]))
     return out
+
+
+def _call(ref) -> None:
+    fn = ref()
+    if fn is not None:
+        fn()
 
 
 def _conditional(t) -> bool:

@@ -125,6 +125,7 @@ class Session(Commands):
         self.id = secrets.token_hex(8)
         self.trainer = Trainer()
         self.frames = FrameBuilder(view={**DEFAULT_VIEW, "fps": settings.default_fps})
+        self.frames.images.on_ready(self.changed)  # image metrics done in their thread: send them
         self._running = False
         self.speed: float | None = None  # target epochs/s; None = as fast as possible
         self.slowmo = {"on": False, "stage_seconds": 1.5}
