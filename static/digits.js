@@ -75,7 +75,7 @@ export class DigitsView {
       <figure class="digit-walk"><figcaption title="G along a path between two noise vectors: linear (top) and spherical (bottom). Click the row for new ends.">Latent walk <span class="muted">linear · spherical</span> <button id="walk-reroll" type="button" title="Draw two new end points">new ends</button></figcaption>
         <canvas id="digit-walk" class="pix" title="Click for new ends"></canvas></figure>
       <div class="digit-d">
-        <figure><figcaption title="Histograms of D's output on 256 real (green) and 256 fake (purple) images: the image analogue of the heatmap">What D thinks <span class="muted">D(x), 0 = fake … 1 = real</span></figcaption><canvas id="digit-dhist"></canvas></figure>
+        <figure><figcaption title="Histograms of D's output on the 64 fakes of the grid (purple) and as many real images (green): the image analogue of the heatmap">What D thinks <span class="muted">D(x), 0 = fake … 1 = real</span></figcaption><canvas id="digit-dhist"></canvas></figure>
         <figure><figcaption title="dD/dx on the first fakes of the grid: green pixels would look more real with more ink, purple with less. This is where G is pushed.">Where G is pushed <span class="muted">dD/dx</span></figcaption><canvas id="digit-dgrad" class="pix"></canvas></figure>
       </div>
       <figure class="digit-classes"><figcaption id="digit-summary">Classes: waiting for the classifier…</figcaption><canvas id="digit-classes"></canvas></figure>

@@ -20,6 +20,7 @@ const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
 const THUMB_LAYERS = ["real", "fake", "heatmap", "noise", "manifold"]; // the graph always needs these
 const STAGE_SECONDS = [0.3, 0.75, 1.5, 3];
+const IMAGE_FPS = 20; // frames per second the page asks for on image data
 
 const app = window.ganlab = {
   state: new State(), session: null, running: false, slowmo: false, stage: null,
@@ -421,12 +422,14 @@ function sendView() {
   if (!app.session?.connected) return;
   const want = new Set([...state.get("layers"), ...THUMB_LAYERS]);
   if (app.slowmo) want.add("g_grad");
+  // Image frames cost about a training update each (mostly G's passes): 20 a second are smooth
+  // and leave the session's share to training; 2D frames keep the server's default rate.
   if (app.imageMode) {
     for (const l of IMAGE_LAYERS) want.add(l);
-    ask("view", {layers: [...want], ...app.walk}).catch(() => {});
+    ask("view", {layers: [...want], ...app.walk, fps: Math.min(IMAGE_FPS, app.defaultFps)}).catch(() => {});
     return;
   }
-  ask("view", {layers: [...want], extent: dv.target()}).catch(() => {});
+  ask("view", {layers: [...want], extent: dv.target(), fps: app.defaultFps}).catch(() => {});
 }
 // The view widened or narrowed (extent.js): the server grids the heatmap for the new extent.
 dv.onExtent = (extent) => { if (app.session?.connected) ask("view", {extent}).catch(() => {}); };
@@ -728,6 +731,7 @@ function onFrame({meta, layers}) {
 }
 
 async function onHello(msg) {
+  app.defaultFps = msg.view?.fps ?? 30; // the server's frame rate for 2D views
   app.ready = false; // true once the URL's experiment is in place (tests wait for it)
   setConn("connected", "ok");
   say("");

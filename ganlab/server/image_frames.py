@@ -13,8 +13,9 @@ x in [-1, 1], 0 = background, 255 = ink (docs/protocol.md, "Binary frame layout"
   sin((1 - t) w) / sin(w) z_a + sin(t w) / sin(w) z_b, cos w = z_a.z_b / (|z_a| |z_b|)
   (Shoemake's slerp, White 2016), the ends drawn from the noise distribution with the view's
   ``walk_seed``;
-- ``d_hist`` (float32, 2 x ``BINS``): counts of D's displayed output in [0, 1] on ``HIST_N`` real
-  images (row 0) and ``HIST_N`` fakes (row 1), the image analogue of the 2D heatmap;
+- ``d_hist`` (float32, 2 x ``BINS``): counts of D's displayed output in [0, 1] on as many real
+  images (row 0) as the grid has fakes, and on the grid's fakes (row 1), the image analogue of the
+  2D heatmap;
 - ``d_grad_image`` (float32, ``GRAD_N`` x h*w): dD/dx at the first fakes of the grid: where D's
   opinion of each pixel pushes G.
 
@@ -48,7 +49,7 @@ IMAGE_LAYERS = ("fakes_grid", "reals_grid", "walk", "d_hist", "d_grad_image")
 GRID, GRID_COLS = 64, 8
 WALK = 10
 BINS = 20
-HIST_N = 256
+HIST_N = 256  # real images kept for D's histogram (the grid uses the first 64 or 80)
 GRAD_N = 8
 METRIC_N = 500
 METRIC_SECONDS = 2.0
@@ -95,15 +96,23 @@ def _build_reference(name: str):
     return ref
 
 
-def reference(name: str, wait: bool = False):
-    """The :class:`ImageReference` of a built-in set, or None while it is being built (in a
-    thread: the first session on a set must not stall the loop) or when the set has none."""
+def reference_future(name: str) -> concurrent.futures.Future | None:
+    """The future of a built-in set's :class:`ImageReference` (built once per process, in the
+    metrics thread: the first session on a set must not stall the loop), None if it has none."""
     if name not in REFERENCE_SETS:
         return None
     with _refs_lock:
         fut = _refs.get(name)
         if fut is None:
             fut = _refs[name] = _pool.submit(_build_reference, name)
+    return fut
+
+
+def reference(name: str, wait: bool = False):
+    """The set's reference, or None while it is being built (``wait``: block until it is)."""
+    fut = reference_future(name)
+    if fut is None:
+        return None
     if wait:
         return fut.result()
     if not fut.done() or fut.exception() is not None:
@@ -122,6 +131,7 @@ class ImageFrameBuilder:
     metrics_at: float = field(default=-1e9)
     pending: Any = None  # (future of the image metrics, epoch they measure)
     ready: Any = None  # WeakMethod called on the loop when the thread's image metrics are done
+    _waiting: Any = None  # the future ``ready`` waits for
 
     def on_ready(self, method) -> None:
         """Call ``method`` (weakly held: the session owns this builder) on the event loop when
@@ -178,10 +188,11 @@ class ImageFrameBuilder:
         d_real = d_fake = None
         if "d_hist" in want or with_metrics:
             yield
-            fz = t.viz_noise(HIST_N)
-            fl = None if labels is None else np.arange(HIST_N) % t.classes
-            d_real = _discriminate(t, real_rows, real_labels)
-            d_fake = _discriminate(t, _sample(t, fz, fl), fl)
+            # The grid's own fakes and as many real images: no extra pass of G (a frame of the
+            # MNIST tutorial's model costs about what a training update does, mostly in G).
+            k = len(fakes)
+            d_real = _discriminate(t, real_rows[:k], None if real_labels is None else real_labels[:k])
+            d_fake = _discriminate(t, fakes, labels)
             if "d_hist" in want:
                 edges = np.linspace(0.0, 1.0, BINS + 1)
                 out["d_hist"] = np.vstack([np.histogram(d_real, edges)[0], np.histogram(d_fake, edges)[0]]
@@ -201,6 +212,8 @@ class ImageFrameBuilder:
                 metrics.update(fut.result(), at_epoch=epoch)
         now = time.monotonic()
         ref = reference(t.config.data)
+        if ref is None and self.ready is not None and (fut := reference_future(t.config.data)) is not None:
+            self._when_done(fut)  # the reference is being built: a frame then starts the metrics
         if ref is not None and self.pending is None and now - self.metrics_at >= METRIC_SECONDS:
             self.metrics_at = now
             yield
@@ -210,9 +223,16 @@ class ImageFrameBuilder:
             fut = _pool.submit(image_metrics, ref, x)
             self.pending = (fut, t.epoch)
             if self.ready is not None:
-                loop, ready = asyncio.get_running_loop(), self.ready
-                fut.add_done_callback(lambda _: loop.call_soon_threadsafe(_call, ready))
+                self._when_done(fut)
         return out, metrics
+
+    def _when_done(self, fut: concurrent.futures.Future) -> None:
+        """Call ``ready`` on this loop when ``fut`` is done (once per future)."""
+        if fut is self._waiting:
+            return
+        self._waiting = fut
+        loop, ready = asyncio.get_running_loop(), self.ready
+        fut.add_done_callback(lambda _: loop.call_soon_threadsafe(_call, ready))
 
 
 def image_metrics(ref, x: np.ndarray) -> dict[str, Any]:
