@@ -214,22 +214,29 @@ class Commands:
             return {}
         return self.restore_with(lambda t: t.restore(msg.snapshot), msg.id)
 
-    def on_restore_bytes(self, data: bytes) -> tuple[Any, dict]:
-        """The announced binary restore: (its id, the ack's fields); raises ProtocolError."""
+    def take_incoming(self, data: bytes) -> Any:
+        """The id of the announced binary restore that ``data`` is; ProtocolError if its length
+        is not the announced one."""
         mid, size = self.incoming
         self.incoming = None
         if len(data) != size:
             raise m.ProtocolError("bad_snapshot", f"restore.binary: {size} bytes announced, "
                                   f"{len(data)} received", mid)
-        return mid, self.restore_with(lambda t: snapshots.restore_bytes(t, data), mid)
+        return mid
 
     def restore_with(self, restore, mid: Any) -> dict:
         """Restore the trainer with ``restore(trainer)`` and return the ack's fields."""
-        t = self.trainer
         try:
-            restore(t)  # validates everything first: a refusal changes nothing
+            restore(self.trainer)  # validates everything first: a refusal changes nothing
         except ValueError as e:
-            raise m.ProtocolError("bad_snapshot", str(e), mid) from None
+            return self.restored(mid, e)
+        return self.restored(mid)
+
+    def restored(self, mid: Any, failed: ValueError | None = None) -> dict:
+        """After a restore: the ack's fields, or ProtocolError(bad_snapshot) if it ``failed``."""
+        if failed is not None:
+            raise m.ProtocolError("bad_snapshot", str(failed), mid) from None
+        t = self.trainer
         self.stage = 0
         if not t.status.ok:
             self.running = False

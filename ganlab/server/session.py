@@ -36,6 +36,7 @@ from starlette.websockets import WebSocket
 from ganlab import Trainer, __version__
 
 from . import messages as m
+from . import snapshots
 from .commands import D_UPDATE, G_UPDATE, STAGES, Commands
 from .frames import dumps, dumps_parts, encode
 from .image_slots import frame_extras, pace
@@ -560,10 +561,18 @@ class Session(Commands):
     async def handle_bytes(self, data: bytes) -> None:
         """The binary message of an announced restore: restore it and send the one reply."""
         async with self.busy:
-            with self._wanting(), self._charged():
+            with self._wanting():
                 try:
-                    mid, reply = self.on_restore_bytes(data)
-                    out = dumps({"type": "ack", "id": mid, **reply})
+                    mid = self.take_incoming(data)
+                    # Decoding and checking megabytes of state takes 0.1-0.3 s: in a thread, with
+                    # the trainer held (busy) so that nothing else touches it meanwhile.
+                    try:
+                        await asyncio.to_thread(snapshots.restore_bytes, self.trainer, data)
+                        failed = None
+                    except ValueError as e:
+                        failed = e
+                    with self._charged():
+                        out = dumps({"type": "ack", "id": mid, **self.restored(mid, failed)})
                 except m.ProtocolError as e:
                     out = dumps(error(e.id, e.code, e.message))
                 except Exception as e:  # a bug must cost one reply, not the session
