@@ -250,31 +250,37 @@ export class Picker {
   constructor(root, distributions, onPick) {
     this.root = root;
     this.buttons = {};
+    this.onPick = onPick;
     root.innerHTML = "";
-    for (const d of distributions) {
-      const b = document.createElement("button");
-      b.className = "dist";
-      b.id = `data-${d.name}`;
-      b.title = d.description || d.label || d.name;
-      b.dataset.name = d.name;
-      const c = document.createElement("canvas");
-      c.width = c.height = 96;
-      b.appendChild(c);
-      b.insertAdjacentHTML("beforeend", `<span>${escapeHtml(d.label || d.name)}</span>`);
-      b.addEventListener("click", () => onPick(d.name));
-      root.appendChild(b);
-      this.buttons[d.name] = {b, c};
-      const pts = d.preview || d.samples || cachedIcon(d.name);
-      if (d.kind === "images") {
-        // Image sets: four real images from the schema; a set that is not installed says why.
-        drawDigits(c, d.preview_images, d.image_shape);
-        this.buttons[d.name].preset = true;
-        if (!d.available) { b.disabled = true; b.classList.add("unavailable"); b.title = d.unavailable || "not available"; }
-      } else if (d.name === "drawn") drawPencil(c);
-      else if (d.name === "points") drawUpload(c);
-      else if (Array.isArray(pts) && pts.length) { drawIcon(c, pts); this.buttons[d.name].preset = true; }
-      else drawUnknown(c);
-    }
+    for (const d of distributions) this.add(d);
+  }
+
+  /** A button for distribution `d` (also for an image set uploaded later). */
+  add(d) {
+    const root = this.root, onPick = this.onPick;
+    this.buttons[d.name]?.b.remove();
+    const b = document.createElement("button");
+    b.className = "dist";
+    b.id = `data-${d.name}`;
+    b.title = d.description || d.label || d.name;
+    b.dataset.name = d.name;
+    const c = document.createElement("canvas");
+    c.width = c.height = 96;
+    b.appendChild(c);
+    b.insertAdjacentHTML("beforeend", `<span>${escapeHtml(d.label || d.name)}</span>`);
+    b.addEventListener("click", () => onPick(d.name));
+    root.appendChild(b);
+    this.buttons[d.name] = {b, c};
+    const pts = d.preview || d.samples || cachedIcon(d.name);
+    if (d.kind === "images") {
+      // Image sets: four real images from the schema; a set that is not installed says why.
+      drawDigits(c, d.preview_images, d.image_shape);
+      this.buttons[d.name].preset = true;
+      if (!d.available) { b.disabled = true; b.classList.add("unavailable"); b.title = d.unavailable || "not available"; }
+    } else if (d.name === "drawn") drawPencil(c);
+    else if (d.name === "points") drawUpload(c);
+    else if (Array.isArray(pts) && pts.length) { drawIcon(c, pts); this.buttons[d.name].preset = true; }
+    else drawUnknown(c);
   }
 
   select(name) { for (const [n, {b}] of Object.entries(this.buttons)) b.classList.toggle("selected", n === name); }

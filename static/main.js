@@ -50,7 +50,7 @@ function rerollWalk() {
   if (app.session?.connected) ask("view", app.walk).catch(() => {});
 }
 /** Whether a distribution is an image set (the schema's `kind`). */
-const isImageData = (name) => app.dists.find((d) => d.name === name)?.kind === "images";
+const isImageData = (name) => app.dists.find((d) => d.name === name)?.kind === "images" || /^upload-[0-9a-f]{12}$/.test(name);
 
 const presenter = app.presenter = new Presenter($("presenter"));
 trackHeader($("bar"));
@@ -186,10 +186,10 @@ function showImageMode(on, dist) {
   if (app.session) app.session.binarySnapshots = on;
   if (on) {
     digits.classNames = dist?.classes || null;
-    app.classes = dist?.classes?.length || 10;
-    const sh = shapes(app.server, dist?.image_shape ? dist.image_shape[0] * dist.image_shape[1] : "?", app.classes);
-    graph.setShapes?.(sh);
-  } else graph.setShapes?.(null);
+    app.classes = dist?.classes?.length || app.lastMeta?.classes || 10;
+    const shape = dist?.image_shape || app.lastMeta?.image;
+    graph.setShapes(shapes(app.server, shape ? shape[0] * shape[1] : "?", app.classes));
+  } else graph.setShapes(null);
   if (on !== was) sendView();
 }
 
@@ -694,6 +694,34 @@ $("file-points").addEventListener("change", guard(async () => {
   say(`Imported ${pts.length} points from ${f.name}${reply.fitted ? " (rescaled into the unit square)" : ""}`);
 }));
 
+// An image set of the user's own (IDX or NPZ), read by the server's image loaders (POST
+// /api/images): the same rules and messages as `load_images`. Two files = IDX images + labels.
+$("import-images").addEventListener("click", () => $("file-images").click());
+$("file-images").addEventListener("change", guard(async () => {
+  const files = [...$("file-images").files];
+  $("file-images").value = "";
+  if (!files.length) return;
+  if (files.length > 2) { say("Choose one .npz file, or an IDX images file with its IDX labels file.", "error"); return; }
+  // The labels file of an IDX pair: the one named like labels (else the smaller).
+  files.sort((a, b) => (/label/i.test(a.name) - /label/i.test(b.name)) || (b.size - a.size));
+  const [images, labels] = files;
+  const q = new URLSearchParams({name: images.name});
+  if (labels) { q.set("labels", labels.name); q.set("split", String(images.size)); }
+  say(`Reading ${images.name}${labels ? ` and ${labels.name}` : ""}…`, "sticky");
+  let reply;
+  try {
+    const r = await fetch(`/api/images?${q}`, {method: "POST", body: labels ? new Blob([images, labels]) : images});
+    reply = await r.json();
+    if (!r.ok) { say(reply.error || `${images.name}: HTTP ${r.status}`, "error"); return; }
+  } catch (e) { say(`${images.name}: ${e.message}`, "error"); return; }
+  const d = {...reply, description: `${reply.label}: ${reply.n} images of ${reply.image_shape.join(" x ")}, ${reply.classes.length} classes (your file)`};
+  app.dists = [...app.dists.filter((x) => x.name !== d.name), d];
+  app.picker.add(d);
+  showEmptyDrawing(false);
+  await sendData(d.name, null, $("apply-preset").checked);
+  say(`Imported ${reply.n} images of ${reply.image_shape.join(" x ")} from ${images.name}${labels ? ` with ${labels.name}` : ""}`);
+}));
+
 // --- session -------------------------------------------------------------------------------------
 function onFrame({meta, layers}) {
   app.frames++;
@@ -704,6 +732,10 @@ function onFrame({meta, layers}) {
   $("eps").textContent = !Number.isFinite(eps) ? "0" : eps >= 100 ? eps.toFixed(0) : eps.toFixed(1);
   if (meta.image) { // image data: the digits views
     if (!app.imageMode) return; // a frame of image data sent before the page switched views
+    if (!app.dists.some((d) => d.name === app.server.data) && !$("shape-generator")?.textContent.endsWith(String(meta.image[0] * meta.image[1]))) {
+      app.classes = meta.classes; // an uploaded set named by a link: its shape comes with the frames
+      graph.setShapes(shapes(app.server, meta.image[0] * meta.image[1], meta.classes));
+    }
     digits.setFrame(meta, layers);
     graph.update({}, meta.losses);
     paintGraphThumbs(graph.thumbs, meta, digits.frame.layers);

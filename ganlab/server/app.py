@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from ganlab import __version__
 
-from . import balance, logs, pointfiles, trained
+from . import balance, image_uploads, logs, pointfiles, trained
 from .frames import dumps
 from .origins import HostCheck, origin_allowed, served_hosts
 from .schema import build_schema
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(trained.router)  # GET /api/trained/<name>
     pointfiles.register(app)  # POST /api/points: the page's point-file import
+    image_uploads.register_route(app)  # POST /api/images: the page's image-set import
 
     @app.websocket("/ws")
     async def ws_endpoint(ws: WebSocket):

@@ -15,8 +15,8 @@ from ganlab.config import check_numbers, config_dump, make_config, merge, nest, 
 from ganlab.data import DISTRIBUTIONS
 from ganlab.data.images import IMAGE_SETS
 
+from . import image_uploads, snapshots
 from . import messages as m
-from . import snapshots
 from .image_data import image_preset, is_image_set
 from .layers import FrameBuilder
 from .replies import ConfigEcho
@@ -111,7 +111,7 @@ class Commands:
         """A new distribution (or new parameters) starts a new experiment, as ``reset`` does,
         unless the message says ``keep``: then only the data changes and training carries on."""
         dist = DISTRIBUTIONS.get(msg.name)
-        image = is_image_set(msg.name)
+        image = image_uploads.ensure(msg.name) or is_image_set(msg.name)
         if dist is None and not image:
             raise m.ProtocolError(
                 "bad_data", f"data.name: unknown distribution {short(msg.name)}; choose one of "
@@ -148,6 +148,7 @@ class Commands:
             # The wire is strict ("3" is not a number, 1 not a boolean, 7.0 not an integer);
             # Trainer.update (the Python API) is lax, so check first, then apply.
             nested = nest(changes)
+            image_uploads.ensure(nested.get("data"))  # an uploaded set stored by another worker
             make_config(merge(config_dump(old), nested), strict=True)
             check_numbers(nested.get("data_params"))
             notes = t.update(changes)  # refuses bad data before it changes anything
@@ -212,6 +213,8 @@ class Commands:
         if msg.binary is not None:
             self.incoming = (msg.id, msg.binary)  # the reply follows the binary message
             return {}
+        config = msg.snapshot.get("config")
+        image_uploads.ensure(config.get("data") if isinstance(config, dict) else None)
         return self.restore_with(lambda t: t.restore(msg.snapshot), msg.id)
 
     def take_incoming(self, data: bytes) -> Any:

@@ -42,11 +42,14 @@ def image_distribution(name: str) -> dict[str, Any]:
 
 
 def image_preset(name: str) -> dict[str, Any]:
-    """The recommended hyperparameters of an image set (dotted keys), {} if none is defined."""
+    """The recommended hyperparameters of an image set (dotted keys), {} if none is defined. An
+    uploaded set takes the preset of the built-in set of its size (8x8 digits or MNIST)."""
     try:
         from ganlab.data.presets import image_preset as preset
     except ImportError:
         return {}
+    if name.startswith("upload-") and name in IMAGE_SETS:
+        name = "digits8" if IMAGE_SETS[name]["side"] <= 8 else "mnist"
     return dict(preset(name) or {})
 
 

@@ -17,7 +17,12 @@ def restore_bytes(t: Trainer, data: bytes) -> None:
     ValueError (naming what is wrong) leaves the trainer as it was."""
     from ganlab.snapshot_bin import decode
 
-    t.restore(decode(data))
+    from .image_uploads import ensure
+
+    snap = decode(data)
+    config = snap.get("config") if isinstance(snap, dict) else None
+    ensure(config.get("data") if isinstance(config, dict) else None)  # an uploaded set, if named
+    t.restore(snap)
 
 
 __all__ = ["restore_bytes", "to_bytes"]
