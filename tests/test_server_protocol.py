@@ -595,6 +595,10 @@ def fast():
         yield c, Conn(ws)
 
 
+# Fields whose non-default value is valid only with other fields (the session's data is 2D).
+CROSS_FIELD = {"conditional": "needs labelled image data"}
+
+
 def test_every_config_field_is_strictly_typed(fast):
     """Every field of the schema: each wrong JSON type is refused naming the field, and the
     config stays as it was; a valid value is accepted (a number field takes an integer)."""
@@ -609,6 +613,10 @@ def test_every_config_field_is_strictly_typed(fast):
             assert e["message"].startswith(f"config.{f['path']}:"), (f["path"], bad, e)
             assert conn.ok("config", changes={})["config"] == before, (f["path"], bad)
         good = _valid(f)
+        if f["path"] in CROSS_FIELD:  # its other value needs other fields too: refused by name
+            e = conn.fail("config", "bad_message", changes={f["path"]: good})
+            assert e["message"].startswith(f"config.{f['path']}: {CROSS_FIELD[f['path']]}"), e
+            continue
         ack = conn.ok("config", changes={f["path"]: good})
         got = ack["config"]
         for part in f["path"].split("."):

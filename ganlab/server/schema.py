@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from ganlab import Config, __version__
-from ganlab.config import flat_fields
+from ganlab.config import LIMITS, flat_fields
 from ganlab.data import DISTRIBUTIONS, DataError, make_sampler, trained_names
 from ganlab.data.images import IMAGE_SETS
 from ganlab.losses import LOSSES
@@ -73,6 +73,8 @@ def config_fields() -> list[dict[str, Any]]:
         for part in path.split("."):
             d = d[part]
         f = field_schema(path, info, d)
+        if path in LIMITS:  # caps that depend on the kind of data: the page's 2D inputs keep theirs
+            f["maximum"], f["maximum_images"] = LIMITS[path]
         if path == "data":
             f["choices"] = [*DISTRIBUTIONS, *IMAGE_SETS]
         elif path == "loss":
