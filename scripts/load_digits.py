@@ -45,8 +45,8 @@ TUTORIAL = {"noise_dim": 100, "batch_size": 100, "k_d": 1, "k_g": 1,
 
 
 class Client:
-    def __init__(self, url: str, data: str, changes: dict):
-        self.url, self.data, self.changes = url, data, changes
+    def __init__(self, url: str, data: str, changes: dict, fps: int):
+        self.url, self.data, self.changes, self.fps = url, data, changes, fps
         self.frames: list[tuple[float, int]] = []  # (arrival, epoch)
         self.ids = 0
 
@@ -70,6 +70,7 @@ class Client:
             if self.changes:
                 await self.request(ws, "config", changes=self.changes)
             await self.request(ws, "speed", epochs_per_sec=None)
+            await self.request(ws, "view", fps=self.fps)
             ready.set()
             await go.wait()
             await self.request(ws, "play")
@@ -92,10 +93,10 @@ class Client:
         return (len(kept) - 1) / span, (kept[-1][1] - kept[0][1]) / span
 
 
-async def measure(port: int, n: int, data: str, changes: dict, seconds: float,
+async def measure(port: int, n: int, data: str, changes: dict, fps: int, seconds: float,
                   warmup: float) -> list[tuple[float, float]]:
     url = f"ws://127.0.0.1:{port}/ws"
-    clients = [Client(url, data, changes) for _ in range(n)]
+    clients = [Client(url, data, changes, fps) for _ in range(n)]
     readies = [asyncio.Event() for _ in clients]
     go = asyncio.Event()
     tasks = [asyncio.create_task(c.run(r, go, seconds + warmup)) for c, r in zip(clients, readies, strict=True)]
@@ -153,6 +154,7 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--fps", type=int, default=20, help="view fps each client asks for (the page asks 20)")
     ap.add_argument("--tutorial", action="store_true", help="the numpy tutorial's model, not the preset")
     ap.add_argument("--stretches", action="store_true", help="also time one update and one frame in-process")
     ap.add_argument("--repeat", type=int, default=20, help="tries per stretch")
@@ -160,7 +162,8 @@ def main() -> None:
 
     changes = TUTORIAL if args.tutorial else {}
     model = "tutorial model" if args.tutorial else "preset"
-    print(f"data {args.data} ({model}), one worker, {args.seconds:g} s per row after {args.warmup:g} s warm-up")
+    print(f"data {args.data} ({model}), one worker, views at {args.fps} fps, {args.seconds:g} s per row "
+          f"after {args.warmup:g} s warm-up")
     print(f"{'sessions':>8} {'min fps':>8} {'med fps':>8} {'min it/s':>9} {'med it/s':>9}  "
           f"bar (>= {BAR_FPS:g} fps, >= {BAR_ITS:g} it/s)")
     held = 0
@@ -169,7 +172,7 @@ def main() -> None:
         os.environ["GANLAB_MAX_IMAGE_SESSIONS"] = str(n)
         proc = start_server(port, 1, n)
         try:
-            rates = asyncio.run(measure(port, n, args.data, changes, args.seconds, args.warmup))
+            rates = asyncio.run(measure(port, n, args.data, changes, args.fps, args.seconds, args.warmup))
         finally:
             proc.terminate()
             proc.wait(10)
