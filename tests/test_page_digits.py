@@ -134,3 +134,27 @@ def test_import_an_image_set_of_your_own(ui, tmp_path, monkeypatch):
     pg.set_input_files("#file-images", str(bad))
     pg.wait_for_function("document.getElementById('status').textContent.startsWith('bad.npz: not an NPZ file')")
     assert pg.evaluate("window.ganlab.server.data") == name  # nothing changed
+
+
+def test_save_and_load_an_image_model_as_a_binary_state_file(ui, tmp_path):
+    pg = open_digits(ui)
+    for n in range(2):
+        pg.click("#step-both")
+        pg.wait_for_function(f"Number(document.getElementById('epoch').textContent) === {n + 1}")
+    with pg.expect_download() as dl:
+        pg.click("#save-state")
+    path = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(path)
+    assert path.suffix == ".ganlab" and path.read_bytes()[:8] == b"GANLABSN"
+    grid = pg.evaluate(GRID_JS, "digit-fakes")
+    pg.click("#reset")
+    pg.wait_for_function("document.getElementById('epoch').textContent === '0'")
+    pg.set_input_files("#file-state", str(path))
+    pg.wait_for_function("document.getElementById('status').textContent.startsWith('Loaded')")
+    assert epoch(pg) == 2
+    pg.wait_for_function(f"(() => {{ const f = {GRID_JS}; return f('digit-fakes') === {grid!r}; }})()")
+    bad = tmp_path / "bad.ganlab"
+    bad.write_bytes(b"GANLABSN" + bytes(40))
+    pg.set_input_files("#file-state", str(bad))
+    pg.wait_for_function("document.getElementById('status').textContent.startsWith('restore: ')")
+    assert epoch(pg) == 2  # refused: nothing changed
