@@ -69,16 +69,16 @@ export class DigitsView {
     this.root = root;
     root.innerHTML = `
       <div class="digit-grids">
-        <figure><figcaption title="G on the same noise vectors every frame: watch them turn from grey fog into digits">Generated <span class="muted">(fixed noise)</span></figcaption><canvas id="digit-fakes" class="pix"></canvas></figure>
-        <figure><figcaption>Real samples</figcaption><canvas id="digit-reals" class="pix"></canvas></figure>
+        <figure><figcaption title="G on the same noise vectors every frame: watch them turn from grey fog into digits">Generated <span class="muted">(fixed noise)</span></figcaption><canvas id="digit-fakes" role="img" aria-label="Generated images from fixed noise" class="pix"></canvas></figure>
+        <figure><figcaption>Real samples</figcaption><canvas id="digit-reals" role="img" aria-label="Real images" class="pix"></canvas></figure>
       </div>
       <figure class="digit-walk"><figcaption title="G along a path between two noise vectors: linear (top) and spherical (bottom). Click the row for new ends.">Latent walk <span class="muted">linear · spherical</span> <button id="walk-reroll" type="button" title="Draw two new end points">new ends</button></figcaption>
-        <canvas id="digit-walk" class="pix" title="Click for new ends"></canvas></figure>
+        <canvas id="digit-walk" role="img" aria-label="Latent walk: linear and spherical paths between two noise vectors; click for new ends" class="pix" title="Click for new ends"></canvas></figure>
       <div class="digit-d">
-        <figure><figcaption title="Histograms of D's output on the 64 fakes of the grid (purple) and as many real images (green): the image analogue of the heatmap">What D thinks <span class="muted">D(x), 0 = fake … 1 = real</span></figcaption><canvas id="digit-dhist"></canvas></figure>
-        <figure><figcaption title="dD/dx on the first fakes of the grid: green pixels would look more real with more ink, purple with less. This is where G is pushed.">Where G is pushed <span class="muted">dD/dx</span></figcaption><canvas id="digit-dgrad" class="pix"></canvas></figure>
+        <figure><figcaption title="Histograms of D's output on the 64 fakes of the grid (purple) and as many real images (green): the image analogue of the heatmap">What D thinks <span class="muted">D(x), 0 = fake … 1 = real</span></figcaption><canvas id="digit-dhist" role="img" aria-label="Histograms of D's output on real and fake images"></canvas></figure>
+        <figure><figcaption title="dD/dx on the first fakes of the grid: green pixels would look more real with more ink, purple with less. This is where G is pushed.">Where G is pushed <span class="muted">dD/dx</span></figcaption><canvas id="digit-dgrad" role="img" aria-label="D's gradient on fake images" class="pix"></canvas></figure>
       </div>
-      <figure class="digit-classes"><figcaption id="digit-summary">Classes: waiting for the classifier…</figcaption><canvas id="digit-classes"></canvas></figure>
+      <figure class="digit-classes"><figcaption id="digit-summary">Classes: waiting for the classifier…</figcaption><canvas id="digit-classes" role="img" aria-label="Class histogram of the generated images"></canvas></figure>
       <p id="capped-notice" class="capped" role="status" hidden></p>`;
     this.$ = (id) => root.querySelector(`#${id}`);
     const reroll = () => onReroll();
@@ -213,12 +213,23 @@ export function paintGraphThumbs(thumbs, meta, layers) {
       }
     }
   }
-  for (const id of ["noise", "generator"]) {
-    const c = thumbs[id];
-    if (!c) continue;
-    // No 2D picture of these for images: a strip of the noise vector / G's shapes say it.
-    const ctx = c.getContext("2d");
+  if (thumbs.generator && layers.walk) {
+    // G's thumbnail: the start, middle and end of the latent walk (what G does along a path).
+    const t = document.createElement("canvas");
+    paintImages(t, layers.walk.data.subarray(0, 10 * n), 10, h, w, 10);
+    const c = thumbs.generator, ctx = c.getContext("2d");
     ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, c.width, c.height);
+    ctx.imageSmoothingEnabled = false;
+    const s = c.width / 3;
+    for (const [k, j] of [[0, 0], [1, 5], [2, 9]]) ctx.drawImage(t, j * (w + 1), 0, w, h, k * s, (c.height - s) / 2, s - 2, s - 2);
+  }
+  if (thumbs.noise) {
+    // No picture of a 100-dimensional z: its size, as the graph's G shape says.
+    const c = thumbs.noise, ctx = c.getContext("2d");
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, c.width, c.height);
+    ctx.fillStyle = "#555"; ctx.font = `${Math.round(c.width / 3.2)}px system-ui, sans-serif`;
+    ctx.textAlign = "center"; ctx.textBaseline = "middle";
+    ctx.fillText(`z: ${meta.noise_dim ?? "?"}`, c.width / 2, c.height / 2);
   }
 }
 

@@ -738,7 +738,7 @@ function onFrame({meta, layers}) {
     }
     digits.setFrame(meta, layers);
     graph.update({}, meta.losses);
-    paintGraphThumbs(graph.thumbs, meta, digits.frame.layers);
+    paintGraphThumbs(graph.thumbs, {...meta, noise_dim: app.server.noise_dim}, digits.frame.layers);
     charts.add(meta);
     if (meta.stage && app.slowmo) { app.stage = meta.stage; graph.setStage(meta.stage); }
     return;
