@@ -190,7 +190,27 @@ function showImageMode(on, dist) {
     const shape = dist?.image_shape || app.lastMeta?.image;
     graph.setShapes(shapes(app.server, shape ? shape[0] * shape[1] : "?", app.classes));
   } else graph.setShapes(null);
+  showImagePresets(on ? dist?.presets : null);
   if (on !== was) sendView();
+}
+
+const PRESET_LABELS = {recommended: ["Recommended settings", "The settings that capture every class on this set (measured)"],
+  collapse: ["Settings that collapse", "For teaching: G's learning rate far above D's, so G writes only a few classes (watch the class histogram)"]};
+/** The image set's named presets as buttons: each loads its settings (and restarts). */
+function showImagePresets(presets) {
+  const box = $("image-presets");
+  const names = Object.keys(presets || {});
+  box.hidden = !names.length;
+  box.innerHTML = names.length ? '<span class="muted">Load:</span> ' : "";
+  for (const name of names) {
+    const [label, title] = PRESET_LABELS[name] || [name, ""];
+    const b = document.createElement("button");
+    b.id = `preset-${name}`;
+    b.textContent = label;
+    b.title = title;
+    b.addEventListener("click", () => sendConfig(flatten(presets[name])));
+    box.appendChild(b);
+  }
 }
 
 $("data-params-apply").addEventListener("click", () => {

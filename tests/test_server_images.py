@@ -13,6 +13,8 @@ import pytest
 from test_server_live import Client, start, stop
 from test_server_protocol import Conn, client  # noqa: F401  (fixture)
 
+from ganlab.server.image_data import image_preset
+
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -116,6 +118,12 @@ def test_switching_between_points_and_images_resets_the_kind_limited_fields(icon
     assert wide["generator"]["units"] == 256
     back = c.ok("data", name="ring")["config"]  # 256 units would be refused for 2D data
     assert back["generator"]["units"] == 8 and back["noise_dim"] == 2
+    # A preset applies over the kind's defaults (it sets what it names, e.g. the width).
+    preset = image_preset("mnist")
+    if preset:
+        cfg = c.ok("data", name="mnist", apply_preset=True)["config"]
+        assert cfg["generator"]["units"] == preset["generator"]["units"] != 8
+        assert cfg["noise_dim"] == preset["noise_dim"]
     c.fail("data", "bad_data", name="mnist", params={"x": 1})
     c.fail("data", "bad_data", name="nope")
 

@@ -121,14 +121,15 @@ class Commands:
                                   "parameters", msg.id)
         changes: dict[str, Any] = {"data": msg.name, "data_params": msg.params or {}}
         t = self.trainer
+        base: dict[str, Any] = {}
         if is_image_set(t.config.data) != image:
             # Another kind of data (points <-> images): the fields whose range depends on the
             # kind start from their defaults, so a 2D config never meets MNIST and back.
             defaults = config_dump(Config())
-            changes = merge(nest({f: _get(defaults, f) for f in KIND_FIELDS}), changes)
-        if msg.apply_preset:
-            preset = image_preset(msg.name) if image else dist.preset
-            changes = merge(nest(dict(preset)), changes)
+            base = nest({f: _get(defaults, f) for f in KIND_FIELDS})
+        if msg.apply_preset:  # the preset over those defaults, the data over both
+            base = merge(base, nest(dict(image_preset(msg.name) if image else dist.preset)))
+        changes = merge(base, changes)
         before = (t.config.data, t.config.data_params)
         reply = self._update(changes, msg.id, "data")
         if not msg.keep and not reply["restarted"] and (t.config.data, t.config.data_params) != before:

@@ -7,6 +7,7 @@ Fashion-MNIST when Debian's package is installed); the engine trains on them by 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ def image_distribution(name: str) -> dict[str, Any]:
     out = {"name": name, "label": info["label"], "kind": "images",
            "description": f"{info['label']}: {side}x{side} images, {len(info['classes'])} classes. "
                           f"{info['source']} ({info['licence']})",
-           "preset": image_preset(name), "has_modes": False, "takes_params": False,
+           "preset": image_preset(name), "presets": image_presets(name), "has_modes": False, "takes_params": False,
            "default_params": None, "preview": None, "trained": False,
            "image_shape": [side, side], "classes": list(info["classes"]),
            "available": True, "unavailable": None, "preview_images": None}
@@ -41,16 +42,22 @@ def image_distribution(name: str) -> dict[str, Any]:
     return out
 
 
-def image_preset(name: str) -> dict[str, Any]:
-    """The recommended hyperparameters of an image set (dotted keys), {} if none is defined. An
-    uploaded set takes the preset of the built-in set of its size (8x8 digits or MNIST)."""
+def image_presets(name: str) -> dict[str, dict[str, Any]]:
+    """The named presets of an image set (``recommended``, and ``collapse``: a setting that writes
+    few classes on purpose, for teaching), as config changes; {} if none is defined. An uploaded
+    set takes the presets of the built-in set of its size (8x8 digits or MNIST)."""
     try:
-        from ganlab.data.presets import image_preset as preset
-    except ImportError:
+        from ganlab.data.image_presets import IMAGE_PRESETS
+    except ImportError:  # the engine defines none
         return {}
     if name.startswith("upload-") and name in IMAGE_SETS:
         name = "digits8" if IMAGE_SETS[name]["side"] <= 8 else "mnist"
-    return dict(preset(name) or {})
+    return copy.deepcopy(IMAGE_PRESETS.get(name, {}))
 
 
-__all__ = ["image_distribution", "image_preset", "is_image_set"]
+def image_preset(name: str) -> dict[str, Any]:
+    """The recommended hyperparameters of an image set, {} if none is defined."""
+    return image_presets(name).get("recommended", {})
+
+
+__all__ = ["image_distribution", "image_preset", "image_presets", "is_image_set"]

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 import time
 import weakref
@@ -232,7 +233,12 @@ class ImageFrameBuilder:
             return
         self._waiting = fut
         loop, ready = asyncio.get_running_loop(), self.ready
-        fut.add_done_callback(lambda _: loop.call_soon_threadsafe(_call, ready))
+
+        def done(_) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (server shut down)
+                loop.call_soon_threadsafe(_call, ready)
+
+        fut.add_done_callback(done)
 
 
 def image_metrics(ref, x: np.ndarray) -> dict[str, Any]:
