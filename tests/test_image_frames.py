@@ -77,8 +77,8 @@ def test_walk_is_linear_then_spherical_between_the_same_seeded_ends():
 class FakeSession:
     """What image_slots reads of a session (weakly referenced, as a real one)."""
 
-    def __init__(self, load, settings, image=True, running=True, speed=None):
-        self.trainer = SimpleNamespace(image_shape=(28, 28) if image else None, classes=10)
+    def __init__(self, load, settings, image=True, running=True, speed=None, side=28):
+        self.trainer = SimpleNamespace(image_shape=(side, side) if image else None, classes=10)
         self.load, self.settings, self.running, self.speed = load, settings, running, speed
 
 
@@ -105,6 +105,19 @@ def test_image_sessions_past_the_cap_train_at_the_capped_speed_in_the_order_they
     assert image_slots.place(a) == 2 and image_slots.capped(a)
     assert image_slots.frame_extras(two_d) == {}
     assert image_slots.frame_extras(a)["image"] == [28, 28]
+
+
+def test_sessions_count_against_the_cap_by_their_image_size():
+    """A 28 x 28 session counts 1, an 8 x 8 one 64/784: twelve of those fit where one MNIST does."""
+    settings = Settings(max_image_sessions=1, capped_image_speed=10.0)
+    load = Load()
+    small = [_session(load, settings, side=8) for _ in range(13)]
+    assert [image_slots.capped(s) for s in small] == [False] * 12 + [True]
+    mnist = _session(load, settings)
+    assert image_slots.capped(mnist) and "13 started before yours" in image_slots.notice(mnist)
+    for s in small[:12]:
+        s.running = False
+    assert not image_slots.capped(small[12]) and image_slots.capped(mnist)  # 64/784 + 1 > 1
 
 
 @pytest.mark.parametrize("bad", [{"max_image_sessions": -1}, {"capped_image_speed": 0}])

@@ -169,7 +169,7 @@ def test_binary_snapshots_restore_exactly_and_bad_ones_are_refused(client):  # n
 
 
 def test_a_capped_image_session_is_told_why_and_trains_at_the_capped_speed():
-    proc, port = start(max_image_sessions=1, capped_image_speed=5.0)
+    proc, port = start(max_image_sessions=0.1, capped_image_speed=5.0)  # one 8x8 session (64/784)
 
     async def run():
         first, second = await Client.open(port), await Client.open(port)

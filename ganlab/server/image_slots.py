@@ -1,12 +1,14 @@
 """How many image sessions of a worker train at full speed, and what the others are told.
 
-An image session costs a core: one update of the MNIST tutorial's model is ~5 ms of BLAS, 30x a 2D
-epoch. So a worker trains at most ``Settings.max_image_sessions`` image sessions at full speed
-(default 1: one worker is one core); further running image sessions train at
-``Settings.capped_image_speed`` epochs/s (default 10) until one of the first stops. Sessions are
-served in the order they started running; a paused session leaves the line and a session that
-plays again joins its end. Capped frames say so (``capped``: a sentence for the page, with the
-setting's name); the share slicing of the server applies to every session as before.
+An image session costs a core: one update of the MNIST tutorial's model is milliseconds of BLAS,
+far more than a 2D epoch. So a worker trains image sessions worth at most
+``Settings.max_image_sessions`` MNIST-sized sessions at full speed (default 1: one worker is one
+core); a session counts by its image size, h*w / 784 (a 28 x 28 set 1, the 8x8 digits 64/784, so
+twelve of those fit in one). Further running image sessions train at
+``Settings.capped_image_speed`` epochs/s (default 10) until the ones before them stop. Sessions
+are served in the order they started running; a paused session leaves the line and a session
+that plays again joins its end. Capped frames say so (``capped``: a sentence for the page, with
+the setting's name); the share slicing of the server applies to every session as before.
 """
 
 from __future__ import annotations
@@ -39,9 +41,25 @@ def place(session: Any) -> int | None:
     return None
 
 
+MNIST_PIXELS = 28 * 28
+
+
+def weight(session: Any) -> float:
+    """What a session counts against the cap: its image's pixels over MNIST's."""
+    h, w = session.trainer.image_shape
+    return h * w / MNIST_PIXELS
+
+
 def capped(session: Any) -> bool:
-    i = place(session)
-    return i is not None and i >= session.settings.max_image_sessions
+    """Whether the sessions before it in the line and it weigh more than the cap."""
+    line = _line(session)
+    total = 0.0
+    for r in line:
+        s = r()
+        total += weight(s)
+        if s is session:
+            return total > session.settings.max_image_sessions + 1e-9
+    return False
 
 
 def pace(session: Any) -> float | None:
@@ -55,14 +73,14 @@ def pace(session: Any) -> float | None:
 
 def notice(session: Any) -> str | None:
     """Why the session trains slowly, or None when it does not."""
-    i = place(session)
-    s = session.settings
-    if i is None or i < s.max_image_sessions:
+    if not capped(session):
         return None
+    i, s = place(session), session.settings
     n = s.max_image_sessions
-    return (f"This server trains {n} image session{'s' if n != 1 else ''} per worker at full speed "
-            f"(setting max_image_sessions, GANLAB_MAX_IMAGE_SESSIONS); {i} started before yours, so it "
-            f"trains at {s.capped_image_speed:g} epochs/s until one of them pauses.")
+    return (f"This server trains image sessions worth {n:g} MNIST-sized session{'s' if n != 1 else ''} "
+            f"per worker at full speed (setting max_image_sessions, GANLAB_MAX_IMAGE_SESSIONS; smaller "
+            f"images count less); {i} started before yours, so it trains at {s.capped_image_speed:g} "
+            f"epochs/s until one of them pauses.")
 
 
 def frame_extras(session: Any) -> dict:

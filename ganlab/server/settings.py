@@ -41,9 +41,10 @@ class Settings:
     chunk_seconds: float = 0.001  # longest stretch of training before the loop runs others
     round_seconds: float = 0.02  # target time for every running session to get one chunk
     frame_budget: float = 800.0  # frames per second for all running sessions of a process
-    # Image sessions (digits) cost a core each: this many per process train at full speed, the
-    # others at capped_image_speed epochs/s until one pauses (server/image_slots.py).
-    max_image_sessions: int = 1
+    # Image sessions (digits) cost a core each: sessions worth this many MNIST-sized ones (a
+    # session counts h*w/784) train at full speed per process, the others at capped_image_speed
+    # epochs/s until one before them pauses (server/image_slots.py).
+    max_image_sessions: float = 1.0
     capped_image_speed: float = 10.0
     static_dir: str = ""  # "" = <repo>/static next to the package
     templates_dir: str = ""  # "" = <repo>/templates next to the package
