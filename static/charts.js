@@ -66,16 +66,22 @@ export class Charts {
   /** Record a frame if training moved since the last record. */
   add(meta) {
     const last = this.rows[this.rows.length - 1];
-    if (last && last.epoch === meta.epoch && last.d_steps === meta.d_steps && last.g_steps === meta.g_steps) return;
-    if (last && meta.epoch < last.epoch) this.rows = []; // a restart or reset
     const m = meta.metrics || {}, L = meta.losses || {};
-    this.rows.push({
+    const row = {
       epoch: meta.epoch, d_steps: meta.d_steps, g_steps: meta.g_steps, d_loss: L.d ?? null, g_loss: L.g ?? null,
       kl: m.kl ?? null, js: m.js ?? null, modes_captured: m.modes_captured ?? m.classes_captured ?? null,
       modes_total: m.modes_total ?? m.classes_total ?? null,
       high_quality: m.high_quality != null ? 100 * m.high_quality : m.confident != null ? 100 * m.confident : null,
       kl_floor: m.kl_floor ?? null, js_floor: m.js_floor ?? null, fd: m.fd ?? null, fd_floor: m.fd_floor ?? null,
-    });
+    };
+    if (last && last.epoch === meta.epoch && last.d_steps === meta.d_steps && last.g_steps === meta.g_steps) {
+      // The same state again: metrics that came later for it (image metrics are computed in a
+      // thread and ride on a later frame) complete its record.
+      for (const [k, v] of Object.entries(row)) if (v != null && last[k] == null) { last[k] = v; this.dirty = true; }
+      return;
+    }
+    if (last && meta.epoch < last.epoch) this.rows = []; // a restart or reset
+    this.rows.push(row);
     if (this.rows.length > MAX) this.rows = this.rows.filter((_, i) => i % 2 === 0 || i === this.rows.length - 1);
     this.dirty = true;
   }
