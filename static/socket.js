@@ -7,6 +7,7 @@
 const LAYER_NAMES = {1: "real", 2: "fake", 3: "heatmap", 4: "d_grad", 5: "g_grad",
   6: "manifold", 7: "manifold_area", 8: "optimal_d", 9: "noise",
   10: "fakes_grid", 11: "reals_grid", 12: "walk", 13: "d_hist", 14: "d_grad_image"};
+const MAX_SNAPSHOT = 16 << 20; // bytes of a binary restore (docs/protocol.md, Snapshots)
 const U8 = 1; // payload type in an entry id's high 16 bits: 0 float32, 1 uint8 (images)
 const MAGIC = 0x31464c47; // "GLF1" read as a little-endian uint32
 
@@ -182,6 +183,9 @@ export class Session extends EventTarget {
    * `restore` with its byte length and sent as the next message). */
   restore(snap) {
     if (!(snap instanceof ArrayBuffer)) return this.request("restore", {snapshot: snap});
+    if (snap.byteLength > MAX_SNAPSHOT) { // the websocket layer would close the connection
+      return Promise.reject(Object.assign(new Error(`the state is ${(snap.byteLength / 1048576).toFixed(1)} MB; a restore takes at most 16 MiB`), {code: "too_large"}));
+    }
     const p = this.request("restore", {binary: snap.byteLength});
     this.ws.send(snap);
     return p;
