@@ -22,6 +22,7 @@ from . import __version__
 from .config import ConfigError, check_fields, field_bounds, flat_fields, make_config
 from .data import DataError
 from .jsonsafe import finite
+from .runs.format import RunError
 
 SECTION_PREFIX = {"generator": "g", "discriminator": "d", "g_optimizer": "g", "d_optimizer": "d"}
 
@@ -69,9 +70,11 @@ def config_from_args(args: argparse.Namespace) -> Any:
     data_file = getattr(args, "data_file", None)
     changes: dict[str, Any] = {"data": args.data, "seed": args.seed}
     if data_file:
-        from .cli_data import load_points_file
+        from .data.pointsets import read_points_file
 
-        pts = load_points_file(data_file)
+        pts, note = read_points_file(data_file)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
         changes.update(data="points", data_params={"points": pts.tolist()})
     base: dict[str, Any] = {}
     dist = DISTRIBUTIONS.get(changes["data"])
@@ -118,6 +121,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if t.image_shape is not None:
             train_metrics = image_metrics
     every = args.report_every or max(1, args.epochs // 20)
+    from .cli_runs import TrainHooks
+
+    hooks = TrainHooks(args, t, every)  # --run-dir, --animate: checked before training starts
     tty = sys.stderr.isatty() and not args.json
     start = time.perf_counter()
     shown: list[str] = []  # hint codes last printed (text mode prints a hint when it appears)
@@ -159,7 +165,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return rec
 
     while t.epoch < args.epochs and t.status.ok:
-        t.train(min(every, args.epochs - t.epoch))
+        hooks.train(min(every, args.epochs - t.epoch))
         report()
     if tty:
         sys.stderr.write("\n")
@@ -172,6 +178,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             print("metrics: " + json.dumps({k: v for k, v in rec["metrics"].items() if k != "hints"}))
         for h in rec["hints"]:
             print(f"hint: {h['message']}")
+    hooks.finish(quiet=args.json)
     if args.out:
         binary = _binary_out(args.out, t.image_shape is not None)
         if binary:
@@ -303,7 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="image data: the preset to start from, recommended or collapse (a GAN that "
                    "writes few classes, for teaching) (default: %(default)s)")
     add_config_flags(t)
+    from .cli_runs import add_runs_commands, add_train_flags
+
+    add_train_flags(t)
     t.set_defaults(func=cmd_train)
+    add_runs_commands(sub)
 
     sm = sub.add_parser("sample", help="write a grid of generated images from a snapshot as a PNG",
                         description="Draw a grid of G's images from a snapshot of an image GAN (binary "
@@ -338,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except DataError as e:
         print(f"ganlab: invalid data: {e}", file=sys.stderr)
+        return 2
+    except RunError as e:
+        print(f"ganlab: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -61,6 +61,17 @@ def test_bad_data_file_is_a_clear_error_not_a_traceback(tmp_path, capsys):
     assert "invalid data" in err and "line 3" in err
 
 
+def test_a_data_file_outside_the_square_is_rescaled_with_the_pages_note(tmp_path, capsys):
+    """The page's import and the CLI follow one rule: a set leaving [0, 1]^2 is mapped into it
+    and both say so in the same words (tests/test_page_behave.py checks the page's status)."""
+    f = tmp_path / "p.json"
+    f.write_text("[[-1, 0], [3, 2], [1, 1]]")
+    assert main(["train", "--data-file", str(f), "--epochs", "2"]) == 0
+    err = capsys.readouterr().err
+    assert (f"note: {f}: 2 of 3 points lay outside [0, 1]^2; the set was rescaled into the unit "
+            "square") in err
+
+
 @pytest.mark.parametrize("flags, field", [
     (["--epochs", "-5"], "epochs"), (["--epochs", "0"], "epochs"),
     (["--report-every", "-1"], "report_every"), (["--seed", "-1"], "seed"),
