@@ -54,38 +54,32 @@ def trainer_from_file(path: str | Path):
         raise ValueError(f"{path}: {e}") from None
 
 
-def sample_grid(trainer, rows: int, cols: int, seed: int = 0) -> np.ndarray:
-    """uint8 (rows*(h+1)-1, cols*(w+1)-1): G's images for noise from ``seed``, ink white on black
-    as in the data (pixel = (x + 1) / 2 * 255); a conditional G writes class r % classes in row r."""
+def sample_images(trainer, rows: int, cols: int, seed: int = 0) -> np.ndarray:
+    """uint8 (rows * cols, h, w): G's images for noise from ``seed``, row by row, ink white on
+    black as in the data (pixel = (x + 1) / 2 * 255); a conditional G writes class r % classes in
+    grid row r."""
     if trainer.image_shape is None:
         raise ValueError(f"the snapshot holds 2D data ({trainer.config.data!r}); `ganlab sample` draws "
                          "grids of images only")
-    h, w = trainer.image_shape
     cfg = trainer.config
     z = sample_noise(np.random.default_rng(seed), cfg.noise, rows * cols, cfg.noise_dim)
     labels = np.repeat(np.arange(rows) % trainer.classes, cols) if cfg.conditional else None
     x = trainer.sample(noise=z, labels=labels)
-    tiles = np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8).reshape(rows, cols, h, w)
-    out = np.full((rows * (h + GAP) - GAP, cols * (w + GAP) - GAP), 128, np.uint8)
-    for r in range(rows):
-        for c in range(cols):
-            out[r * (h + GAP) : r * (h + GAP) + h, c * (w + GAP) : c * (w + GAP) + w] = tiles[r, c]
-    return out
+    return np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8).reshape(-1, *trainer.image_shape)
 
 
 def sample_grid_png(trainer, rows: int, cols: int, seed: int = 0, scale: int = 0) -> bytes:
-    """PNG bytes of :func:`sample_grid`, each pixel drawn ``scale`` x ``scale`` (0: 3 for 28x28
-    images, 8 for 8x8)."""
-    from PIL import Image
+    """PNG bytes of :func:`sample_images` laid out by ``ganlab.render.image_grid`` (mid-grey
+    1-pixel gaps), each pixel drawn ``scale`` x ``scale`` (0: 3 for 28x28 images, 8 for 8x8)."""
+    from .render.grid import image_grid
 
     if not 0 <= scale <= 16:
         raise GridError(f"--scale: must be 1..16 (or 0 for the default), got {scale}")
-    grid = sample_grid(trainer, rows, cols, seed)
+    images = sample_images(trainer, rows, cols, seed)
     scale = scale or (8 if trainer.image_shape[0] <= 8 else 3)
-    grid = np.kron(grid, np.ones((scale, scale), np.uint8))
     buf = io.BytesIO()
-    Image.fromarray(grid, mode="L").save(buf, format="PNG")
+    image_grid(images, cols=cols, scale=scale, pad=GAP, background=128).save(buf, format="PNG")
     return buf.getvalue()
 
 
-__all__ = ["GridError", "parse_grid", "sample_grid", "sample_grid_png", "trainer_from_file"]
+__all__ = ["GridError", "parse_grid", "sample_grid_png", "sample_images", "trainer_from_file"]

@@ -88,6 +88,10 @@ class MLP:
         self.dW = self._views(self.grad)
         # Transposed weight views without the bias column, for backpropagating deltas.
         self.WT = [w[:, :-1].T for w in self.W]
+        # numpy copies such a strided view before every BLAS call; for large layers a copy into a
+        # buffer of our own (then read transposed) is ~25% faster and gives the same bits.
+        self._wt_buf = [np.empty((r, c - 1), self.dtype) if r * (c - 1) >= self.BIG else None
+                        for r, c in self.shapes]
         self._ws: dict[int, Workspace] = {}
         # Columns per evaluation pass: about 2^15 values per hidden buffer bounds a session's
         # workspace memory for a 200 x 200 grid, while small nets see a 50 x 50 grid in one pass.
@@ -192,19 +196,23 @@ class MLP:
             np.multiply(ws.out, ws.out, out=s.tmp)
             np.subtract(s.ones, s.tmp, out=s.tmp)
             np.multiply(d, s.tmp, out=d)
-        W, dW, WT, act = self.W, self.dW, self.WT, self.act
+        W, dW, WT, act, buf = self.W, self.dW, self.WT, self.act, self._wt_buf
         drop = ws.dropout
         inp = ws.inp if drop else ws.a
         for l in range(len(W) - 1, -1, -1):
             if param_grad:
                 np.dot(d, inp[l].T, out=dW[l])
+            if l == 0 and not input_grad:
+                return None
+            wt = WT[l]
+            if buf[l] is not None:
+                np.copyto(buf[l], W[l][:, :-1])
+                wt = buf[l].T
             if l == 0:
-                if not input_grad:
-                    return None
-                np.dot(WT[0], d, out=ws.d[0])
+                np.dot(wt, d, out=ws.d[0])
                 return ws.d[0]
             dprev = ws.d[l]
-            np.dot(WT[l], d, out=dprev)
+            np.dot(wt, d, out=dprev)
             if drop:
                 np.multiply(dprev, ws.mask[l - 1], out=dprev)
             act.grad(dprev, ws.h[l], ws.s[l])
@@ -214,6 +222,7 @@ class MLP:
     # -- evaluation on arbitrary point sets -----------------------------------------------------
 
     CHUNK = 1024  # the smallest evaluation pass (``self.chunk`` is 1 to 4 times this)
+    BIG = 4096  # weights in a layer from which backward copies them (see ``_wt_buf``)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """f(x) for points x of shape (B, n_in); returns a new (B, n_out) array."""

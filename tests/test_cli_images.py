@@ -64,16 +64,16 @@ def test_sample_writes_the_grid_png(snap_bin, tmp_path, capsys):
     assert main(["sample", str(snap_bin), "--grid", "3x5", "--out", str(png), "--scale", "2"]) == 0
     assert "3x5 samples of digits8" in capsys.readouterr().out
     img = Image.open(io.BytesIO(png.read_bytes()))
-    assert img.mode == "L" and img.size == ((5 * 9 - 1) * 2, (3 * 9 - 1) * 2)
+    assert img.mode == "L" and img.size == (5 * 17 + 1, 3 * 17 + 1)  # 16-pixel tiles, 1-pixel gaps
     a = np.asarray(img)
     t = Trainer.from_bytes(snap_bin.read_bytes())
-    tile = a[0:16:2, 0:16:2]  # the first image, from the same noise the command drew
+    tile = a[1:17:2, 1:17:2]  # the first image, from the same noise the command drew
     from ganlab.noise import sample_noise
 
     z = sample_noise(np.random.default_rng(0), t.config.noise, 15, t.config.noise_dim)
     want = np.clip(np.rint((t.sample(noise=z)[0] + 1) * 127.5), 0, 255).reshape(8, 8)
     np.testing.assert_array_equal(tile, want)
-    assert (a[16:18] == 128).all()  # the gap between rows
+    assert (a[17] == 128).all() and (a[0] == 128).all()  # the gaps around and between rows
     # The same seed draws the same grid; another seed another.
     again = tmp_path / "again.png"
     main(["sample", str(snap_bin), "--grid", "3x5", "--out", str(again), "--scale", "2"])
@@ -87,15 +87,15 @@ def test_conditional_grid_has_one_class_per_row(tmp_path, capsys):
     t.train(20)
     f = tmp_path / "c.bin"
     f.write_bytes(t.snapshot_bytes())
-    from ganlab.images_out import sample_grid
-
-    g = sample_grid(t, 2, 3)
+    from ganlab.images_out import sample_images
     from ganlab.noise import sample_noise
 
+    g = sample_images(t, 2, 3)
     z = sample_noise(np.random.default_rng(0), t.config.noise, 6, 4)
     x = t.sample(noise=z, labels=np.array([0, 0, 0, 1, 1, 1]))
-    want = np.clip(np.rint((x + 1) * 127.5), 0, 255).astype(np.uint8).reshape(2, 3, 8, 8)
-    np.testing.assert_array_equal(g[9:17, 18:26], want[1, 2])
+    want = np.clip(np.rint((x + 1) * 127.5), 0, 255).astype(np.uint8).reshape(6, 8, 8)
+    np.testing.assert_array_equal(g, want)
+    assert not np.allclose(x, t.sample(noise=z, labels=np.array([1, 1, 1, 0, 0, 0])))  # rows follow labels
     assert main(["sample", str(f), "--grid", "10x4", "--out", str(tmp_path / "c.png")]) == 0
 
 
@@ -141,3 +141,11 @@ def test_image_preset_choice(capsys):
                  "--report-every", "1"]) == 0
     assert main(["train", "--data", "gaussians", "--epochs", "1", "--g-units", "200"]) == 2
     assert "generator.units: at most 128 for 2D data (up to 1024 for image data); got 200" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", [["--run-dir", "RUN"], ["--animate", "RUN.gif"]])
+def test_runs_and_animations_of_image_data_are_refused_by_name(flag, tmp_path, capsys):
+    args = [a.replace("RUN", str(tmp_path / "r")) for a in flag]
+    assert main(["train", "--data", "digits8", "--epochs", "5", *SMALL, *args]) == 2
+    assert f"{flag[0]}: records 2D data only for now, not the image set 'digits8'" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -22,6 +22,13 @@ CASES = {
                     "3ece01d279e621b85c7909dfa0b48e6f"),
     "lsgan_r1_leaky": ({"loss": "lsgan", "r1": 1.0, "r1_every": 2, "discriminator": {"activation": "leaky_relu"},
                         "noise_dim": 4, "data": "ring"}, "e10e1b5f9a97849f7a111cb8dab06a95"),
+    # 128 x 128 layers: backward copies their weights into buffers of its own (mlp.py BIG)
+    "wide_float64": ({"generator": {"units": 128, "layers": 2}, "discriminator": {"units": 128, "layers": 3},
+                      "d_optimizer": {"kind": "adam", "lr": 0.001}, "g_optimizer": {"kind": "adam", "lr": 0.001}},
+                     "1cdc83d8ac8638830ada4376d69e2b86", 60),
+    "wide_float32": ({"generator": {"units": 128, "layers": 2}, "discriminator": {"units": 128, "layers": 3},
+                      "precision": "float32", "d_optimizer": {"kind": "adam", "lr": 0.001},
+                      "g_optimizer": {"kind": "adam", "lr": 0.001}}, "c442fcf2cb9a7430f49fc76e0c20c997", 60),
     "ganlab_log_rms": ({"loss": "ganlab_log", "d_optimizer": {"kind": "rmsprop", "lr": 0.01},
                         "g_optimizer": {"kind": "momentum", "lr": 0.01, "nesterov": True}, "data": "disjoint",
                         "noise": "uniform"}, "79c29e5566f136ef1d0d7a6683494b7b"),
@@ -30,9 +37,9 @@ CASES = {
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_2d_runs_replay_the_pinned_weights(name):
-    cfg, digest = CASES[name]
+    cfg, digest, *epochs = CASES[name]
     t = Trainer(cfg, seed=3)
-    t.train(300)
+    t.train(epochs[0] if epochs else 300)
     h = hashlib.sha256()
     for a in (t.G_out.params, t.D.params):
         h.update(np.ascontiguousarray(a).tobytes())
