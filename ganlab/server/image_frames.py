@@ -56,6 +56,7 @@ HIST_N = 256  # real images kept for D's histogram (the grid uses the first 64 o
 GRAD_N = 8
 METRIC_N = 500
 METRIC_SECONDS = 2.0
+METRIC_BLOCK = 125  # noise vectors per pass of G for the metrics' fakes (one slice of the loop)
 REFERENCE_SETS = ("digits8", "mnist", "fashion")  # the sets with a shipped classifier
 
 
@@ -219,11 +220,14 @@ class ImageFrameBuilder:
             self._when_done(fut)  # the reference is being built: a frame then starts the metrics
         if ref is not None and self.pending is None and now - self.metrics_at >= METRIC_SECONDS:
             self.metrics_at = now
-            yield
             mz = t.viz_noise(METRIC_N)
             ml = None if labels is None else np.arange(METRIC_N) % t.classes
-            x = np.array(_sample(t, mz, ml))  # a copy: training goes on meanwhile
-            fut = _pool.submit(image_metrics, ref, x)
+            x = []
+            for i in range(0, METRIC_N, METRIC_BLOCK):  # G on 500 noise vectors: a few passes
+                yield
+                part = slice(i, i + METRIC_BLOCK)
+                x.append(np.array(_sample(t, mz[part], None if ml is None else ml[part])))
+            fut = _pool.submit(image_metrics, ref, np.concatenate(x))  # copies: training goes on
             self.pending = (fut, t.epoch)
             if self.ready is not None:
                 self._when_done(fut)
