@@ -107,7 +107,9 @@ async def measure(port: int, n: int, data: str, changes: dict, fps: int, seconds
 
 
 def stretches(data: str, changes: dict, repeat: int) -> dict[str, float]:
-    """Longest single update and longest frame part, in ms (in-process, same preset)."""
+    """Longest single update and longest frame part, in ms of wall time (in-process, same preset),
+    and the median CPU time (this thread's) of an update, a frame without metrics and a metrics
+    computation: what a free core's capacity follows from (:func:`capacity`)."""
     from ganlab import Trainer
     from ganlab.config import merge, nest
     from ganlab.server.image_data import image_preset
@@ -118,12 +120,18 @@ def stretches(data: str, changes: dict, repeat: int) -> dict[str, float]:
     t = Trainer(cfg)
     ref = reference(data, wait=True)  # built once per process, in a thread, before the first metrics
     t.train(20)
-    update = []
+    update, update_cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         t.train(1, seconds=0)
         update.append(time.perf_counter() - t0)
+        update_cpu.append(time.thread_time() - c0)
     fb = FrameBuilder()
+    frame_cpu = []
+    for _ in range(repeat):
+        c0 = time.thread_time()
+        fb.build(t, with_metrics=False)
+        frame_cpu.append(time.thread_time() - c0)
     parts = []
     for _ in range(repeat):
         fb.images.metrics_at = -1e9  # every frame with its metrics: the most expensive frame
@@ -137,15 +145,25 @@ def stretches(data: str, changes: dict, repeat: int) -> dict[str, float]:
                 break
             parts.append(time.perf_counter() - t0)
     x = t.sample(noise=t.viz_noise(METRIC_N))
-    thread = []
+    thread, thread_cpu = [], []
     for _ in range(max(1, repeat // 5)):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         image_metrics(ref, x)
         thread.append(time.perf_counter() - t0)
+        thread_cpu.append(time.thread_time() - c0)
     med = statistics.median
     return {"update_ms": 1e3 * max(update), "update_median_ms": 1e3 * med(update),
             "frame_part_ms": 1e3 * max(parts), "frame_part_median_ms": 1e3 * med(parts),
-            "metrics_thread_ms": 1e3 * med(thread)}
+            "metrics_thread_ms": 1e3 * med(thread), "update_cpu_ms": 1e3 * med(update_cpu),
+            "frame_cpu_ms": 1e3 * med(frame_cpu), "metrics_cpu_ms": 1e3 * med(thread_cpu)}
+
+
+def capacity(s: dict[str, float], fps: float, sessions: int) -> float:
+    """Iterations/s each of ``sessions`` image sessions gets from one free core at ``fps`` frames/s,
+    from the CPU costs: n (r u + fps F + M / 2) = 1 (metrics every 2 s), so
+    r = (1 / n - fps F - M / 2) / u. A model, not a measurement: no loop or socket overhead."""
+    u, f, m = s["update_cpu_ms"] / 1e3, s["frame_cpu_ms"] / 1e3, s["metrics_cpu_ms"] / 1e3
+    return max(0.0, (1 / sessions - fps * f - m / 2) / u)
 
 
 def main() -> None:
@@ -189,6 +207,10 @@ def main() -> None:
               f"longest frame part {s['frame_part_ms']:.1f} ms (median {s['frame_part_median_ms']:.1f}), "
               f"of {args.repeat} tries each; image metrics in their thread {s['metrics_thread_ms']:.0f} ms "
               f"(median), every 2 s per session")
+        print(f"CPU (medians): update {s['update_cpu_ms']:.2f} ms, frame without metrics "
+              f"{s['frame_cpu_ms']:.2f} ms, metrics {s['metrics_cpu_ms']:.0f} ms; on one free core at "
+              f"{args.fps} fps that leaves, per session: " + ", ".join(
+                  f"{n} -> {capacity(s, args.fps, n):.0f} it/s" for n in (1, 2, 3, 4, 6, 8)))
 
 
 if __name__ == "__main__":
