@@ -74,6 +74,16 @@ def test_pick_digits_play_watch_the_grid_change_and_the_histogram_fill(ui):
 
 def test_step_generator_only_then_reload_from_the_link(ui):
     pg = open_digits(ui)
+    # The set's named presets are buttons: the teaching one (collapse) loads its settings.
+    from ganlab.server.image_data import image_presets
+
+    collapse = image_presets("digits8").get("collapse")
+    if collapse:
+        pg.click("#preset-collapse")
+        pg.wait_for_function(f"window.ganlab.server['g_optimizer.lr'] === {collapse['g_optimizer']['lr']}")
+        pg.click("#preset-recommended")
+        pg.wait_for_function("window.ganlab.server['g_optimizer.lr'] === "
+                             f"{image_presets('digits8')['recommended']['g_optimizer']['lr']}")
     pg.click("#step-discriminator")
     pg.wait_for_function("document.getElementById('updates').textContent === 'D 1 · G 0'")
     grid = pg.evaluate(GRID_JS, "digit-fakes")
