@@ -168,3 +168,43 @@ def test_save_and_load_an_image_model_as_a_binary_state_file(ui, tmp_path):
     pg.set_input_files("#file-state", str(bad))
     pg.wait_for_function("document.getElementById('status').textContent.startsWith('restore: ')")
     assert epoch(pg) == 2  # refused: nothing changed
+
+
+@pytest.fixture
+def capped_server():
+    """A server whose workers train no image session at full speed (max_image_sessions 0)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from ganlab.server.app import create_app
+    from ganlab.server.settings import Settings
+    from tests.test_page import _free_port
+
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(Settings(max_image_sessions=0, capped_image_speed=3)),
+                                        host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    end = time.time() + 20
+    while not srv.started and time.time() < end:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+def test_a_capped_image_session_says_why_on_the_page(browser, capped_server):  # noqa: F811
+    p = Page(browser, capped_server)
+    try:
+        pg = open_digits(p)
+        pg.click("#play")
+        pg.wait_for_selector("#capped-notice", state="visible")
+        text = pg.text_content("#capped-notice")
+        assert "max_image_sessions" in text and "3 epochs/s" in text, text
+        pg.click("#play")  # pause
+        pg.wait_for_function("document.getElementById('play').getAttribute('aria-pressed') === 'false'")
+        assert not p.problems, p.problems
+    finally:
+        p.context.close()
