@@ -49,8 +49,9 @@ def test_uint8_layers_travel_as_bytes_padded_to_four_and_decode_exactly():
 
 
 def test_pixels_map_from_tanh_range_to_bytes():
-    x = np.array([-1.0, 1.0, 0.0, -2.0, 3.0, -1 + 2 / 255, 0.5])
-    assert to_uint8(x).tolist() == [0, 255, 128, 0, 255, 1, round(1.5 * 127.5)]
+    x = np.array([-1.0, 1.0, 0.0, -2.0, 3.0, -1 + 2 / 255, 0.5, np.nan, np.inf, -np.inf])
+    with np.errstate(all="raise"):  # no invalid cast of NaN to a byte
+        assert to_uint8(x).tolist() == [0, 255, 128, 0, 255, 1, round(1.5 * 127.5), 0, 255, 0]
 
 
 def test_spherical_path_keeps_the_norm_between_vectors_of_equal_norm():

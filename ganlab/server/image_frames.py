@@ -61,8 +61,10 @@ REFERENCE_SETS = ("digits8", "mnist", "fashion")  # the sets with a shipped clas
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
-    """Pixels in [-1, 1] (G's tanh range) to 0..255: round((x + 1) * 127.5), clipped."""
+    """Pixels in [-1, 1] (G's tanh range) to 0..255: round((x + 1) * 127.5), clipped (NaN -> 0, as
+    the float layers do, for a diverged G)."""
     y = (np.asarray(x, np.float32) + 1.0) * 127.5
+    np.nan_to_num(y, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
     np.clip(y, 0.0, 255.0, out=y)
     return np.rint(y).astype(np.uint8)
 
@@ -146,7 +148,7 @@ class ImageFrameBuilder:
     def reals(self, t) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(uint8 grid of real images, HIST_N real rows in [-1, 1], their labels for a
         conditional D or None), fixed per data set."""
-        key = (t.config.data, repr(t.config.data_params), bool(_conditional(t)))
+        key = (t.config.data, repr(t.config.data_params), bool(_conditional(t)), t.config.seed)
         if self._reals[0] != key:
             # A stream of our own, as the 2D real layer has: drawing from the trainer's sample
             # stream would make a snapshot depend on which frames were built.
