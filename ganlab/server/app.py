@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from ganlab import __version__
 
-from . import balance, logs, pointfiles, prometheus, trained
+from . import balance, image_uploads, logs, pointfiles, prometheus, trained
 from .frames import dumps
 from .offload import HeavyPool
 from .origins import HostCheck, origin_allowed, served_hosts
@@ -104,10 +104,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/schema")
     async def schema():
-        return JSONResponse(build_schema())
+        # Built once per process (it reads the image sets for their previews: ~0.4 s), in a
+        # thread so that the first request does not hold up the sessions on the loop.
+        return JSONResponse(await asyncio.to_thread(build_schema))
 
     app.include_router(trained.router)  # GET /api/trained/<name>
     pointfiles.register(app)  # POST /api/points: the page's point-file import
+    image_uploads.register_route(app)  # POST /api/images: the page's image-set import
 
     @app.websocket("/ws")
     async def ws_endpoint(ws: WebSocket):

@@ -39,8 +39,10 @@ from starlette.websockets import WebSocket
 from ganlab import Trainer, __version__
 
 from . import messages as m
+from . import snapshots
 from .commands import D_UPDATE, G_UPDATE, STAGES, Commands
 from .frames import dumps, dumps_parts, encode
+from .image_slots import frame_extras, pace
 from .layers import DEFAULT_VIEW, FrameBuilder
 from .offload import BYTES, CLOSE, OPEN, SHUTDOWN, STATS, TEXT, HeavyPool, HeavyProcess, Outbox
 from .settings import MiB, Settings
@@ -152,6 +154,7 @@ class Session(Commands):
         self.id = secrets.token_hex(8)
         self.trainer = Trainer()
         self.frames = FrameBuilder(view={**DEFAULT_VIEW, "fps": settings.default_fps})
+        self.frames.images.on_ready(self.changed)  # image metrics done in their thread: send them
         self._running = False
         self.speed: float | None = None  # target epochs/s; None = as fast as possible
         self.slowmo = {"on": False, "stage_seconds": 1.5}
@@ -200,7 +203,8 @@ class Session(Commands):
             "view": dict(self.frames.view), "running": self.running, "worker": os.getpid(),
             "limits": {"max_message_bytes": s.max_message_bytes, "rate_limit": s.rate_limit,
                        "byte_rate": s.byte_rate,
-                       "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions},
+                       "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions,
+                       "max_image_sessions": s.max_image_sessions},
         }
 
     async def serve(self, resume: bool = False) -> None:
@@ -442,6 +446,7 @@ class Session(Commands):
                             "metrics": metrics, "layers": list(layers), "extent": extent,
                             "stage": None if stage is None else
                             {"index": stage, "name": STAGES[stage][0], "caption": STAGES[stage][1]},
+                            **frame_extras(self),  # image data: shape, classes, capped notice
                         }
                         frame = dumps(head), encode(self.seq, layers), key
                 if frame is None:
@@ -509,9 +514,18 @@ class Session(Commands):
                 await asyncio.sleep(max(1.0 / s.rate_limit, len(data) / s.byte_rate))
                 continue
             if text is None:
+                if self.incoming is not None and self.bucket.take(1):
+                    await self.handle_bytes(msg.get("bytes") or b"")  # an announced binary restore
+                    continue
                 await self.send(error(None, "binary_not_allowed",
-                                      "binary messages are not accepted; send JSON text"))
+                                      "binary messages are accepted only as an announced binary "
+                                      "restore; send JSON text"))
                 continue
+            if self.incoming is not None:  # the announced binary snapshot did not come
+                mid, size = self.incoming
+                self.incoming = None
+                await self.send(error(mid, "bad_snapshot", f"restore.binary: a binary message of "
+                                      f"{size} bytes was announced; a text message came instead"))
             size = len(text) if len(text) * 4 <= s.max_message_bytes else len(text.encode())
             if size > s.max_message_bytes:
                 await self.send(error(None, "too_large",
@@ -615,13 +629,14 @@ class Session(Commands):
                 # `round_seconds`. A chunk stops after the update that passes its time limit.
                 chunk = min(s.chunk_seconds, s.round_seconds / self.running_peers())
                 n = max(1, int(chunk / per_epoch))
-                if self.speed is not None:
+                speed = pace(self)  # the session's speed; capped for image sessions past the limit
+                if speed is not None:
                     now = time.monotonic()
-                    tokens = min(tokens + (now - last) * self.speed, max(1.0, self.speed * 0.05))
+                    tokens = min(tokens + (now - last) * speed, max(1.0, speed * 0.05))
                     last = now
                     if tokens < 1:
                         want(False)
-                        await self._nap((1 - tokens) / self.speed)
+                        await self._nap((1 - tokens) / speed)
                         continue
                     n = min(n, int(tokens))
                 if self.busy.locked():
@@ -773,10 +788,42 @@ class Session(Commands):
                 await self.check_status()
                 await self.report_schedule()
                 return
+        if msg_type == "restore" and self.incoming is not None:
+            return  # a binary restore: its reply follows the binary message (handle_bytes)
         async with self.send_lock:
             await self._send_text(out)
+            if self.outgoing is not None:  # a binary snapshot follows its ack directly
+                body, self.outgoing = self.outgoing, None
+                try:
+                    await self.ws.send_bytes(body)
+                except Exception as e:
+                    raise Closed() from e
         if msg_type in ("config", "data", "restore"):
             await self.check_status()
+
+    async def handle_bytes(self, data: bytes) -> None:
+        """The binary message of an announced restore: restore it and send the one reply."""
+        async with self.busy:
+            with self._wanting():
+                try:
+                    mid = self.take_incoming(data)
+                    # Decoding and checking megabytes of state takes 0.1-0.3 s: in a thread, with
+                    # the trainer held (busy) so that nothing else touches it meanwhile.
+                    try:
+                        await asyncio.to_thread(snapshots.restore_bytes, self.trainer, data)
+                        failed = None
+                    except ValueError as e:
+                        failed = e
+                    with self._charged():
+                        out = dumps({"type": "ack", "id": mid, **self.restored(mid, failed)})
+                except m.ProtocolError as e:
+                    out = dumps(error(e.id, e.code, e.message))
+                except Exception as e:  # a bug must cost one reply, not the session
+                    log.exception("session %s: binary restore failed", self.id)
+                    out = dumps(error(None, "internal", f"{type(e).__name__}: {e}"[:500]))
+        async with self.send_lock:
+            await self._send_text(out)
+        await self.check_status()
 
     async def _step_in_slices(self) -> None:
         """A ``step``'s work before ``on_step``, in chunks with turns of the loop between (one

@@ -57,6 +57,11 @@ class Settings:
     # Seconds a replica told to stop (SIGTERM) waits for its sessions to move to another one
     # before it exits anyway (shutdown.py).
     drain_timeout: float = 10.0
+    # Image sessions (digits) cost a core each: sessions worth this many MNIST-sized ones (a
+    # session counts h*w/784) train at full speed per process, the others at capped_image_speed
+    # epochs/s until one before them pauses (server/image_slots.py).
+    max_image_sessions: float = 1.0
+    capped_image_speed: float = 10.0
     static_dir: str = ""  # "" = <repo>/static next to the package
     templates_dir: str = ""  # "" = <repo>/templates next to the package
 
@@ -76,9 +81,11 @@ class Settings:
             raise ValueError("max_sessions must be >= 1")
         if self.drain_timeout < 0:
             raise ValueError("drain_timeout must be >= 0")
+        if self.max_image_sessions < 0:
+            raise ValueError("max_image_sessions must be >= 0")
         for name in ("idle_timeout", "rate_limit", "byte_rate", "chunk_seconds", "round_seconds",
                      "frame_budget", "metrics_hz", "metrics_budget", "metrics_share", "heavy_update",
-                     "heavy_frame"):
+                     "heavy_frame", "capped_image_speed"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if not 1 <= self.default_fps <= 60:
