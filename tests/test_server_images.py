@@ -169,7 +169,9 @@ def test_binary_snapshots_restore_exactly_and_bad_ones_are_refused(client):  # n
 
 
 def test_a_capped_image_session_is_told_why_and_trains_at_the_capped_speed():
-    proc, port = start(max_image_sessions=0.1, capped_image_speed=5.0)  # one 8x8 session (64/784)
+    # One 8x8 session (64/784) at full speed per process; one heavy process, so both image
+    # sessions move to the same one (each heavy process is a core with its own cap).
+    proc, port = start(max_image_sessions=0.1, capped_image_speed=5.0, heavy_processes=1)
 
     async def run():
         first, second = await Client.open(port), await Client.open(port)

@@ -1,4 +1,10 @@
-"""How many image sessions of a worker train at full speed, and what the others are told.
+"""How many image sessions of a process train at full speed, and what the others are told.
+
+The line is per process (per ``Load``): image sessions are heavy, so a worker moves them to its
+heavy processes (offload.py; at most ``heavy_processes`` per worker, each about a core), and each
+of those applies the cap to the sessions it holds. A worker with 2 heavy processes therefore trains
+up to 2 x ``max_image_sessions`` at full speed; with ``heavy_processes = 0`` the worker itself
+holds them and the cap is the worker's.
 
 An image session costs a core: one update of the MNIST tutorial's model is milliseconds of BLAS,
 far more than a 2D epoch. So a worker trains image sessions worth at most
