@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import __version__
-from .config import ConfigError, check_fields, field_bounds, flat_fields, make_config
+from .config import ConfigError, check_fields, field_bounds, flat_fields, make_config, set_items
 from .data import DataError
 from .jsonsafe import finite
 from .runs.format import RunError
@@ -88,14 +88,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     for k, v in vars(args).items():
         if k.startswith("cfg:") and v is not None:
             changes[k[4:]] = v
-    for item in args.set:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ConfigError([(item, "expected KEY=VALUE")])
-        try:
-            changes[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            changes[key] = raw
+    changes.update(set_items(args.set))
     return make_config(base, **changes)
 
 

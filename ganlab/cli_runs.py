@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 
-from .config import ConfigError
+from .config import ConfigError, set_items
 
 EXIT_INVALID = 2
 
@@ -155,14 +155,7 @@ def cmd_runs_continue(args: argparse.Namespace) -> int:
     if args.epochs <= t.epoch:
         raise ConfigError([("--epochs", f"must be greater than the starting epoch {t.epoch}")])
     changes = {}
-    for item in args.set:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ConfigError([(item, "expected KEY=VALUE")])
-        try:
-            changes[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            changes[key] = raw
+    changes.update(set_items(args.set))
     every = run.manifest["metrics"]["every"]
     snaps = run.manifest["snapshots"]
     snap_every = (snaps[1]["epoch"] - snaps[0]["epoch"]) if len(snaps) > 1 else every

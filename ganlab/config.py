@@ -14,6 +14,7 @@ API refuse the same values in the same words) and default to float32.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -260,6 +261,21 @@ def check_fields(model: type[BaseModel], values: dict[str, Any]) -> BaseModel:
         raise ConfigError(_errors(e, model)) from None
 
 
+def set_items(items: list[str]) -> dict[str, Any]:
+    """The CLI's ``--set KEY=VALUE`` items as config changes: VALUE is JSON when it parses
+    (``--set k_d=3``, ``--set data_params='{"spread": 0.03}'``), else the plain string."""
+    changes: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError([(item, "expected KEY=VALUE")])
+        try:
+            changes[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            changes[key] = raw
+    return changes
+
+
 def make_config(base: Config | dict | None = None, /, *, strict: bool = False,
                 **overrides: Any) -> Config:
     """Validate a config from a dict (nested or with dotted keys) plus keyword overrides.
@@ -378,6 +394,7 @@ def flat_fields() -> list[tuple[str, Any]]:
 
 
 __all__ = [
+    "set_items",
     "Config",
     "ConfigError",
     "GeneratorConfig",

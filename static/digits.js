@@ -9,15 +9,22 @@ import {COLORS} from "./dataview.js";
 export const IMAGE_LAYERS = ["fakes_grid", "reals_grid", "walk", "d_hist", "d_grad_image"];
 const GRID_COLS = 8, WALK = 10;
 
-/** Paint n uint8 images (rows of h*w, 0 = background) into a grid of `cols` columns with a
- * 1-pixel gap, ink dark on white as on paper. */
-export function paintImages(canvas, data, n, h, w, cols, gap = 1) {
+/** A canvas sized for n images of h x w in `cols` columns with `gap`-pixel gaps, and a white
+ * ImageData of its size to paint into. */
+function gridCanvas(canvas, n, h, w, cols, gap) {
   const rows = Math.max(1, Math.ceil(n / cols));
   const W = cols * (w + gap) - gap, H = rows * (h + gap) - gap;
   if (canvas.width !== W || canvas.height !== H) { canvas.width = W; canvas.height = H; }
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(W, H), px = img.data;
   px.fill(255);
+  return {ctx, img, px, W, H};
+}
+
+/** Paint n uint8 images (rows of h*w, 0 = background) into a grid of `cols` columns with a
+ * 1-pixel gap, ink dark on white as on paper. */
+export function paintImages(canvas, data, n, h, w, cols, gap = 1) {
+  const {ctx, img, px, W, H} = gridCanvas(canvas, n, h, w, cols, gap);
   for (let k = 0; k < n; k++) {
     const ox = (k % cols) * (w + gap), oy = Math.floor(k / cols) * (h + gap);
     for (let i = 0; i < h; i++) {
@@ -42,12 +49,7 @@ export function paintImages(canvas, data, n, h, w, cols, gap = 1) {
 /** Paint signed images (float32 rows, e.g. dD/dx): green where raising the pixel raises D ("more
  * real"), purple where it lowers it; each image scaled by its own largest |value|. */
 export function paintSigned(canvas, data, n, h, w, cols, gap = 1) {
-  const rows = Math.max(1, Math.ceil(n / cols));
-  const W = cols * (w + gap) - gap, H = rows * (h + gap) - gap;
-  if (canvas.width !== W || canvas.height !== H) { canvas.width = W; canvas.height = H; }
-  const ctx = canvas.getContext("2d");
-  const img = ctx.createImageData(W, H), px = img.data;
-  px.fill(255);
+  const {ctx, img, px, W} = gridCanvas(canvas, n, h, w, cols, gap);
   const pos = COLORS.real, neg = COLORS.fakeFill;
   for (let k = 0; k < n; k++) {
     let m = 1e-12;
