@@ -21,6 +21,7 @@ from . import __version__
 from .config import ConfigError, check_fields, field_bounds, flat_fields, make_config
 from .data import DataError
 from .jsonsafe import finite
+from .runs.format import RunError
 
 SECTION_PREFIX = {"generator": "g", "discriminator": "d", "g_optimizer": "g", "d_optimizer": "d"}
 
@@ -66,9 +67,11 @@ def config_from_args(args: argparse.Namespace) -> Any:
     data_file = getattr(args, "data_file", None)
     changes: dict[str, Any] = {"data": args.data, "seed": args.seed}
     if data_file:
-        from .cli_data import load_points_file
+        from .data.pointsets import read_points_file
 
-        pts = load_points_file(data_file)
+        pts, note = read_points_file(data_file)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
         changes.update(data="points", data_params={"points": pts.tolist()})
     base: dict[str, Any] = {}
     dist = DISTRIBUTIONS.get(changes["data"])
@@ -107,6 +110,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ImportError:  # metrics arrive with the data/metrics module
         train_metrics = None
     every = args.report_every or max(1, args.epochs // 20)
+    from .cli_runs import TrainHooks
+
+    hooks = TrainHooks(args, t, every)  # --run-dir, --animate: checked before training starts
     tty = sys.stderr.isatty() and not args.json
     start = time.perf_counter()
     shown: list[str] = []  # hint codes last printed (text mode prints a hint when it appears)
@@ -142,7 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return rec
 
     while t.epoch < args.epochs and t.status.ok:
-        t.train(min(every, args.epochs - t.epoch))
+        hooks.train(min(every, args.epochs - t.epoch))
         report()
     if tty:
         sys.stderr.write("\n")
@@ -153,6 +159,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             print("metrics: " + json.dumps({k: v for k, v in rec["metrics"].items() if k != "hints"}))
         for h in rec["hints"]:
             print(f"hint: {h['message']}")
+    hooks.finish(quiet=args.json)
     if args.out:
         Path(args.out).write_text(json.dumps(t.snapshot()))
         if not args.json:
@@ -187,7 +194,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         run(host=args.host, port=args.port, open_browser=not args.no_browser, workers=args.workers,
             allowed_origins=args.allow_origin, allowed_hosts=args.allow_host,
-            max_sessions=args.max_sessions, idle_timeout=args.idle_timeout)
+            max_sessions=args.max_sessions, idle_timeout=args.idle_timeout,
+            drain_timeout=args.drain_timeout)
     except CannotServe as e:
         print(f"ganlab: {e}", file=sys.stderr)
         return EXIT_CANNOT_SERVE
@@ -214,11 +222,17 @@ def add_serve_flags(s: argparse.ArgumentParser) -> None:
                    help="extra host name the server answers for, e.g. my-host (repeatable or comma "
                    "separated; *.domain for subdomains; '*' answers any; default: 127.0.0.1, "
                    "localhost, [::1] and the --host given; env GANLAB_ALLOWED_HOSTS)")
-    s.add_argument("--max-sessions", type=int, default=64,
-                   help="sessions per worker process; more get 'server busy' (default: %(default)s)")
-    s.add_argument("--idle-timeout", type=float, default=1800.0,
-                   help="seconds a paused session without messages stays open "
-                   "(default: %(default)s)")
+    # None: an option not given leaves the GANLAB_* variable, then the default, in force.
+    s.add_argument("--max-sessions", type=int, default=None,
+                   help="sessions per worker process; more get 'server busy' (default: 64; env "
+                   "GANLAB_MAX_SESSIONS)")
+    s.add_argument("--idle-timeout", type=float, default=None,
+                   help="seconds a paused session without messages stays open (default: 1800; "
+                   "env GANLAB_IDLE_TIMEOUT)")
+    s.add_argument("--drain-timeout", type=float, default=None, metavar="SECONDS",
+                   help="on SIGTERM, seconds to wait for the sessions to move to another server "
+                   "(each page is told to reconnect and restore its state) before exiting "
+                   "(default: 10; env GANLAB_DRAIN_TIMEOUT)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,7 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--report-every", type=int, default=0, help="epochs between reports (default 0: epochs/20)")
     t.add_argument("--out", help="write the final snapshot (JSON) to this file")
     add_config_flags(t)
+    from .cli_runs import add_runs_commands, add_train_flags
+
+    add_train_flags(t)
     t.set_defaults(func=cmd_train)
+    add_runs_commands(sub)
 
     try:
         from .cli_data import add_data_commands
@@ -268,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except DataError as e:
         print(f"ganlab: invalid data: {e}", file=sys.stderr)
+        return 2
+    except RunError as e:
+        print(f"ganlab: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

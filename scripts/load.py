@@ -12,6 +12,7 @@ what a pause/resume cycle costs shows up there), ``epochs_per_s_wall`` over the 
 ``--pause-every 0`` never pauses.
 
     python scripts/load.py --sessions 40 --seconds 20 --workers 2 [--pause-every 2] [--repeat 3]
+    python scripts/load.py --sessions 80 --workers 1 --speed 50   # sessions per core at the page's pace
 
 Targets (issue 4, this 2-core machine): 40 sessions, each > 15 frames/s and > 250 epochs/s,
 pause acknowledged within 100 ms at p99. Measured (--workers 2 --repeat 5, medians of the runs):
@@ -67,6 +68,25 @@ def start_server(port: int, workers: int, sessions: int) -> subprocess.Popen:
     raise RuntimeError("server did not start")
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its descendants (the
+    server's worker processes), from /proc; 0.0 where /proc is missing."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs = {}
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        procs[int(d.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / tick)  # ppid, utime + stime
+    keep, total = {pid}, 0.0
+    for _ in range(3):  # children, grandchildren
+        keep |= {p for p, (ppid, _) in procs.items() if ppid in keep}
+    for p in keep:
+        total += procs.get(p, (0, 0.0))[1]
+    return total
+
+
 def frame_epoch(msg: str) -> int | None:
     """The epoch of a frame's JSON head, read from its first bytes (a client counting frames for
     hundreds of sessions cannot afford to parse each), or None if ``msg`` is not a frame."""
@@ -79,8 +99,9 @@ def frame_epoch(msg: str) -> int | None:
 class Client:
     """One session: plays, counts frames and epochs, pauses and resumes about once a second."""
 
-    def __init__(self, url: str, fps: int | None, pause_every: float = 2.0, pause_for: float = 0.0):
-        self.url, self.fps = url, fps
+    def __init__(self, url: str, fps: int | None, pause_every: float = 2.0, pause_for: float = 0.0,
+                 speed: float | None = None):
+        self.url, self.fps, self.speed = url, fps, speed
         self.pause_every, self.pause_for = pause_every, pause_for
         self.paused: list[tuple[float, float]] = []  # (pause sent, play acknowledged)
         self.frames: list[tuple[float, int]] = []  # (time, epoch) of each JSON frame
@@ -129,6 +150,8 @@ class Client:
             task = asyncio.create_task(self.reader(ws))
             if self.fps:
                 await self.request(ws, "view", fps=self.fps)
+            if self.speed:
+                await self.request(ws, "speed", epochs_per_sec=self.speed)
             await start.wait()
             await self.request(ws, "play")
             t_measure = time.perf_counter() + warmup
@@ -180,8 +203,10 @@ def pct(xs: list[float], q: float) -> float:
 
 
 async def one_run(port: int, n: int, warmup: float, seconds: float, fps: int | None,
-                  stagger: float, pause_every: float, pause_for: float) -> dict:
-    clients = [Client(f"ws://127.0.0.1:{port}/ws", fps, pause_every, pause_for) for _ in range(n)]
+                  stagger: float, pause_every: float, pause_for: float,
+                  speed: float | None = None, server_pid: int | None = None) -> dict:
+    clients = [Client(f"ws://127.0.0.1:{port}/ws", fps, pause_every, pause_for, speed)
+               for _ in range(n)]
     start = asyncio.Event()
     tasks = []
     for c in clients:
@@ -191,10 +216,13 @@ async def one_run(port: int, n: int, warmup: float, seconds: float, fps: int | N
         await asyncio.sleep(stagger)
     await asyncio.sleep(1.0)  # all connected and idle
     start.set()
+    await asyncio.sleep(warmup)
+    cpu0, t0 = (tree_cpu(server_pid) if server_pid else 0.0), time.perf_counter()
     await asyncio.gather(*tasks)
+    cpu1, t1 = (tree_cpu(server_pid) if server_pid else 0.0), time.perf_counter()
     fr, ep, wall = zip(*(c.rates() for c in clients), strict=True)
     rtt = [x for c in clients for x in c.pause_rtt]
-    return {
+    out = {
         "sessions": n, "frames_per_s_min": min(fr), "frames_per_s_median": statistics.median(fr),
         "epochs_per_s_min": min(ep), "epochs_per_s_median": statistics.median(ep),
         "epochs_per_s_total": sum(ep), "epochs_per_s_wall_min": min(wall),
@@ -203,7 +231,15 @@ async def one_run(port: int, n: int, warmup: float, seconds: float, fps: int | N
         "pause_rtt_ms_p99": 1000 * pct(rtt, 0.99) if rtt else 0.0, "pauses": len(rtt),
         "per_worker": sorted(Counter(c.worker for c in clients).values()),
         "rebalanced": sum(c.retries for c in clients),
+        # Cores the server used: its processes' CPU time / wall time over the window.
+        "server_cores": (cpu1 - cpu0) / (t1 - t0) if server_pid else 0.0,
     }
+    if speed and out["server_cores"] > 0:
+        # Sessions at that pace that one core's CPU time sustains: the epochs all sessions got
+        # per second, in sessions' worth of the pace, per core of CPU the server used. CPU time,
+        # so a busy machine slows the sessions but barely moves this figure.
+        out["sessions_per_core_at_pace"] = sum(wall) / speed / out["server_cores"]
+    return out
 
 
 def main() -> None:
@@ -220,6 +256,9 @@ def main() -> None:
                     help="mean seconds between two pauses of a session (0: never pause)")
     ap.add_argument("--pause-for", type=float, default=0.0,
                     help="seconds a session stays paused after the ack before playing again")
+    ap.add_argument("--speed", type=float, default=None,
+                    help="epochs/s each session asks for (the page's default pace is 50; default: "
+                    "as fast as possible)")
     args = ap.parse_args()
     port = args.port or free_port()
     proc = None if args.port else start_server(port, args.workers, args.sessions)
@@ -227,7 +266,8 @@ def main() -> None:
         runs = []
         for i in range(args.repeat):
             r = run_loop(one_run(port, args.sessions, args.warmup, args.seconds, args.fps,
-                                  args.stagger, args.pause_every, args.pause_for))
+                                  args.stagger, args.pause_every, args.pause_for, args.speed,
+                                  proc.pid if proc else None))
             runs.append(r)
             print(f"run {i + 1}: " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
                                                for k, v in r.items()), flush=True)

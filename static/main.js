@@ -630,7 +630,7 @@ $("file-points").addEventListener("change", guard(async () => {
   showEmptyDrawing(false);
   state.set("pts", [pts]);
   await sendData("points", {points: pts}, $("apply-preset").checked);
-  say(`Imported ${pts.length} points from ${f.name}${reply.fitted ? " (rescaled into the unit square)" : ""}`);
+  say(`Imported ${pts.length} points from ${f.name}${reply.note ? `. ${reply.note}` : ""}`);
 }));
 
 // --- session -------------------------------------------------------------------------------------

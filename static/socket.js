@@ -2,11 +2,36 @@
 // Requests get a promise resolved by the ack (or rejected by the error) carrying the same id.
 // A JSON `frame` is paired with the binary message that follows it (same seq) and the layers are
 // exposed as Float32Array views, never copied. The connection comes back by itself: on a drop we
-// reconnect with exponential backoff and `restore` the last snapshot we hold.
+// reconnect (bounded backoff with jitter, or at once when the server says it is going away) and
+// `restore` the last snapshot we hold, which any replica behind a load balancer can take.
 
 const LAYER_NAMES = {1: "real", 2: "fake", 3: "heatmap", 4: "d_grad", 5: "g_grad",
   6: "manifold", 7: "manifold_area", 8: "optimal_d", 9: "noise"};
 const MAGIC = 0x31464c47; // "GLF1" read as a little-endian uint32
+
+// Close codes of a server that is going away (docs/protocol.md): ours after a `moving` message
+// (4012), and uvicorn's own on shutdown (1012). Another replica can take the session: go now.
+export const MOVE_CODES = new Set([4012, 1012]);
+// Reconnect attempt n waits up to min(CAP, BASE * 2^n) ms, half of it at random so that a
+// classroom of pages does not come back in lockstep. The cap keeps every page trying at least
+// every 2 s while no replica answers (an uncapped backoff left pages offline for 30 s and more).
+export const BACKOFF_BASE = 250, BACKOFF_CAP = 2000;
+// A handshake that has not produced a `hello` by then is dropped and tried again: a replica
+// that vanished from the network can leave a connect hanging for minutes (behind nginx,
+// proxy_connect_timeout moves on after 2 s; this is for direct connections). Generous, so that
+// a slow but working server under load is not abandoned and hit again.
+export const HELLO_TIMEOUT = 10000;
+
+// While training, the snapshot we hold is at most this old (ms): what a crashed server can cost
+// a session. Frames, not a timer, trigger the refresh: a hidden tab's timers may be throttled to
+// once a minute, its websocket messages are not.
+export const SNAPSHOT_EVERY = 5000;
+
+/** Milliseconds to wait before reconnect attempt `attempt` (0, 1, ...). */
+export function backoffDelay(attempt, random = Math.random) {
+  const ceiling = Math.min(BACKOFF_CAP, BACKOFF_BASE * 2 ** Math.min(attempt, 16));
+  return Math.round(ceiling * (0.5 + 0.5 * random()));
+}
 
 /** Parse a binary frame: header, layer table, then float32 payloads viewed in place. */
 export function parseBinary(buf) {
@@ -35,11 +60,15 @@ export class Session extends EventTarget {
     this.frameMeta = null;      // the JSON half of a frame, waiting for its binary half
     this.snapshot = null;       // last full state we hold (restored after a reconnect)
     this.hello = null;
-    this.backoff = 500;
+    this.attempt = 0;           // reconnect attempts since the last hello
+    this.helloTimer = 0;
     this.retry = 0;             // `rebalance` refusals in a row (docs/protocol.md, Connection)
     this.closedByUs = false;
     this.connected = false;
     this.restoring = false;
+    this.snapshotAt = -Infinity; // performance.now() when the snapshot we hold arrived
+    this.snapshotEvery = SNAPSHOT_EVERY;
+    this.snapshotAsked = false;
   }
 
   emit(type, detail) { this.dispatchEvent(new CustomEvent(type, {detail})); }
@@ -52,9 +81,12 @@ export class Session extends EventTarget {
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
-    ws.onmessage = (ev) => this.onMessage(ev.data);
-    ws.onclose = (ev) => this.onClose(ev);
+    // Events of a socket we already gave up on must not start a second connection.
+    ws.onmessage = (ev) => { if (ws === this.ws) this.onMessage(ev.data); };
+    ws.onclose = (ev) => { if (ws === this.ws) this.onClose(ev); };
     ws.onerror = () => {}; // onclose follows and handles it; an error event carries no detail
+    clearTimeout(this.helloTimer);
+    this.helloTimer = setTimeout(() => { if (ws === this.ws && !this.connected) ws.close(); }, HELLO_TIMEOUT);
   }
 
   close() { this.closedByUs = true; this.ws?.close(1000); }
@@ -63,6 +95,7 @@ export class Session extends EventTarget {
   drop() { this.ws?.close(4000, "client drop"); }
 
   onClose(ev) {
+    clearTimeout(this.helloTimer);
     if (ev.code === 1013 && ev.reason === "rebalance" && !this.closedByUs) {
       // A worker process with more sessions than another sent us on: not a drop, reconnect now.
       this.frameMeta = null;
@@ -80,10 +113,18 @@ export class Session extends EventTarget {
     if (this.closedByUs) return;
     // 1008: refused by origin policy; retrying cannot help.
     if (ev.code === 1008) { this.emit("fatal", {message: "connection refused by the server (origin)"}); return; }
-    if (wasConnected) this.backoff = 500;
-    const wait = this.backoff;
-    this.backoff = Math.min(this.backoff * 2, 10000);
-    this.emit("reconnecting", {in: wait});
+    let wait;
+    if (MOVE_CODES.has(ev.code)) {
+      // The server is shutting down (it sent our final state first): reconnect now; the load
+      // balancer hands us to another replica. A few ms of jitter spread a class's reconnects.
+      this.attempt = 0;
+      wait = Math.round(100 * Math.random());
+    } else {
+      if (wasConnected) this.attempt = 0;
+      wait = backoffDelay(this.attempt);
+      this.attempt += 1;
+    }
+    this.emit("reconnecting", {in: wait, code: ev.code});
     setTimeout(() => this.connect(), wait);
   }
 
@@ -92,6 +133,8 @@ export class Session extends EventTarget {
     this.hello = msg;
     this.connected = true;
     this.retry = 0;
+    this.attempt = 0;
+    clearTimeout(this.helloTimer);
     if (!first && this.snapshot) {
       // A new server session: bring back where we were before the drop.
       this.restoring = true;
@@ -113,6 +156,10 @@ export class Session extends EventTarget {
       try { bin = parseBinary(data); } catch (e) { this.emit("notice", {message: e.message}); return; }
       if (!meta || meta.seq !== bin.seq) return; // unpaired half: drop it, the next frame is coming
       this.emit("frame", {meta, layers: bin.layers});
+      if (meta.running && !this.restoring && !this.snapshotAsked &&
+          performance.now() - this.snapshotAt >= this.snapshotEvery) {
+        this.refreshSnapshot().catch(() => {});
+      }
       return;
     }
     let msg;
@@ -129,9 +176,20 @@ export class Session extends EventTarget {
         } else if (msg.type === "error" && msg.code !== "rebalance") { // the close that follows says it all
           this.emit("server-error", msg);
         }
-        if (msg.type === "ack" && msg.snapshot) this.snapshot = msg.snapshot;
+        if (msg.type === "ack" && msg.snapshot) { this.snapshot = msg.snapshot; this.snapshotAt = performance.now(); }
         break;
       }
+      case "moving":
+        // The server is shutting down and sent the session's final state: restore exactly this
+        // on the next server (announced as a snapshot ack, so the page's bookkeeping of what the
+        // snapshot holds stays right), then it closes with 4012 and we reconnect at once.
+        if (msg.snapshot) {
+          this.snapshot = msg.snapshot;
+          this.snapshotAt = performance.now();
+          this.emit("ack", {type: "snapshot", msg, ms: 0});
+        }
+        this.emit("moving", msg);
+        break;
       case "status": this.emit("status", msg); break;
       case "scheduled": this.emit("scheduled", msg); break;
       default: break;
@@ -156,8 +214,11 @@ export class Session extends EventTarget {
 
   /** Ask for the full state and keep it for a later restore. */
   async refreshSnapshot() {
-    const ack = await this.request("snapshot");
-    this.snapshot = ack.snapshot;
-    return ack.snapshot;
+    this.snapshotAsked = true;
+    try {
+      const ack = await this.request("snapshot");
+      this.snapshot = ack.snapshot;
+      return ack.snapshot;
+    } finally { this.snapshotAsked = false; }
   }
 }

@@ -61,6 +61,17 @@ def test_bad_data_file_is_a_clear_error_not_a_traceback(tmp_path, capsys):
     assert "invalid data" in err and "line 3" in err
 
 
+def test_a_data_file_outside_the_square_is_rescaled_with_the_pages_note(tmp_path, capsys):
+    """The page's import and the CLI follow one rule: a set leaving [0, 1]^2 is mapped into it
+    and both say so in the same words (tests/test_page_behave.py checks the page's status)."""
+    f = tmp_path / "p.json"
+    f.write_text("[[-1, 0], [3, 2], [1, 1]]")
+    assert main(["train", "--data-file", str(f), "--epochs", "2"]) == 0
+    err = capsys.readouterr().err
+    assert (f"note: {f}: 2 of 3 points lay outside [0, 1]^2; the set was rescaled into the unit "
+            "square") in err
+
+
 @pytest.mark.parametrize("flags, field", [
     (["--epochs", "-5"], "epochs"), (["--epochs", "0"], "epochs"),
     (["--report-every", "-1"], "report_every"), (["--seed", "-1"], "seed"),
@@ -71,3 +82,26 @@ def test_negative_run_numbers_are_refused_like_config_errors(flags, field, capsy
     assert out.out == ""  # nothing trained, nothing reported
     assert out.err.startswith(f"ganlab: invalid configuration: {field}: ") and "allowed range" in out.err
     assert repr(int(flags[1])) in out.err
+
+
+def test_serve_options_not_given_leave_the_environment_in_force(monkeypatch):
+    """`ganlab serve` without --max-sessions / --idle-timeout must not override GANLAB_MAX_SESSIONS
+    and GANLAB_IDLE_TIMEOUT with its own defaults (the compose file had to pass flags instead)."""
+    import dataclasses
+
+    import ganlab.server as server
+    from ganlab.server.settings import Settings
+
+    seen = {}
+
+    def fake_run(**kw):
+        names = {f.name for f in dataclasses.fields(Settings)}
+        seen["settings"] = Settings.create(**{k: v for k, v in kw.items() if k in names})
+
+    monkeypatch.setattr(server, "run", fake_run)
+    monkeypatch.setenv("GANLAB_MAX_SESSIONS", "3")
+    monkeypatch.setenv("GANLAB_IDLE_TIMEOUT", "60")
+    assert main(["serve", "--no-browser"]) == 0
+    assert (seen["settings"].max_sessions, seen["settings"].idle_timeout) == (3, 60.0)
+    assert main(["serve", "--no-browser", "--max-sessions", "5"]) == 0
+    assert seen["settings"].max_sessions == 5  # a flag given still wins

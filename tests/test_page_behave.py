@@ -156,7 +156,9 @@ def test_import_refuses_a_bad_file_with_the_clis_message(ui):
                                                "buffer": good.encode()}])
     pg.wait_for_function("window.ganlab.server.data === 'points'")
     pg.wait_for_function("document.getElementById('status').textContent.includes('Imported 3 points')")
-    assert "rescaled into the unit square" in pg.text_content("#status")
+    # The CLI's note for the same file, word for word (tests/test_cli.py checks the CLI's side).
+    assert pg.text_content("#status") == ("Imported 3 points from p.json. p.json: 2 of 3 points lay "
+                                          "outside [0, 1]^2; the set was rescaled into the unit square")
     assert pg.evaluate("window.ganlab.server.data_params.points.count") == 3
     pts = pg.evaluate("window.ganlab.state.get('pts')[0]")
     assert len(pts) == 3 and all(0 <= v <= 1 for p in pts for v in p)

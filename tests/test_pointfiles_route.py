@@ -55,7 +55,7 @@ def test_every_refusal_matches_the_cli(client, tmp_path, name, content):
 def test_good_files_give_points_fitted_into_the_square(client):
     r = client.post("/api/points", params={"name": "p.csv"}, content=b"x,y\n0.25,0.5\n0.75,0.5\n")
     assert r.status_code == 200
-    assert r.json() == {"points": [[0.25, 0.5], [0.75, 0.5]], "n": 2, "fitted": False}
+    assert r.json() == {"points": [[0.25, 0.5], [0.75, 0.5]], "n": 2, "fitted": False, "note": None}
     r = client.post("/api/points", params={"name": "p.json"}, content=b'{"points": [[-1, 0], [3, 2]]}')
     body = r.json()
     assert r.status_code == 200 and body["fitted"] is True

@@ -336,8 +336,10 @@ def test_several_workers_read_settings_from_env():
 
 def test_workers_share_sessions_evenly():
     """Whatever worker the kernel hands a connection to, a worker holding more sessions than the
-    other refuses it (``rebalance``) until the client's 4th retry: after every client admitted
-    before that, the two workers' counts differ by at most one."""
+    other refuses it (``rebalance``) until the client's 4th retry: a client admitted before that
+    never leaves its worker more than one session above the other. (A client forced in at its 4th
+    retry -- the kernel kept choosing the crowded worker, as it does on a loaded machine -- may
+    unbalance the split; the balancer then only has to not make it worse.)"""
     proc, port = start(workers=2, max_sessions=20)
     try:
         # Both workers up (each publishes its count when its app is built), as /healthz tells.
@@ -347,23 +349,25 @@ def test_workers_share_sessions_evenly():
         assert len(seen) == 2, seen
 
         async def main():
-            clients, splits = [], []
+            clients, admissions = [], []
             for _ in range(12):
                 c = await Client.open(port)
                 clients.append(c)
-                counts = {}
+                counts = dict.fromkeys(seen, 0)
                 for x in clients:
-                    counts[x.hello["worker"]] = counts.get(x.hello["worker"], 0) + 1
-                splits.append((c.retries, sorted(counts.values())))
+                    counts[x.hello["worker"]] += 1
+                mine = counts.pop(c.hello["worker"])
+                admissions.append((c.retries, mine, min(counts.values())))
             for c in clients:
                 await c.close()
-            return splits
+            return admissions
 
-        splits = asyncio.run(main())
-        for retries, split in splits:
+        admissions = asyncio.run(main())
+        for retries, mine, other in admissions:
             if retries < 4:
-                assert split[-1] - (split[0] if len(split) == 2 else 0) <= 1, splits
-        assert splits[-1][1] == [6, 6] or any(r >= 4 for r, _ in splits), splits
+                assert mine <= other + 1, admissions
+        if all(r < 4 for r, _, _ in admissions):
+            assert sorted(admissions[-1][1:]) == [6, 6], admissions
     finally:
         stop(proc)
 

@@ -148,23 +148,49 @@ def load_points_file(path: str | Path, fmt: str | None = None, fit: bool = False
     Points must lie in the unit square [0, 1]^2 unless ``fit``, which maps them there
     (:func:`fit_unit_square`). Use them as ``data="points", data_params={"points": p.tolist()}``."""
     path = Path(path)
+    fmt = format_of(path, fmt)  # an unknown suffix is named before the file is read
+    p = parse_points(_read_limited(path), fmt, str(path))
+    if fit:
+        return fit_unit_square(p)
+    out = outside_square(p)
+    if out.any():
+        i = int(out.argmax())
+        raise DataError(f"{path}: point {i + 1} {p[i].tolist()} lies outside the unit square "
+                        "[0, 1]^2 (rescale it, or load with fit=True)")
+    return p
+
+
+def outside_square(p: np.ndarray) -> np.ndarray:
+    """Row mask of the points outside [0, 1]^2."""
+    return ((p < 0) | (p > 1)).any(axis=1)
+
+
+def into_square(p: np.ndarray, name: str) -> tuple[np.ndarray, str | None]:
+    """The page's and the CLI's one rule for a point file: points that leave [0, 1]^2 are mapped
+    into it as a whole (:func:`fit_unit_square`, shape kept), and the caller is told in these
+    words, or ``None`` when nothing moved."""
+    out = outside_square(p)
+    if not out.any():
+        return p, None
+    return fit_unit_square(p), (f"{name}: {int(out.sum())} of {len(p)} points lay outside [0, 1]^2; "
+                                "the set was rescaled into the unit square")
+
+
+def read_points_file(path: str | Path, fmt: str | None = None) -> tuple[np.ndarray, str | None]:
+    """Points (n, 2) from a .csv or .json file under :func:`into_square`'s rule, and its note."""
+    path = Path(path)
     fmt = format_of(path, fmt)
+    return into_square(parse_points(_read_limited(path), fmt, str(path)), str(path))
+
+
+def _read_limited(path: Path) -> bytes:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise DataError(f"{path}: file is {size} bytes; the limit is {MAX_BYTES} (5 MB)")
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror})") from None
-    p = parse_points(data, fmt, str(path))
-    if fit:
-        return fit_unit_square(p)
-    out = ((p < 0) | (p > 1)).any(axis=1)
-    if out.any():
-        i = int(out.argmax())
-        raise DataError(f"{path}: point {i + 1} {p[i].tolist()} lies outside the unit square "
-                        "[0, 1]^2 (rescale it, or load with fit=True / --fit)")
-    return p
 
 
 def dumps_points(points: np.ndarray, fmt: str = "csv", meta: dict | None = None) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from .balance import BALANCE_ENV
 from .origins import served_hosts
+from .prometheus import MULTIPROC_ENV
 from .settings import Settings
 
 WS_MAX_SIZE = 16 << 20  # uvicorn closes (1009) above this; 4 MiB..16 MiB get a `too_large` reply
@@ -29,7 +30,9 @@ def run(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, wo
     ``idle_timeout``, ...; None means default). With ``workers > 1`` uvicorn starts that many
     processes from the import string ``ganlab.server.app:app_from_env``; each reads the settings
     from ``GANLAB_*`` variables. Sessions need nothing shared because each lives in its
-    connection; the workers only share their session counts, to even them out (balance.py).
+    connection; the workers only share their session counts, to even them out (balance.py),
+    and their metrics (prometheus.py). SIGTERM, with one worker or several, moves the sessions to
+    other replicas before exiting (shutdown.py; ``drain_timeout``).
     """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -47,11 +50,16 @@ def run(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, wo
     # profile of 40 sessions and saves little (binary floats barely compress).
     common = dict(host=host, port=port, ws_max_size=WS_MAX_SIZE, ws_per_message_deflate=False,
                   log_level=log_level, timeout_graceful_shutdown=5)
-    balance_dir = None
+    temp_dirs = []
     if workers > 1:
         os.environ.update(s.to_env())
         balance_dir = tempfile.mkdtemp(prefix="ganlab-workers-")
         os.environ[BALANCE_ENV] = balance_dir  # the workers' shared session table (balance.py)
+        temp_dirs.append((BALANCE_ENV, balance_dir))
+        if not os.environ.get(MULTIPROC_ENV):  # /metrics adds up the workers' files (prometheus.py)
+            metrics_dir = tempfile.mkdtemp(prefix="ganlab-metrics-")
+            os.environ[MULTIPROC_ENV] = metrics_dir
+            temp_dirs.append((MULTIPROC_ENV, metrics_dir))
         config = uvicorn.Config("ganlab.server.app:app_from_env", factory=True, workers=workers,
                                 **common)
     else:
@@ -66,9 +74,9 @@ def run(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, wo
         else:
             uvicorn.Server(config).run(sockets=[sock])
     finally:
-        if balance_dir is not None:
-            shutil.rmtree(balance_dir, ignore_errors=True)
-            os.environ.pop(BALANCE_ENV, None)
+        for env, path in temp_dirs:
+            shutil.rmtree(path, ignore_errors=True)
+            os.environ.pop(env, None)
 
 
 class CannotServe(OSError):

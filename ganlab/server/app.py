@@ -13,18 +13,19 @@ import os
 from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ganlab import __version__
 
-from . import balance, logs, pointfiles, trained
+from . import balance, logs, pointfiles, prometheus, trained
 from .frames import dumps
 from .origins import HostCheck, origin_allowed, served_hosts
 from .schema import build_schema
 from .session import PROTOCOL, Load, Session, error
 from .settings import Settings
+from .shutdown import MOVE_CODE, MOVE_REASON, Drain
 from .tuning import trim_soon, tune_malloc
 
 log = logging.getLogger("ganlab.server")
@@ -51,10 +52,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     tune_malloc()
     logs.install()  # client-triggered log lines are rate-limited
-    app = FastAPI(title="ganlab", version=__version__, docs_url=None, redoc_url=None)
+    app = FastAPI(title="ganlab", version=__version__, docs_url=None, redoc_url=None,
+                  lifespan=_lifespan)
     app.state.settings = settings
     app.state.sessions = {}
     app.state.load = Load()
+    app.state.drain = Drain(settings.drain_timeout)  # SIGTERM: sessions move elsewhere (shutdown.py)
+    app.state.recorder = prometheus.Recorder()
     app.state.balancer = None  # set in worker processes of `run(workers > 1)`: see balance.py
     static_dir = _dir(settings.static_dir, "static")
     templates_dir = _dir(settings.templates_dir, "templates")
@@ -70,10 +74,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz():
-        return {"status": "ok", "version": __version__, "protocol": PROTOCOL,
+        # 503 while draining: probes (compose, Kubernetes) take the replica out at once.
+        draining = app.state.drain.draining
+        body = {"status": "draining" if draining else "ok", "version": __version__, "protocol": PROTOCOL,
                 "sessions": len(app.state.sessions), "max_sessions": settings.max_sessions,
                 "running": app.state.load.running, "tasks": len(asyncio.all_tasks()),
                 "worker": os.getpid()}
+        return JSONResponse(body, status_code=503 if draining else 200)
+
+    @app.get("/metrics")
+    async def metrics():
+        observe(app)
+        body, content_type = prometheus.exposition()
+        return Response(body, media_type=content_type)
 
     @app.get("/api/schema")
     async def schema():
@@ -95,16 +108,29 @@ async def live(ws: WebSocket, app: FastAPI) -> None:
     """Admit a websocket (origin, capacity), then run its session until it ends."""
     settings: Settings = app.state.settings
     sessions: dict[str, Session] = app.state.sessions
+    if app.state.drain.draining:
+        # Refuse the handshake itself: nginx passes a 503 on to another replica at once
+        # (proxy_next_upstream http_503), and a browser simply retries.
+        prometheus.refused("draining")
+        await ws.send_denial_response(PlainTextResponse("this server is shutting down; reconnect",
+                                                        status_code=503))
+        return
     origin = ws.headers.get("origin")
     if not origin_allowed(origin, ws.headers.get("host"), settings.allowed_origins):
         # Accept, then close with 1008: a browser only sees the close code if the handshake
         # succeeded (a refused handshake shows as 1006). Nothing is sent before the close.
         log.warning("websocket from origin %r refused", origin)
+        prometheus.refused("origin")
         await ws.accept()
         await ws.close(1008, "origin not allowed")
         return
     await ws.accept()
+    if app.state.drain.draining:  # began while the handshake completed: go elsewhere now
+        prometheus.refused("draining")
+        await ws.close(MOVE_CODE, MOVE_REASON)
+        return
     if len(sessions) >= settings.max_sessions:
+        prometheus.refused("busy")
         await ws.send_text(dumps(error(None, "server_busy",
                                        f"the server is full ({settings.max_sessions} sessions); "
                                        "try again later")))
@@ -112,6 +138,7 @@ async def live(ws: WebSocket, app: FastAPI) -> None:
         return
     balancer: balance.Balancer | None = app.state.balancer
     if balancer is not None and not balancer.admit(_retry(ws)):
+        prometheus.refused("rebalance")
         await ws.send_text(dumps(error(None, "rebalance",
                                        "another worker process has fewer sessions; reconnect "
                                        "with ?retry=<n+1>")))
@@ -119,18 +146,45 @@ async def live(ws: WebSocket, app: FastAPI) -> None:
         return
     session = Session(ws, settings, app.state.load)
     sessions[session.id] = session
+    prometheus.SESSIONS_OPENED.inc()
     if balancer is not None:
         balancer.publish(len(sessions))
     try:
         await session.serve()
     finally:
         del sessions[session.id]
+        app.state.recorder.ended(session.id, session)
         del session  # the last reference: its trainer and frames are freed here, then trimmed
         trim_soon(asyncio.get_running_loop())
         if balancer is not None:
             balancer.publish(len(sessions))
         with contextlib.suppress(Exception):  # already closed by the client or by idling out
             await ws.close(1000)
+
+
+def observe(app: FastAPI) -> None:
+    """Bring this process's metrics up to date (prometheus.py)."""
+    app.state.recorder.observe(app.state.sessions, app.state.load.running, app.state.drain.draining)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """Install the SIGTERM drain (in a served worker's main thread) and count epochs and frames
+    once a second while serving."""
+    app.state.drain.install(app.state.sessions)
+
+    async def sample() -> None:
+        while True:
+            observe(app)
+            await asyncio.sleep(1.0)
+
+    task = asyncio.create_task(sample())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _retry(ws: WebSocket) -> int:

@@ -20,7 +20,7 @@ from .settings import DEFAULT_HOSTS, DEFAULT_ORIGINS
 
 # Answered whatever the Host: a load balancer's or orchestrator's probe often names the server by
 # an address nobody listed, and the counts it returns hold nothing a rebinding page could abuse.
-OPEN_PATHS = ("/healthz",)
+OPEN_PATHS = ("/healthz", "/metrics")
 log = logging.getLogger("ganlab.server")
 ANY_ADDRESS = ("", "0.0.0.0", "::", "[::]")
 

@@ -2,8 +2,8 @@
 
 The page sends the file's bytes as the request body and its name as ``?name=`` (the suffix picks
 CSV or JSON, as for ``ganlab train --data-file``). Points outside the unit square are mapped into
-it (:func:`fit_unit_square`; the page's rule, where the CLI asks for --fit). Replies: 200
-``{"points": [[x, y], ...], "n": n, "fitted": bool}``; 400 ``{"error": message}`` where the message
+it, as the CLI does (:func:`into_square`: one rule, one note). Replies: 200
+``{"points": [[x, y], ...], "n": n, "fitted": bool, "note": str | null}``; 400 ``{"error": message}`` where the message
 is the CLI's for the same file (line and column named); 413 for a body over the CLI's 5 MB limit,
 with the CLI's size message. One parser, one set of rules, the same words in both places.
 """
@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ganlab.data import DataError
-from ganlab.data.pointsets import MAX_BYTES, fit_unit_square, format_of, parse_points
+from ganlab.data.pointsets import MAX_BYTES, format_of, into_square, parse_points
 
 
 def _too_large(name: str, size: int) -> JSONResponse:
@@ -40,11 +40,9 @@ async def _body(request: Request, name: str) -> bytes | JSONResponse:
 
 def parse_upload(data: bytes, name: str) -> dict:
     """The reply for one file: its points, mapped into [0, 1]^2 if any lies outside."""
-    pts = parse_points(data, format_of(name), name)
-    fitted = bool(((pts < 0) | (pts > 1)).any())
-    if fitted:
-        pts = fit_unit_square(pts)
-    return {"points": np.asarray(pts, dtype=float).tolist(), "n": len(pts), "fitted": fitted}
+    pts, note = into_square(parse_points(data, format_of(name), name), name)
+    return {"points": np.asarray(pts, dtype=float).tolist(), "n": len(pts), "fitted": note is not None,
+            "note": note}
 
 
 def register(app: FastAPI) -> None:

@@ -191,6 +191,22 @@ class Session(Commands):
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def close_for_shutdown(self, code: int, reason: str) -> None:
+        """The server is going away (shutdown.py): stop training at an epoch boundary, send the
+        final state (``moving``, docs/protocol.md) and close with ``code``. Both locks are held
+        throughout, so no frame saying "paused" slips out: the client resumes where it was."""
+        async with self.busy, self.send_lock:
+            was_running = self.running
+            self.running = False
+            self.settle()
+            t = self.trainer
+            await self._send_text(dumps({
+                "type": "moving", "running": was_running, "epoch": t.epoch,
+                "message": "this server is shutting down; reconnect and restore this snapshot",
+                "snapshot": t.snapshot()}))
+            with contextlib.suppress(Exception):
+                await self.ws.close(code, reason)
+
     # -- sending ---------------------------------------------------------------------------------
 
     async def _send_text(self, text: str) -> None:

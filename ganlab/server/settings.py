@@ -41,6 +41,9 @@ class Settings:
     chunk_seconds: float = 0.001  # longest stretch of training before the loop runs others
     round_seconds: float = 0.02  # target time for every running session to get one chunk
     frame_budget: float = 800.0  # frames per second for all running sessions of a process
+    # Seconds a replica told to stop (SIGTERM) waits for its sessions to move to another one
+    # before it exits anyway (shutdown.py).
+    drain_timeout: float = 10.0
     static_dir: str = ""  # "" = <repo>/static next to the package
     templates_dir: str = ""  # "" = <repo>/templates next to the package
 
@@ -54,6 +57,8 @@ class Settings:
                 raise ValueError(f"allowed host {h!r}: give a host name, not a URL")
         if self.max_sessions < 1:
             raise ValueError("max_sessions must be >= 1")
+        if self.drain_timeout < 0:
+            raise ValueError("drain_timeout must be >= 0")
         for name in ("idle_timeout", "rate_limit", "byte_rate", "chunk_seconds", "round_seconds",
                      "frame_budget", "metrics_hz", "metrics_budget"):
             if getattr(self, name) <= 0:

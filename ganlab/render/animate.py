@@ -1,0 +1,135 @@
+"""Animations of training with Pillow's encoders (no hand-written encoder, no imageio): GIF on a
+fixed palette (the page's colours and the heatmap's ramp: small files, no flicker between frames),
+WebP and APNG. :class:`Animation` captures the data view every ``every`` epochs while a trainer
+trains (see :func:`ganlab.runs.train_with`) and writes the file at :meth:`Animation.close`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import colors as C
+from .dataview import ViewSpec, fakes, paint, view_layers
+from .extent import AutoExtent
+
+FORMATS = {".gif": "gif", ".webp": "webp", ".png": "apng", ".apng": "apng"}
+MAX_FRAMES = 500  # beyond this, every other frame is dropped and the interval doubles
+
+
+def animation_format(path: str | Path) -> str:
+    """'gif', 'webp' or 'apng' from the file's suffix; ValueError naming the suffix otherwise."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"{path}: an animation is .gif, .webp or .png (APNG), not {suffix or 'no suffix'!r}")
+    return FORMATS[suffix]
+
+
+def _palette_colors() -> list[tuple[int, int, int]]:
+    """White, the heatmap ramp, and the layers' colours blended at a few opacities over white and
+    over the ramp's two ends and middle: what a data view is painted with."""
+    ramp = [tuple(c) for c in C.heat_colors(np.linspace(0, 1, 97)).tolist()]
+    grounds = [(255, 255, 255), *(tuple(C.heat_colors(v).tolist()) for v in (0.0, 0.5, 1.0))]
+    out = [(255, 255, 255), (0, 0, 0)] + ramp
+    for c in (C.REAL, C.FAKE, C.FAKE_FILL, C.GRAD, C.G_GRAD, C.INK):
+        for a in (1.0, 0.8, 0.55, 0.3):
+            for g in grounds:
+                out.append(tuple(int(round(a * x + (1 - a) * y)) for x, y in zip(c, g, strict=True)))
+    out += [(v, v, v) for v in range(0, 256, 17)]
+    seen: dict = {}
+    for c in out:
+        seen.setdefault(c, None)
+    return list(seen)[:256]
+
+
+_PALETTE: Image.Image | None = None
+
+
+def fixed_palette() -> Image.Image:
+    """A "P" image holding the fixed GIF palette (built once)."""
+    global _PALETTE
+    if _PALETTE is None:
+        cols = _palette_colors()
+        flat = [v for c in cols for v in c] + [0] * (3 * (256 - len(cols)))
+        _PALETTE = Image.new("P", (1, 1))
+        _PALETTE.putpalette(flat)
+    return _PALETTE
+
+
+def to_palette(frame: Image.Image) -> Image.Image:
+    """An RGB frame on the fixed palette (nearest colour, no dithering: flat areas stay flat)."""
+    return frame.convert("RGB").quantize(palette=fixed_palette(), dither=Image.Dither.NONE)
+
+
+def encode(frames: list[Image.Image], path: str | Path, fmt: str | None = None, fps: float = 10,
+           loop: int = 0) -> int:
+    """Write ``frames`` (RGB, or "P" on the fixed palette for GIF) as an animation at ``fps``
+    frames per second, looping ``loop`` times (0: forever). Returns the file's size in bytes."""
+    fmt = fmt or animation_format(path)
+    if not frames:
+        raise ValueError("an animation needs at least one frame")
+    ms = max(20, round(1000 / fps))
+    if fmt == "gif":
+        p = [f if f.mode == "P" else to_palette(f) for f in frames]
+        p[0].save(path, format="GIF", save_all=True, append_images=p[1:], duration=ms, loop=loop, optimize=False)
+    elif fmt == "webp":
+        rgb = [f.convert("RGB") for f in frames]
+        rgb[0].save(path, format="WEBP", save_all=True, append_images=rgb[1:], duration=ms, loop=loop,
+                    quality=80, method=0)
+    elif fmt == "apng":
+        rgb = [f.convert("RGB") for f in frames]
+        rgb[0].save(path, format="PNG", save_all=True, append_images=rgb[1:], duration=ms, loop=loop,
+                    compress_level=1)
+    else:
+        raise ValueError(f"unknown animation format {fmt!r}; choose from gif, webp, apng")
+    return Path(path).stat().st_size
+
+
+class Animation:
+    """Frames of the data view every ``every`` epochs, written to ``path`` by :meth:`close`.
+
+    The view follows the fakes with the page's hysteresis (:class:`AutoExtent`). At most
+    MAX_FRAMES are kept: past that every other frame is dropped and ``every`` doubles, so a long
+    run still fits. Use it as a hook of :func:`ganlab.runs.train_with`."""
+
+    def __init__(self, path: str | Path, every: int = 100, spec: ViewSpec | None = None, fps: float = 10):
+        self.path, self.fmt = Path(path), animation_format(path)
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"--every must be an integer >= 1, got {every!r}")
+        if not 0.1 <= fps <= 100:
+            raise ValueError(f"fps must be in 0.1..100, got {fps}")
+        self.every, self.spec, self.fps = every, spec or ViewSpec(), fps
+        self.frames: list[tuple[int, Image.Image]] = []
+        self.extent = AutoExtent()
+        self.start: int | None = None
+
+    def next_due(self, epoch: int) -> int:
+        """The next epoch (> ``epoch``) at which a frame is due."""
+        base = self.start or 0
+        return base + ((epoch - base) // self.every + 1) * self.every
+
+    def __call__(self, trainer) -> None:
+        """Capture a frame if one is due at the trainer's epoch (always the first call's)."""
+        if self.start is None:
+            self.start = trainer.epoch
+        elif (trainer.epoch - self.start) % self.every or (self.frames and self.frames[-1][0] == trainer.epoch):
+            return
+        self.capture(trainer)
+
+    def capture(self, trainer) -> None:
+        spec = self.spec
+        fake = fakes(trainer, spec)
+        ext = spec.extent or self.extent.update(fake)
+        img = paint(view_layers(trainer, spec, ext, fake), spec, ext, trainer.epoch)
+        self.frames.append((trainer.epoch, to_palette(img) if self.fmt == "gif" else img))
+        if len(self.frames) > MAX_FRAMES:
+            self.every *= 2
+            base = self.start or 0
+            self.frames = [(e, f) for e, f in self.frames if (e - base) % self.every == 0]
+
+    def close(self, trainer=None) -> int:
+        """Add the final state (if not captured yet) and write the file; returns its size."""
+        if trainer is not None and (not self.frames or self.frames[-1][0] != trainer.epoch):
+            self.capture(trainer)
+        return encode([f for _, f in self.frames], self.path, self.fmt, self.fps)
