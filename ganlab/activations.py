@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-LEAKY_SLOPE = 0.2
+LEAKY_SLOPE = 0.2  # the default leaky-ReLU slope c; a network may set its own
 ELU_ALPHA = 1.0  # fixed: the in-place kernels below rely on alpha = 1
 
 
@@ -21,10 +21,10 @@ class Scratch:
 
     __slots__ = ("zeros", "ones", "slope", "tmp", "mask")
 
-    def __init__(self, shape: tuple[int, ...], dtype=np.float64):
+    def __init__(self, shape: tuple[int, ...], dtype=np.float64, slope: float = LEAKY_SLOPE):
         self.zeros = np.zeros(shape, dtype)
         self.ones = np.ones(shape, dtype)
-        self.slope = np.full(shape, LEAKY_SLOPE, dtype)
+        self.slope = np.full(shape, slope, dtype)
         self.tmp = np.empty(shape, dtype)
         self.mask = np.empty(shape, dtype=bool)
 
@@ -47,15 +47,16 @@ class Activation:
         """phi''(z) as a new array, where a = phi(z) (used by the gradient-penalty backward)."""
         raise NotImplementedError
 
-    def __call__(self, z: np.ndarray) -> np.ndarray:
+    def __call__(self, z: np.ndarray, slope: float = LEAKY_SLOPE) -> np.ndarray:
         """Out-of-place phi(z), for tests and one-off evaluation."""
         v = np.array(z, dtype=float)
-        self.forward(v, Scratch(v.shape))
+        self.forward(v, Scratch(v.shape, slope=slope))
         return v
 
-    def derivative(self, z: np.ndarray) -> np.ndarray:
+    def derivative(self, z: np.ndarray, slope: float = LEAKY_SLOPE) -> np.ndarray:
         """Out-of-place phi'(z)."""
-        return self.derivative_from_output(self(z))
+        a = self(z, slope)
+        return self.derivative_from_output(a, Scratch(a.shape, a.dtype, slope))
 
     def derivative_from_output(self, a: np.ndarray, s: Scratch | None = None) -> np.ndarray:
         """Out-of-place phi'(z) given a = phi(z); ``s``, a Scratch of a's shape, saves allocating one."""
@@ -82,7 +83,8 @@ class ReLU(Activation):
 
 
 class LeakyReLU(Activation):
-    """phi(z) = max(z, c z) with c = 0.2;  phi'(z) = 1 if z > 0 else c;  phi'' = 0."""
+    """phi(z) = z if z > 0 else c z, with 0 <= c < 1 (default 0.2, set per network through its
+    Scratch);  phi'(z) = 1 if z > 0 else c;  phi'' = 0."""
 
     name = "leaky_relu"
     piecewise_linear = True

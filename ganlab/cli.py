@@ -1,4 +1,5 @@
-"""Command line: ``ganlab`` (the web app), ``ganlab serve``, ``ganlab train``, ``ganlab data``.
+"""Command line: ``ganlab`` (the web app), ``ganlab serve``, ``ganlab train``, ``ganlab sample``,
+``ganlab data``.
 
 Every hyperparameter is a flag of ``ganlab train``, generated from the config models so the CLI can
 never disagree with them: ``generator.units`` is ``--g-units``, ``d_optimizer.lr`` is ``--d-lr``,
@@ -61,8 +62,10 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
-    """Defaults, then the data preset (unless --no-preset), then flags and --set."""
+    """Defaults, then the data preset (unless --no-preset; for image data the --image-preset),
+    then flags and --set."""
     from .data import DISTRIBUTIONS
+    from .data.image_presets import IMAGE_PRESETS, image_preset
 
     data_file = getattr(args, "data_file", None)
     changes: dict[str, Any] = {"data": args.data, "seed": args.seed}
@@ -77,6 +80,11 @@ def config_from_args(args: argparse.Namespace) -> Any:
     dist = DISTRIBUTIONS.get(changes["data"])
     if args.preset and dist is not None:
         base = dict(dist.preset)
+    elif args.preset and changes["data"] in IMAGE_PRESETS:
+        try:
+            base = image_preset(changes["data"], args.image_preset)
+        except KeyError as e:
+            raise ConfigError([("--image-preset", str(e.args[0]))]) from None
     for k, v in vars(args).items():
         if k.startswith("cfg:") and v is not None:
             changes[k[4:]] = v
@@ -106,12 +114,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     t = Trainer(cfg)
     try:
-        from .cli_data import train_metrics
+        from .cli_data import image_metrics, train_metrics
     except ImportError:  # metrics arrive with the data/metrics module
         train_metrics = None
+    else:
+        if t.image_shape is not None:
+            train_metrics = image_metrics
     every = args.report_every or max(1, args.epochs // 20)
     from .cli_runs import TrainHooks
 
+    if t.image_shape is not None:  # runs and animations draw the 2D data view
+        for flag, given in (("--run-dir", args.run_dir), ("--animate", args.animate)):
+            if given:
+                raise ConfigError([(flag, f"records 2D data only for now, not the image set {t.config.data!r}")])
     hooks = TrainHooks(args, t, every)  # --run-dir, --animate: checked before training starts
     tty = sys.stderr.isatty() and not args.json
     start = time.perf_counter()
@@ -124,7 +139,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                "losses": t.losses, "status": t.status.state}
         if train_metrics is not None and (final or args.metrics):
             rec["metrics"] = train_metrics(t)
-        rec["hints"] = rec["metrics"]["hints"] if "metrics" in rec else report_hints(t)
+        if t.image_shape is not None:
+            rec["data_epochs"] = round(t.epoch * t.config.batch_size / len(t.sampler.X), 2)
+            rec["hints"] = []  # the failure hints read 2D geometry; images show their histogram
+        else:
+            rec["hints"] = rec["metrics"]["hints"] if "metrics" in rec else report_hints(t)
         if final:
             rec["final"] = True
             if not t.status.ok:
@@ -140,6 +159,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             sys.stderr.flush()
         elif not final:
             print(_line(rec), flush=True)
+            if "metrics" in rec and "classes_captured" in rec["metrics"]:
+                print("  " + _image_line(rec["metrics"]), flush=True)
         codes = [h["code"] for h in rec["hints"]]
         if not args.json and not final and not tty and codes != shown:
             for h in rec["hints"]:
@@ -155,19 +176,39 @@ def cmd_train(args: argparse.Namespace) -> int:
     rec = report(final=True)
     if not args.json:
         print("final: " + _line(rec))
+        if "metrics" in rec and "classes_captured" in rec["metrics"]:
+            print("images: " + _image_line(rec["metrics"]))
         if "metrics" in rec:
             print("metrics: " + json.dumps({k: v for k, v in rec["metrics"].items() if k != "hints"}))
         for h in rec["hints"]:
             print(f"hint: {h['message']}")
     hooks.finish(quiet=args.json)
     if args.out:
-        Path(args.out).write_text(json.dumps(t.snapshot()))
+        binary = _binary_out(args.out, t.image_shape is not None)
+        if binary:
+            Path(args.out).write_bytes(t.snapshot_bytes())
+        else:
+            Path(args.out).write_text(json.dumps(t.snapshot()))
         if not args.json:
-            print(f"snapshot written to {args.out}")
+            print(f"snapshot ({'binary' if binary else 'JSON'}) written to {args.out}")
     if not t.status.ok:
         print(f"diverged: {t.status.message}", file=sys.stderr)
         return 3
     return 0
+
+
+def _binary_out(name: str, image: bool) -> bool:
+    """A binary snapshot for a .bin file, JSON for a .json file, else by kind (binary for images)."""
+    suffix = Path(name).suffix.lower()
+    return suffix == ".bin" or (suffix != ".json" and image)
+
+
+def _image_line(m: dict) -> str:
+    floor = m.get("fd_floor", {}).get("mean")
+    return (f"classes captured {m['classes_captured']}/{m['classes_total']}  confident "
+            f"{100 * m['confident']:.1f}%  digit score (IS) {m['digit_score']:.2f}  FD {m.get('fd', float('nan')):.2f}"
+            f" (floor {floor:.2f})  D(real) {m['d_real']:.2f}  D(fake) {m['d_fake']:.2f}  "
+            f"histogram {m['class_counts']}")
 
 
 def report_hints(t) -> list[dict]:
@@ -202,7 +243,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-EXIT_CANNOT_SERVE = 4  # 2: invalid configuration, 3: a diverged run (README)
+EXIT_CANNOT_SERVE = 4  # 2: invalid configuration or input, 3: a diverged run (README)
+EXIT_INVALID = 2
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Write a grid of generated images from a snapshot as a PNG."""
+    from .images_out import GridError, parse_grid, sample_grid_png, trainer_from_file
+
+    try:
+        rows, cols = parse_grid(args.grid)
+        t = trainer_from_file(args.snapshot)
+        png = sample_grid_png(t, rows, cols, seed=args.seed, scale=args.scale)
+    except (GridError, ValueError, OSError) as e:
+        print(f"ganlab: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    Path(args.out).write_bytes(png)
+    print(f"{rows}x{cols} samples of {t.config.data} (epoch {t.epoch}) written to {args.out}")
+    return 0
 
 
 def add_serve_flags(s: argparse.ArgumentParser) -> None:
@@ -257,13 +315,29 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="one JSON object per report line")
     t.add_argument("--metrics", action="store_true", help="compute metrics at every report, not only at the end")
     t.add_argument("--report-every", type=int, default=0, help="epochs between reports (default 0: epochs/20)")
-    t.add_argument("--out", help="write the final snapshot (JSON) to this file")
+    t.add_argument("--out", help="write the final snapshot to this file: binary for a .bin name or image "
+                   "data, JSON for a .json name or 2D data")
+    t.add_argument("--image-preset", default="recommended", metavar="NAME",
+                   help="image data: the preset to start from, recommended or collapse (a GAN that "
+                   "writes few classes, for teaching) (default: %(default)s)")
     add_config_flags(t)
     from .cli_runs import add_runs_commands, add_train_flags
 
     add_train_flags(t)
     t.set_defaults(func=cmd_train)
     add_runs_commands(sub)
+
+    sm = sub.add_parser("sample", help="write a grid of generated images from a snapshot as a PNG",
+                        description="Draw a grid of G's images from a snapshot of an image GAN (binary "
+                        "or JSON). A conditional G writes class r %% 10 in row r. Exit status 2: "
+                        "an unreadable or invalid snapshot, or a bad --grid.")
+    sm.add_argument("snapshot", help="snapshot file written by `ganlab train --out`")
+    sm.add_argument("--grid", default="8x8", help="ROWSxCOLS, each 1..32 (default: %(default)s)")
+    sm.add_argument("--out", default="samples.png", help="PNG file to write (default: %(default)s)")
+    sm.add_argument("--seed", type=int, default=0, help="seed of the noise (default: %(default)s)")
+    sm.add_argument("--scale", type=int, default=0,
+                    help="pixels per image pixel, 1..16 (default 0: 3 for 28x28, 8 for 8x8)")
+    sm.set_defaults(func=cmd_sample)
 
     try:
         from .cli_data import add_data_commands

@@ -7,9 +7,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from typing import Any
+
+import numpy as np
 
 from .data import DISTRIBUTIONS, DataError, modes_of, sample_points
 from .data.pointsets import FORMATS, dumps_points, format_of, load_points_file
@@ -26,7 +29,7 @@ from .metrics import (
 )
 from .metrics.training import reference_counts
 
-__all__ = ["add_data_commands", "load_points_file", "train_metrics"]
+__all__ = ["add_data_commands", "image_metrics", "load_points_file", "train_metrics"]
 
 METRIC_SAMPLES = 2500  # fakes for mode coverage (the literature's count)
 DIV_SAMPLES = 20_000  # fakes for KL / JS, against the fixed 50,000-point real reference
@@ -52,6 +55,34 @@ failures, ganlab.metrics.health) on those 500 of each. Every value
     out["d_accuracy"] = d_accuracy(trainer, real, fake[:PR_SAMPLES])
     out.update(grad_norms(trainer))
     out["hints"] = health_hints(trainer, real, fake)
+    return finite(out)
+
+
+IMAGE_SAMPLES = 1000  # fakes per image report (the FD floor is computed at the same size)
+
+
+@functools.lru_cache(maxsize=2)
+def _image_reference(name: str):
+    from .metrics.images import ImageReference
+
+    return ImageReference.for_set(name)
+
+
+def image_metrics(trainer, n: int = IMAGE_SAMPLES) -> dict[str, Any]:
+    """Metrics of an image GAN for ``ganlab train`` (``ganlab.metrics.images``, the set's shipped
+    classifier): classes_captured of classes_total, class_counts, confident (share), digit_score
+    (IS), fd with fd_floor (real vs real at the same n), nearest_real of a few fakes, and d_real,
+    d_fake: D's mean output on 500 real and 500 fake images. Fresh samples from streams that do
+    not disturb training."""
+    n = min(n, len(trainer.sampler.X) // 2)
+    fake = trainer.sample(n)
+    out = _image_reference(trainer.config.data).measure(fake)
+    x, y = trainer.real_labelled(PR_SAMPLES)
+    cond = trainer.config.conditional
+    yf = trainer._sample_rng.integers(0, trainer.classes, PR_SAMPLES) if cond else None
+    fake = trainer.sample(PR_SAMPLES, labels=yf)
+    out["d_real"] = float(np.mean(trainer.discriminate(x, labels=y if cond else None)))
+    out["d_fake"] = float(np.mean(trainer.discriminate(fake, labels=yf)))
     return finite(out)
 
 

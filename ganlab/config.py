@@ -6,13 +6,17 @@ non-saturating log loss. GAN Lab's "L hidden layers" setting builds L + 1 hidden
 here counts hidden layers exactly, so GAN Lab's L = 1 is ``layers = 2``.
 
 Fields marked ``restart`` rebuild the networks when changed; all others apply between two updates.
+
+Image data (``digits8``, ``mnist``, ``fashion``) allow wider networks and more noise dimensions than
+2D data (see ``LIMITS``; checked across fields by :func:`make_config`, so the page, the CLI and the
+API refuse the same values in the same words) and default to float32.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .losses import LOSSES
 
@@ -28,13 +32,24 @@ class NetConfig(_Model):
     """One MLP: ``layers`` hidden layers of ``units`` units with one hidden activation."""
 
     layers: int = Field(2, ge=0, le=6, description="hidden layers", json_schema_extra={"restart": True})
-    units: int = Field(8, ge=1, le=128, description="units per hidden layer", json_schema_extra={"restart": True})
+    units: int = Field(8, ge=1, le=1024, description="units per hidden layer (at most 128 for 2D data)",
+                       json_schema_extra={"restart": True})
     activation: Activation = Field("relu", description="hidden activation", json_schema_extra={"restart": True})
+    leaky_slope: float = Field(0.2, ge=0.0, lt=1.0, description="leaky ReLU's slope c for z < 0",
+                               json_schema_extra={"restart": True})
 
 
 class GeneratorConfig(NetConfig):
     output: Literal["tanh", "linear"] = Field(
         "tanh", description="output activation (GAN Lab: tanh)", json_schema_extra={"restart": True}
+    )
+
+
+class DiscriminatorConfig(NetConfig):
+    dropout: float = Field(
+        0.0, ge=0.0, le=0.9,
+        description="dropout rate p on D's hidden layers while training (inverted: kept units scaled "
+        "by 1/(1-p)); off when D is evaluated for views and metrics; 0 = off",
     )
 
 
@@ -49,6 +64,8 @@ class OptimizerConfig(_Model):
     beta2: float = Field(0.999, ge=0.0, lt=1.0, description="Adam beta2")
     eps: float = Field(1e-8, gt=0.0, le=1.0, description="Adam / RMSprop epsilon")
     rho: float = Field(0.99, ge=0.0, lt=1.0, description="RMSprop decay")
+    decay: float = Field(0.0, ge=0.0, le=1.0,
+                         description="learning-rate decay: lr_t = lr / (1 + decay * t) after t steps; 0 = off")
 
 
 class Config(_Model):
@@ -62,7 +79,8 @@ class Config(_Model):
         description="noise: U[0,1] or N(0.5, 0.25^2) cut at 2 sd (GAN Lab's two), N(0,1), U[-1,1]",
         json_schema_extra={"restart": True},
     )
-    noise_dim: int = Field(2, ge=1, le=8, description="noise dimension", json_schema_extra={"restart": True})
+    noise_dim: int = Field(2, ge=1, le=128, description="noise dimension (at most 8 for 2D data)",
+                           json_schema_extra={"restart": True})
     batch_size: int = Field(150, ge=1, le=1024, description="batch size")
     k_d: int = Field(2, ge=0, le=10, description="discriminator updates per epoch")
     k_g: int = Field(1, ge=0, le=10, description="generator updates per epoch")
@@ -84,17 +102,29 @@ class Config(_Model):
         "step (warm-up: decay min(d, (1 + t)/(10 + t)) at G step t); when > 0, samples, views and "
         "metrics come from the averaged G; 0 = off",
     )
+    label_smoothing: float = Field(
+        0.0, ge=0.0, le=0.5,
+        description="one-sided label smoothing s: D's target for real data is 1 - s (fakes keep 0); "
+        "log losses and lsgan only (wgan, wgan-gp and hinge have no target); 0 = off",
+    )
+    conditional: bool = Field(
+        False,
+        description="class-conditional GAN (Mirza & Osindero 2014): a one-hot label joins G's noise "
+        "and D's input; labelled image data only",
+        json_schema_extra={"restart": True},
+    )
     init: Literal["ganlab", "he", "glorot"] = Field(
         "ganlab", description="weight initialisation", json_schema_extra={"restart": True}
     )
     precision: Literal["float64", "float32"] = Field(
         "float64",
         description="arithmetic of both networks: float32 trains wide networks (64+ units) about "
-        "twice as fast; float64 replays bit for bit",
+        "twice as fast; float64 is the finite-difference path (default: float32 for image data, "
+        "float64 for 2D data)",
         json_schema_extra={"restart": True},
     )
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
-    discriminator: NetConfig = Field(default_factory=NetConfig)
+    discriminator: DiscriminatorConfig = Field(default_factory=DiscriminatorConfig)
     g_optimizer: OptimizerConfig = Field(default_factory=lambda: OptimizerConfig(lr=0.03))
     d_optimizer: OptimizerConfig = Field(default_factory=lambda: OptimizerConfig(lr=0.1))
 
@@ -109,10 +139,52 @@ class Config(_Model):
     @classmethod
     def _known_data(cls, v: str) -> str:
         from .data import DISTRIBUTIONS
+        from .data.images import IMAGE_SETS
 
-        if v not in DISTRIBUTIONS:
-            raise ValueError(f"unknown data {short(v)}; choose one of {', '.join(DISTRIBUTIONS)}")
+        if v not in DISTRIBUTIONS and v not in IMAGE_SETS:
+            raise ValueError(f"unknown data {short(v)}; choose one of {', '.join([*DISTRIBUTIONS, *IMAGE_SETS])}")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _precision_for_data(cls, values: Any) -> Any:
+        """Image data default to float32 (the tutorial's speed); 2D data to float64."""
+        if isinstance(values, dict) and "precision" not in values and is_image_data(values.get("data")):
+            values = {**values, "precision": "float32"}
+        return values
+
+
+def is_image_data(name: Any) -> bool:
+    """Whether ``name`` is one of the image sets (rows of pixels) rather than a 2D distribution."""
+    from .data.images import IMAGE_SETS
+
+    return isinstance(name, str) and name in IMAGE_SETS
+
+
+# Caps that depend on the kind of data: (2D, image). The fields' own bounds are the image caps.
+LIMITS = {"generator.units": (128, 1024), "discriminator.units": (128, 1024), "noise_dim": (8, 128)}
+
+
+def cross_check(cfg: Config) -> list[tuple[str, str]]:
+    """Rules across fields: caps per kind of data, label smoothing only where the loss has a
+    target, the conditional GAN only on labelled image data. Returns (field, message) pairs."""
+    errors = []
+    image = is_image_data(cfg.data)
+    if not image:
+        for path, (cap, image_cap) in LIMITS.items():
+            v: Any = cfg
+            for part in path.split("."):
+                v = getattr(v, part)
+            if v > cap:
+                errors.append((path, f"at most {cap} for 2D data (up to {image_cap} for image data); "
+                                     f"got {v}"))
+    if cfg.label_smoothing > 0 and not LOSSES[cfg.loss].smoothing:
+        errors.append(("label_smoothing", f"loss {cfg.loss!r} has no real-data target to smooth; "
+                                          "use 0, or a log loss or lsgan"))
+    if cfg.conditional and not image:
+        errors.append(("conditional", "needs labelled image data (digits8, mnist or fashion), "
+                                      f"not the 2D data {cfg.data!r}"))
+    return errors
 
 
 RESTART_SECTIONS = ("generator", "discriminator")
@@ -198,9 +270,13 @@ def make_config(base: Config | dict | None = None, /, *, strict: bool = False,
     start = config_dump(base) if isinstance(base, Config) else nest(dict(base or {}))
     merged = merge(start, nest(overrides))
     try:
-        return Config.model_validate(merged, strict=strict)
+        cfg = Config.model_validate(merged, strict=strict)
     except ValidationError as e:
         raise ConfigError(_errors(e)) from None
+    errors = cross_check(cfg)
+    if errors:
+        raise ConfigError(errors[:MAX_ERRORS])
+    return cfg
 
 
 def check_numbers(data_params: Any) -> None:
@@ -263,9 +339,20 @@ def merge(base: Any, change: Any) -> Any:
     return change
 
 
+def data_shape(name: str) -> tuple[int, ...]:
+    """The shape of one sample of data ``name``: (2,) for 2D data, (h, w) for an image set."""
+    from .data.images import IMAGE_SETS
+
+    if is_image_data(name):
+        side = IMAGE_SETS[name]["side"]
+        return (side, side)
+    return (2,)
+
+
 def restart_fields(old: Config, new: Config) -> list[str]:
-    """Names of changed fields that require rebuilding the networks."""
-    changed = []
+    """Names of changed fields that require rebuilding the networks (data of another shape
+    needs networks of other sizes)."""
+    changed = [] if data_shape(old.data) == data_shape(new.data) else ["data"]
     for name, info in Config.model_fields.items():
         a, b = getattr(old, name), getattr(new, name)
         if name in RESTART_SECTIONS:
@@ -295,6 +382,11 @@ __all__ = [
     "ConfigError",
     "GeneratorConfig",
     "NetConfig",
+    "DiscriminatorConfig",
+    "LIMITS",
+    "cross_check",
+    "data_shape",
+    "is_image_data",
     "OptimizerConfig",
     "NOISE_KINDS",
     "make_config",

@@ -5,6 +5,10 @@ the gradient with respect to the logits, for D (on a batch of real then fake log
 fake logits). Sigmoids are computed as sigma(l) = (1 + tanh(l / 2)) / 2 and log-sigmoids as
 -softplus(-l) with softplus(t) = max(t, 0) + log1p(exp(-|t|)): no log(0), no overflow at |l| = 1000.
 
+One-sided label smoothing (Salimans et al. 2016) replaces D's real target 1 by 1 - s for the losses
+that have a target (the log losses and LSGAN; ``smoothing`` says which): fakes keep target 0.
+The Wasserstein and hinge losses have no target label, and the config refuses s > 0 with them.
+
 Gradient kernels write into ``out`` and use constant arrays cached per batch shape, because numpy
 calls with same-shape operands are several times cheaper than with broadcast scalars.
 """
@@ -31,18 +35,19 @@ class Loss:
     label = ""
     description = ""
     gradient_penalty = False  # D's loss adds weight * mean(|grad_x D(x_hat)| - 1)^2 (WGAN-GP)
+    smoothing = False  # has a real target that one-sided label smoothing can move to 1 - s
     clips_weights = False  # D's parameters are clipped to [-c, c] after each update (WGAN)
 
     def __init__(self) -> None:
         self._cache: dict[tuple, tuple[np.ndarray, ...]] = {}
 
-    def d_value(self, lr: np.ndarray, lf: np.ndarray) -> float:
+    def d_value(self, lr: np.ndarray, lf: np.ndarray, smooth: float = 0.0) -> float:
         raise NotImplementedError
 
     def g_value(self, lf: np.ndarray) -> float:
         raise NotImplementedError
 
-    def d_grad(self, l: np.ndarray, nr: int, out: np.ndarray) -> None:
+    def d_grad(self, l: np.ndarray, nr: int, out: np.ndarray, smooth: float = 0.0) -> None:
         raise NotImplementedError
 
     def g_grad(self, l: np.ndarray, out: np.ndarray) -> None:
@@ -78,10 +83,11 @@ class _SigmoidAffine(Loss):
 
 
 class LogLoss(_SigmoidAffine):
-    """L_D = -w mean log sigma(l_r) - mean log(1 - sigma(l_f)).
+    """L_D = -w mean [(1 - s) log sigma(l_r) + s log(1 - sigma(l_r))] - mean log(1 - sigma(l_f)),
+    s the label smoothing (0: the plain cross-entropy).
 
     Non-saturating G: L_G = -mean log sigma(l_f).   Saturating (minimax) G: L_G = mean log(1 - sigma(l_f)).
-    dL_D/dl_r = w (sigma(l_r) - 1) / n_r,  dL_D/dl_f = sigma(l_f) / n_f,
+    dL_D/dl_r = w (sigma(l_r) - (1 - s)) / n_r,  dL_D/dl_f = sigma(l_f) / n_f,
     dL_G/dl_f = (sigma(l_f) - 1) / n  (non-saturating)  or  -sigma(l_f) / n  (minimax).
     """
 
@@ -90,17 +96,21 @@ class LogLoss(_SigmoidAffine):
         self.name, self.label, self.description = name, label, description
         self.w = real_weight
         self.saturating = saturating
+        self.smoothing = True
 
-    def d_value(self, lr, lf):
-        return float(self.w * np.mean(softplus(-lr)) + np.mean(softplus(lf)))
+    def d_value(self, lr, lf, smooth=0.0):
+        real = softplus(-lr)
+        if smooth:
+            real = (1.0 - smooth) * real + smooth * softplus(lr)
+        return float(self.w * np.mean(real) + np.mean(softplus(lf)))
 
     def g_value(self, lf):
         if self.saturating:
             return float(-np.mean(softplus(lf)))
         return float(np.mean(softplus(-lf)))
 
-    def d_grad(self, l, nr, out):
-        key = (l.shape[1], nr, l.dtype.char)
+    def d_grad(self, l, nr, out, smooth=0.0):
+        key = (l.shape[1], nr, l.dtype.char, smooth)
         c = self._cache.get(key) or self._consts(key, lambda: self._d_consts(*key))
         self._affine(l, out, *c)
 
@@ -109,9 +119,9 @@ class LogLoss(_SigmoidAffine):
         c = self._cache.get(key) or self._consts(key, lambda: self._g_consts(*key))
         self._affine(l, out, *c)
 
-    def _d_consts(self, n, nr, dt):
+    def _d_consts(self, n, nr, dt, smooth):
         a = _split_const(n, nr, self.w / nr, 1.0 / max(n - nr, 1))
-        b = _split_const(n, nr, -self.w / nr, 0.0)
+        b = _split_const(n, nr, -self.w * (1.0 - smooth) / nr, 0.0)
         return tuple(c.astype(dt) for c in (a * 0.5, a * 0.5 + b, np.full((1, n), 0.5)))
 
     def _g_consts(self, n, dt):
@@ -121,27 +131,29 @@ class LogLoss(_SigmoidAffine):
 
 
 class LeastSquares(Loss):
-    """LSGAN (Mao et al. 2017) on the raw output:  L_D = mean (l_r - 1)^2 + mean l_f^2,
-    L_G = mean (l_f - 1)^2.  (GAN Lab applies the same formula to sigmoid(l) instead.)"""
+    """LSGAN (Mao et al. 2017) on the raw output:  L_D = mean (l_r - (1 - s))^2 + mean l_f^2,
+    L_G = mean (l_f - 1)^2, s the label smoothing.  (GAN Lab applies the same formula to
+    sigmoid(l) instead.)"""
 
     name = "lsgan"
     label = "Least squares (LSGAN)"
     description = "Squared distance of D's output to 1 for real and 0 for fake; G pulls fakes to 1."
+    smoothing = True
 
-    def d_value(self, lr, lf):
-        return float(np.mean((lr - 1.0) ** 2) + np.mean(lf**2))
+    def d_value(self, lr, lf, smooth=0.0):
+        return float(np.mean((lr - (1.0 - smooth)) ** 2) + np.mean(lf**2))
 
     def g_value(self, lf):
         return float(np.mean((lf - 1.0) ** 2))
 
-    def d_grad(self, l, nr, out):
+    def d_grad(self, l, nr, out, smooth=0.0):
         n = l.shape[1]
 
         def make():
             a = _split_const(n, nr, 2.0 / nr, 2.0 / max(n - nr, 1))
-            return a, _split_const(n, nr, 2.0 / nr, 0.0)
+            return a, _split_const(n, nr, 2.0 * (1.0 - smooth) / nr, 0.0)
 
-        a, b = self._consts(("d", n, nr), make)
+        a, b = self._consts(("d", n, nr, smooth), make)
         np.multiply(l, a, out=out)
         np.subtract(out, b, out=out)
 
@@ -165,13 +177,13 @@ class Wasserstein(Loss):
         self.gradient_penalty = penalty
         self.clips_weights = not penalty
 
-    def d_value(self, lr, lf):
+    def d_value(self, lr, lf, smooth=0.0):
         return float(np.mean(lf) - np.mean(lr))
 
     def g_value(self, lf):
         return float(-np.mean(lf))
 
-    def d_grad(self, l, nr, out):
+    def d_grad(self, l, nr, out, smooth=0.0):
         n = l.shape[1]
         (c,) = self._consts(("d", n, nr), lambda: (_split_const(n, nr, -1.0 / nr, 1.0 / (n - nr)),))
         np.copyto(out, c)
@@ -189,13 +201,13 @@ class Hinge(Loss):
     label = "Hinge"
     description = "Margin loss of SAGAN/BigGAN: D stops pushing once a point is 1 past the margin."
 
-    def d_value(self, lr, lf):
+    def d_value(self, lr, lf, smooth=0.0):
         return float(np.mean(np.maximum(1.0 - lr, 0.0)) + np.mean(np.maximum(1.0 + lf, 0.0)))
 
     def g_value(self, lf):
         return float(-np.mean(lf))
 
-    def d_grad(self, l, nr, out):
+    def d_grad(self, l, nr, out, smooth=0.0):
         n = l.shape[1]
         nf = max(n - nr, 1)
         # dL/dl_r = -[l_r < 1]/n_r,  dL/dl_f = [l_f > -1]/n_f

@@ -37,14 +37,24 @@ def sample_noise(rng: np.random.Generator, kind: str, n: int, dim: int) -> np.nd
     raise ValueError(f"unknown noise kind {kind!r}")
 
 
-def noise_fill(kind: str, dim: int) -> Callable[[np.random.Generator, int], np.ndarray]:
+def noise_fill(kind: str, dim: int, classes: int = 0) -> Callable[[np.random.Generator, int], np.ndarray]:
     """``fill(rng, n)`` = :func:`sample_noise` (rng, kind, n, dim): a pool's fill that holds only
-    the two settings (no back-reference to whoever owns the pool)."""
+    the settings (no back-reference to whoever owns the pool). With ``classes`` (the conditional
+    GAN), each row gains a one-hot label drawn uniformly after the noise: (n, dim + classes)."""
+    if classes:
+        return functools.partial(_fill_labelled, kind=kind, dim=dim, classes=classes)
     return functools.partial(_fill, kind=kind, dim=dim)
 
 
 def _fill(rng: np.random.Generator, n: int, *, kind: str, dim: int) -> np.ndarray:
     return sample_noise(rng, kind, n, dim)
+
+
+def _fill_labelled(rng: np.random.Generator, n: int, *, kind: str, dim: int, classes: int) -> np.ndarray:
+    out = np.zeros((n, dim + classes))
+    out[:, :dim] = sample_noise(rng, kind, n, dim)
+    out[np.arange(n), dim + rng.integers(0, classes, n)] = 1.0
+    return out
 
 
 def rng_state(rng: np.random.Generator) -> dict:

@@ -3,6 +3,9 @@
 Hyperparameters are read from the live config on every step, so a learning rate or beta can change
 between any two updates while the state (momentum buffer, Adam moments, step count) is kept.
 Only a change of optimizer *kind* builds a new optimizer with fresh state.
+
+Learning-rate decay (the numpy MNIST tutorial's): the step made after t earlier steps of this
+optimizer uses lr_t = lr / (1 + decay * t); decay 0 is the constant rate.
 """
 
 from __future__ import annotations
@@ -31,8 +34,16 @@ class Optimizer:
         """p <- p - update(g); advances the step count."""
         raise NotImplementedError
 
-    def state(self) -> dict:
-        return {"kind": self.kind, "t": self.t, **{n: getattr(self, n).tolist() for n in self.state_names}}
+    def lr(self) -> float:
+        """lr_t = lr / (1 + decay * t), called after the step count is advanced (t = self.t - 1
+        earlier steps)."""
+        hp = self.hp
+        return hp.lr / (1.0 + hp.decay * (self.t - 1)) if hp.decay else hp.lr
+
+    def state(self, arrays: bool = False) -> dict:
+        """The state as JSON-ready lists, or with ``arrays`` as copies of the numpy vectors."""
+        get = (lambda a: a.copy()) if arrays else (lambda a: a.tolist())
+        return {"kind": self.kind, "t": self.t, **{n: get(getattr(self, n)) for n in self.state_names}}
 
     def load_state(self, st: dict) -> None:
         self.t = int(st["t"])
@@ -47,7 +58,7 @@ class SGD(Optimizer):
 
     def step(self, p, g):
         self.t += 1
-        np.multiply(g, self.hp.lr, out=self.tmp)
+        np.multiply(g, self.lr(), out=self.tmp)
         np.subtract(p, self.tmp, out=p)
 
 
@@ -65,9 +76,9 @@ class Momentum(Optimizer):
         if hp.nesterov:
             np.multiply(v, hp.momentum, out=tmp)
             np.add(tmp, g, out=tmp)
-            np.multiply(tmp, hp.lr, out=tmp)
+            np.multiply(tmp, self.lr(), out=tmp)
         else:
-            np.multiply(v, hp.lr, out=tmp)
+            np.multiply(v, self.lr(), out=tmp)
         np.subtract(p, tmp, out=p)
 
 
@@ -97,7 +108,7 @@ class Adam(Optimizer):
         np.multiply(tmp, 1.0 / math.sqrt(1.0 - b2**self.t), out=tmp)
         np.add(tmp, hp.eps, out=tmp)
         np.divide(m, tmp, out=tmp2)
-        np.multiply(tmp2, hp.lr / (1.0 - b1**self.t), out=tmp2)
+        np.multiply(tmp2, self.lr() / (1.0 - b1**self.t), out=tmp2)
         np.subtract(p, tmp2, out=p)
 
 
@@ -121,7 +132,7 @@ class RMSprop(Optimizer):
         np.sqrt(v, out=tmp)
         np.add(tmp, hp.eps, out=tmp)
         np.divide(g, tmp, out=self.tmp2)
-        np.multiply(self.tmp2, hp.lr, out=self.tmp2)
+        np.multiply(self.tmp2, self.lr(), out=self.tmp2)
         np.subtract(p, self.tmp2, out=p)
 
 

@@ -65,7 +65,20 @@ def choice(value: Any, path: str, choices: tuple[str, ...]) -> str:
 
 def vector(value: Any, path: str, size: int, dtype: Any, nonnegative: bool = False) -> np.ndarray:
     """``size`` numbers as an array of ``dtype``, every one finite in that dtype (1e300 is not a
-    float32) and, if asked, >= 0."""
+    float32) and, if asked, >= 0. ``value`` is a JSON list, or a 1-D float array (the binary
+    snapshot's), which passes the same checks."""
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1 or value.size != size or value.dtype.kind != "f":
+            raise fail(path, f"must be an array of {size} floats, got {value.dtype} {value.shape}")
+        with np.errstate(over="ignore"):
+            a = value.astype(dtype)
+        bad = None if np.isfinite(a).all() else "finite"
+        if bad is None and nonnegative and (a < 0).any():
+            bad = "non-negative"
+        if bad:
+            i = int(np.argmax(~np.isfinite(a) if bad == "finite" else a < 0))
+            raise fail(f"{path}.{i}", f"must be a {bad} number (as {np.dtype(dtype).name})")
+        return a
     if not isinstance(value, list) or len(value) != size:
         got = f"{len(value)} values" if isinstance(value, list) else type(value).__name__
         raise fail(path, f"must be a list of {size} numbers, got {got}")

@@ -1,5 +1,9 @@
 """The training loop: one generator, one discriminator, their optimizers, data and noise.
 
+Data are rows of ``dim`` numbers: 2D points (dim 2) or images flattened to h*w pixels in [-1, 1]
+(dim 64 or 784). With ``conditional`` a one-hot label (``classes`` columns) is appended to G's noise
+and to D's input, real rows carrying their own label and fake rows the label G was given.
+
 One epoch = ``k_d`` discriminator updates, then ``k_g`` generator updates (GAN Lab's definition).
 A discriminator update draws a real batch and a fake batch (G(z), G fixed), evaluates D on both
 in one pass, and descends L_D. A generator update draws z, evaluates D(G(z)), and descends L_G
@@ -19,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, snapshot_check
-from .config import Config, ConfigError, check_numbers, make_config, nest, restart_fields, short
+from . import __version__, snapshot_bin, snapshot_check
+from .config import Config, ConfigError, check_numbers, is_image_data, make_config, nest, restart_fields, short
 from .data import DataError, make_sampler
+from .data.images.sampler import ImageSampler, one_hot
 from .losses import LOSSES
 from .mlp import MLP, Workspace, augment
 from .noise import Pool, noise_fill, rng_state, sample_noise, set_rng_state
@@ -33,6 +38,7 @@ SNAPSHOT_VERSION = 1
 SNAPSHOT_KEYS = {"format", "version", "ganlab", "config", "epoch", "d_steps", "g_steps", "generator",
                  "discriminator", "g_optimizer", "d_optimizer", "noise_pool", "data_pool", "aux_rng",
                  "sample_rng", "losses", "status"}
+SNAPSHOT_OPTIONAL = {"generator_average", "dropout_rng"}  # dropout_rng: absent before issue 10
 
 
 @dataclass
@@ -55,23 +61,27 @@ class _Buffers:
     def __init__(self, G: MLP, D: MLP, B: int):
         self.B = B
         dt = D.dtype
-        # D step: D sees [real | fake] as one (3, 2B) input; batch-major storage, F-order view.
-        self.xd_rows = np.ones((2 * B, 3), dt)
+        n_in, dim = D.sizes[0], G.sizes[-1]  # D reads [x; label] (n_in = dim + classes)
+        # D step: D sees [real | fake] as one (n_in + 1, 2B) input; batch-major storage, F-order view.
+        self.xd_rows = np.ones((2 * B, n_in + 1), dt)
         self.xd = self.xd_rows.T
         self.g_for_d = Workspace(G, B)
         self.g_for_ds: dict[int, Workspace] = {}  # G for all k D steps of an epoch at once, by k
         self.d_both = Workspace(D, 2 * B)
         self.dl_both = np.empty((1, 2 * B), dt)
-        # G step: G writes its output into the first two rows of D's (3, B) input.
-        self.xg = np.ones((3, B), dt)
+        # G step: G writes its output into the first dim rows of D's (n_in + 1, B) input.
+        self.xg = np.ones((n_in + 1, B), dt)
         self.g_for_g = Workspace(G, B)
-        self.g_for_g.out = self.xg[:2]
+        self.g_for_g.out = self.xg[:dim]
         self.d_fake = Workspace(D, B)
         self.dl_fake = np.empty((1, B), dt)
 
 
 class Trainer:
-    """A GAN on 2D points. See the README for the API tour."""
+    """A GAN on 2D points or on images. See the README for the API tour.
+
+    ``dim`` is the size of one sample (2, 64 or 784), ``image_shape`` (h, w) for image data else
+    None, ``classes`` the number of labels of a labelled image set else None."""
 
     def __init__(self, config: Config | dict | None = None, /, **overrides: Any):
         self.config = make_config(config, **overrides)
@@ -83,12 +93,16 @@ class Trainer:
         """(Re)create networks, optimizers, pools and counters from the config and its seed."""
         cfg = self.config
         ss = np.random.SeedSequence(cfg.seed)
-        s_g, s_d, s_noise, s_data, s_aux, s_sample = ss.spawn(6)
+        # A 7th child leaves the first six (and so every 2D run) as they were.
+        s_g, s_d, s_noise, s_data, s_aux, s_sample, s_drop = ss.spawn(7)
         gc, dc = cfg.generator, cfg.discriminator
         dt = cfg.precision
-        self.G = MLP(cfg.noise_dim, 2, gc.layers, gc.units, gc.activation, gc.output, cfg.init,
-                     np.random.default_rng(s_g), dt)
-        self.D = MLP(2, 1, dc.layers, dc.units, dc.activation, "linear", cfg.init, np.random.default_rng(s_d), dt)
+        self._set_shape(cfg)
+        C = self._cond
+        self.G = MLP(cfg.noise_dim + C, self.dim, gc.layers, gc.units, gc.activation, gc.output, cfg.init,
+                     np.random.default_rng(s_g), dt, slope=gc.leaky_slope)
+        self.D = MLP(self.dim + C, 1, dc.layers, dc.units, dc.activation, "linear", cfg.init,
+                     np.random.default_rng(s_d), dt, slope=dc.leaky_slope)
         self.G_avg: MLP | None = None
         self._sync_average()
         self.g_opt = make_optimizer(self.G.size, cfg.g_optimizer, dt)
@@ -98,12 +112,13 @@ class Trainer:
         self._data_rng = np.random.default_rng(s_data)
         self._aux_rng = np.random.default_rng(s_aux)
         self._sample_rng = np.random.default_rng(s_sample)
+        self._drop_rng = np.random.default_rng(s_drop)  # dropout masks: drawn only when dropout > 0
         self._viz_seed = int(ss.generate_state(1)[0])
         self._viz: dict[tuple, np.ndarray] = {}
         # The fill is a plain function of the noise settings, not a bound method: a pool holding
         # its trainer would be a reference cycle, and a closed session would wait for a full
         # garbage collection to free its networks.
-        self.noise_pool = Pool(self._noise_rng, noise_fill(cfg.noise, cfg.noise_dim), cfg.noise_dim, dt)
+        self.noise_pool = Pool(self._noise_rng, noise_fill(cfg.noise, cfg.noise_dim, C), cfg.noise_dim + C, dt)
         self._set_data(self._sampler_for(cfg))
         self._buf: _Buffers | None = None
         self.epoch = self.d_steps = self.g_steps = 0
@@ -112,9 +127,29 @@ class Trainer:
         self.edits_applied = 0
         self._pos = 0  # updates done in an epoch a time-limited train() left unfinished
         self._epoch_fakes: np.ndarray | None = None  # that epoch's G(z) for its D steps
+        self._epoch_labels: np.ndarray | None = None  # and their one-hot labels (conditional)
         self.status = Status()
         self._last: dict[str, Any] = {}
         self._losses: dict[str, float] = {}
+        self._live_settings()
+
+    def _live_settings(self) -> None:
+        """Copy the live settings the updates read every step (dropout rate, label smoothing)
+        out of the config; dropout switched off clears the training workspaces' masks."""
+        cfg = self.config
+        self._drop = cfg.discriminator.dropout
+        self._smooth = cfg.label_smoothing
+        if not self._drop and self._buf is not None:
+            self._buf.d_both.dropout = self._buf.d_fake.dropout = False
+
+    def _set_shape(self, cfg: Config) -> None:
+        """``dim``, ``image_shape``, ``classes`` and the label columns (``_cond``) of the data."""
+        if is_image_data(cfg.data):
+            info = ImageSampler.info(cfg.data)
+            self.dim, self.image_shape, self.classes = info["dim"], info["image_shape"], info["classes"]
+        else:
+            self.dim, self.image_shape, self.classes = 2, None, None
+        self._cond = self.classes if cfg.conditional else 0
 
     def _sync_average(self) -> None:
         """Create (from G's current weights) or drop the weight average as ``g_ema`` asks."""
@@ -132,13 +167,17 @@ class Trainer:
     @staticmethod
     def _sampler_for(cfg: Config):
         try:
+            if is_image_data(cfg.data):
+                if cfg.data_params:
+                    raise DataError(f"data {cfg.data!r} takes no parameters, got {sorted(cfg.data_params)}")
+                return ImageSampler(cfg.data, cfg.conditional, cfg.precision)
             return make_sampler(cfg.data, cfg.data_params)
         except DataError as e:
             raise ConfigError([("data_params" if cfg.data_params else "data", str(e))]) from None
 
     def _set_data(self, sampler) -> None:
         self.sampler = sampler
-        self.data_pool = Pool(self._data_rng, sampler, 2, self.config.precision)
+        self.data_pool = Pool(self._data_rng, sampler, self.dim + self._cond, self.config.precision)
 
     def _buffers(self) -> _Buffers:
         """Workspaces for the current batch size (dropped by ``update`` when it changes)."""
@@ -174,9 +213,10 @@ class Trainer:
         return False
 
     def _fakes(self, k: int) -> np.ndarray | None:
-        """G(z) for the k D steps of an epoch in one pass, (2, k B), or None when k B noise rows
+        """G(z) for the k D steps of an epoch in one pass, (dim, k B), or None when k B noise rows
         exceed a pool. G does not change between D steps, so one pass on k B columns gives the
-        same fakes as k passes on B, for one pass's overhead."""
+        same fakes as k passes on B, for one pass's overhead. A conditional G's labels for them
+        are kept in ``_epoch_labels`` (k B, classes)."""
         b = self._buf or self._buffers()
         n = k * b.B
         if k < 2 or n > self.noise_pool.SIZE:
@@ -184,48 +224,67 @@ class Trainer:
         ws = b.g_for_ds.get(k)
         if ws is None:
             ws = b.g_for_ds[k] = Workspace(self.G, n)
-        return self.G.forward(ws, self.noise_pool.take(n).T)
+        z = self.noise_pool.take(n)
+        if self._cond:
+            nd = self.config.noise_dim
+            self._epoch_labels = z[:, nd : nd + self._cond].copy()  # the pool may refill before they are used
+        return self.G.forward(ws, z.T)
 
-    def _d_update(self, fake: np.ndarray | None = None) -> bool:
-        """One D step on a fresh real batch and ``fake`` (2, B), or on fresh fakes if None."""
+    def _d_update(self, fake: np.ndarray | None = None, labels: np.ndarray | None = None) -> bool:
+        """One D step on a fresh real batch and ``fake`` (dim, B) with its one-hot ``labels``
+        (B, classes; conditional only), or on fresh fakes if None."""
         b = self._buf or self._buffers()
-        B, G, D, loss = b.B, self.G, self.D, self.loss
+        B, G, D, loss, C, dim = b.B, self.G, self.D, self.loss, self._cond, self.dim
+        cfg = self.config
         real = self.data_pool.take(B)
         if fake is None:
-            fake = G.forward(b.g_for_d, self.noise_pool.take(B).T)
+            z = self.noise_pool.take(B)
+            fake = G.forward(b.g_for_d, z.T)
+            if C:
+                labels = z[:, cfg.noise_dim : cfg.noise_dim + C]
         np.copyto(b.xd_rows[:B], real)
-        np.copyto(b.xd_rows[B:, :2], fake.T)
+        np.copyto(b.xd_rows[B:, :dim], fake.T)
+        if C:
+            np.copyto(b.xd_rows[B:, dim : dim + C], labels)
+        if self._drop:
+            D.draw_dropout(b.d_both, self._drop, self._drop_rng)
         logits = D.forward(b.d_both, b.xd)
-        loss.d_grad(logits, B, b.dl_both)
+        smooth = self._smooth
+        loss.d_grad(logits, B, b.dl_both, smooth)
         D.backward(b.d_both, b.dl_both, param_grad=True, input_grad=False)
         penalty = 0.0
-        cfg = self.config
+        n_in = dim + C
         if loss.gradient_penalty and cfg.gp_weight > 0:
             eps = self._aux_rng.random((B, 1))
-            xr, xf = b.xd_rows[:B, :2], b.xd_rows[B:, :2]
+            xr, xf = b.xd_rows[:B, :n_in], b.xd_rows[B:, :n_in]
             penalty = D.penalty_grad(eps * xr + (1.0 - eps) * xf, cfg.gp_weight)
         if cfg.r1 > 0 and self.d_steps % cfg.r1_every == 0:
             # R1: gamma/2 * mean ||grad_x D(x_real)||^2 pulls D's gradient on the data to zero;
             # lazily on every k-th step only, weighted k times, it costs 1/k as much.
-            penalty += D.penalty_grad(b.xd_rows[:B, :2], 0.5 * cfg.r1 * cfg.r1_every, center=0.0)
+            penalty += D.penalty_grad(b.xd_rows[:B, :n_in], 0.5 * cfg.r1 * cfg.r1_every, center=0.0)
         if not self._apply(D, self.d_opt, "discriminator"):
             return False
         if loss.clips_weights:
             c = self.config.clip
             np.clip(D.params, -c, c, out=D.params)
         self.d_steps += 1
-        self._last["d"] = (loss, logits, B, penalty)
+        self._last["d"] = (loss, logits, B, penalty, smooth)
         return True
 
     def _g_update(self) -> bool:
         b = self._buf or self._buffers()
-        G, D, loss = self.G, self.D, self.loss
+        G, D, loss, C = self.G, self.D, self.loss, self._cond
         z = self.noise_pool.take(b.B)
         G.forward(b.g_for_g, z.T)
+        if C:
+            nd = self.config.noise_dim
+            np.copyto(b.xg[self.dim : self.dim + C], z.T[nd : nd + C])
+        if self._drop:
+            D.draw_dropout(b.d_fake, self._drop, self._drop_rng)
         logits = D.forward(b.d_fake, b.xg)
         loss.g_grad(logits, b.dl_fake)
         dx = D.backward(b.d_fake, b.dl_fake, param_grad=False, input_grad=True)
-        G.backward(b.g_for_g, dx, param_grad=True, input_grad=False)
+        G.backward(b.g_for_g, dx[: self.dim] if C else dx, param_grad=True, input_grad=False)
         if not self._apply(G, self.g_opt, "generator"):
             return False
         if self.G_avg is not None:
@@ -383,8 +442,12 @@ class Trainer:
                 self._epoch_fakes = self._fakes(k_d)
             fakes = self._epoch_fakes
             for i in range(pos, k_d + k_g):
-                fake = None if fakes is None or i >= k_d else fakes[:, i * B : (i + 1) * B]
-                if not (d_update(fake) if i < k_d else g_update()):
+                fake = labels = None
+                if fakes is not None and i < k_d:
+                    fake = fakes[:, i * B : (i + 1) * B]
+                    if self._cond:
+                        labels = self._epoch_labels[i * B : (i + 1) * B]
+                if not (d_update(fake, labels) if i < k_d else g_update()):
                     self._pos, self._epoch_fakes = 0, None  # a resumed run starts a fresh epoch
                     return done
                 if deadline is not None and i + 1 < k_d + k_g and clock() >= deadline:
@@ -406,8 +469,8 @@ class Trainer:
         if not self._losses and self._last:
             out = {}
             if "d" in self._last:
-                loss, l, nr, penalty = self._last["d"]
-                out["d"] = loss.d_value(l[0, :nr], l[0, nr:]) + penalty
+                loss, l, nr, penalty, smooth = self._last["d"]
+                out["d"] = loss.d_value(l[0, :nr], l[0, nr:], smooth) + penalty
             if "g" in self._last:
                 loss, l = self._last["g"]
                 out["g"] = loss.g_value(l[0])
@@ -435,25 +498,62 @@ class Trainer:
         return z
 
     def real(self, n: int) -> np.ndarray:
-        """n points from the data distribution (a stream that does not disturb training)."""
+        """n samples (n, dim) from the data (a stream that does not disturb training)."""
+        if self.image_shape is not None:
+            return self.sampler.labelled(self._sample_rng, n)[0]
         return self.sampler(self._sample_rng, n)
 
-    def sample(self, n: int | None = None, noise: np.ndarray | None = None) -> np.ndarray:
-        """G(z) as (n, 2) for the given noise (n, noise_dim), or for n fresh noise vectors."""
+    def real_labelled(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """n images (n, dim) in [-1, 1] and their labels (n,), from the same stream as ``real``."""
+        if self.classes is None:
+            raise ValueError(f"data {self.config.data!r} has no labels (only the image sets do)")
+        return self.sampler.labelled(self._sample_rng, n)
+
+    def sample(self, n: int | None = None, noise: np.ndarray | None = None,
+               labels: np.ndarray | None = None) -> np.ndarray:
+        """G(z) as (n, dim) for the given noise (n, noise_dim), or for n fresh noise vectors.
+
+        A conditional G writes the given ``labels`` (ints (n,)), or labels drawn uniformly from a
+        stream that does not disturb training."""
         z = self._noise_arg(n, noise)
+        if self._cond:
+            y = self._sample_rng.integers(0, self._cond, len(z)) if labels is None else self._labels(labels, len(z))
+            z = np.hstack([z, one_hot(y, self._cond)])
+        elif labels is not None:
+            raise ValueError("labels: only a conditional generator (conditional=True) takes labels")
         return self._flag(self.G_out(z), "generator output")
 
-    def discriminate(self, points: np.ndarray, output: str = "prob") -> np.ndarray:
-        """D at points (n, 2): ``prob`` is what the page shows in [0, 1] (sigmoid of the logit
-        for log losses), ``logit`` the raw output. Returns (n,)."""
-        l = self.D(_points(points))[:, 0]
+    def _labels(self, labels, n: int) -> np.ndarray:
+        y = np.asarray(labels)
+        if y.shape != (n,) or y.dtype.kind not in "iu" or (n and (y.min() < 0 or y.max() >= self._cond)):
+            raise ValueError(f"labels: must be {n} whole numbers in 0..{self._cond - 1}, one per sample")
+        return y
+
+    def _d_input(self, points, labels) -> np.ndarray:
+        """x (n, dim), with the one-hot labels appended for a conditional D."""
+        x = _points(points, self.dim)
+        if self._cond:
+            if labels is None:
+                raise ValueError("labels: a conditional discriminator needs the label of each input")
+            return np.hstack([x, one_hot(self._labels(labels, len(x)), self._cond)])
+        if labels is not None:
+            raise ValueError("labels: only a conditional discriminator (conditional=True) takes labels")
+        return x
+
+    def discriminate(self, points: np.ndarray, output: str = "prob", labels: np.ndarray | None = None) -> np.ndarray:
+        """D at inputs (n, dim) (dropout off): ``prob`` is what the page shows in [0, 1] (sigmoid
+        of the logit for log losses), ``logit`` the raw output. Returns (n,). A conditional D
+        needs the ``labels`` (ints (n,)) too."""
+        l = self.D(self._d_input(points, labels))[:, 0]
         return self._flag(l if output == "logit" else self.loss.prob(l), "discriminator output")
 
-    def d_grad(self, points: np.ndarray, output: str = "prob") -> np.ndarray:
-        """dD/dx at points (n, 2): GAN Lab's gradient arrows (``prob``) or d logit / dx."""
-        x = _points(points)
+    def d_grad(self, points: np.ndarray, output: str = "prob", labels: np.ndarray | None = None) -> np.ndarray:
+        """dD/dx at inputs (n, dim): GAN Lab's gradient arrows (``prob``) or d logit / dx.
+        Returns (n, dim) (a conditional D's gradient on its label columns is left out)."""
+        x = self._d_input(points, labels)
+        dim = self.dim
         if output == "logit":
-            return self._flag(self.D.input_grad(x), "discriminator gradient")
+            return self._flag(self.D.input_grad(x)[:, :dim], "discriminator gradient")
         # d sigma(l)/dx = sigma'(l) dl/dx; the display squash is a sigmoid for every loss but
         # lsgan, whose clip has derivative [0 < l < 1].
         if self.loss.name == "lsgan":
@@ -463,10 +563,10 @@ class Trainer:
             def scale(l):
                 p = self.loss.prob(l)
                 return p * (1 - p)
-        return self._flag(self.D.input_grad(x, scale), "discriminator gradient")
+        return self._flag(self.D.input_grad(x, scale)[:, :dim], "discriminator gradient")
 
-    def g_loss_grad(self, points: np.ndarray) -> np.ndarray:
-        """-d l_G / dx at fake points x (n, 2), l_G the per-sample generator loss: the direction
+    def g_loss_grad(self, points: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """-d l_G / dx at fake points x (n, dim), l_G the per-sample generator loss: the direction
         the generator's loss pushes each sample."""
 
         def per_sample(l):  # g_grad averages over the chunk; times -b gives -d l_G,i / d logit_i
@@ -474,7 +574,8 @@ class Trainer:
             self.loss.g_grad(l, dl)
             return dl * -l.shape[1]
 
-        return self._flag(self.D.input_grad(_points(points), per_sample), "generator loss gradient")
+        g = self.D.input_grad(self._d_input(points, labels), per_sample)[:, : self.dim]
+        return self._flag(g, "generator loss gradient")
 
     def _noise_arg(self, n, noise) -> np.ndarray:
         if noise is None:
@@ -516,6 +617,7 @@ class Trainer:
             else:
                 opt.configure(hp_new)
         self.loss = LOSSES[new.loss]
+        self._live_settings()
         if self._pos:
             # Changed inside an epoch left unfinished by a time-limited train(): its remaining
             # D steps draw fresh fakes under the new settings; with no update left, it is done.
@@ -539,10 +641,14 @@ class Trainer:
 
     @staticmethod
     def _requested(cfg: Config, changes: dict) -> dict:
-        """``changes`` nested; another distribution without params drops the old one's params."""
+        """``changes`` nested; another distribution without params drops the old one's params, and
+        a change between 2D and image data without a precision takes that kind's default."""
         requested = nest(dict(changes))
         if "data" in requested and "data_params" not in requested and requested["data"] != cfg.data:
             requested["data_params"] = {}
+        if ("data" in requested and "precision" not in requested
+                and is_image_data(requested["data"]) != is_image_data(cfg.data)):
+            requested["precision"] = "float32" if is_image_data(requested["data"]) else "float64"
         return requested
 
     def reset(self) -> None:
@@ -553,6 +659,24 @@ class Trainer:
 
     def snapshot(self) -> dict:
         """The whole state as a JSON-serialisable dict."""
+        return self._snapshot(arrays=False)
+
+    def snapshot_bytes(self) -> bytes:
+        """The whole state as a binary snapshot (``ganlab.snapshot_bin``: a JSON header and the
+        weights and optimizer moments as raw little-endian arrays); megabytes for image models
+        where the JSON snapshot would be tens of megabytes of text."""
+        return snapshot_bin.encode(self._snapshot(arrays=True))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Trainer:
+        """A trainer from ``snapshot_bytes`` output (ValueError naming what is wrong if the bytes
+        are damaged, truncated, oversized, or hold an invalid snapshot)."""
+        t = cls.__new__(cls)
+        t.restore(snapshot_bin.decode(data))
+        return t
+
+    def _snapshot(self, arrays: bool) -> dict:
+        vec = (lambda a: a.copy()) if arrays else (lambda a: a.tolist())
         return {
             "format": SNAPSHOT_FORMAT,
             "version": SNAPSHOT_VERSION,
@@ -561,15 +685,16 @@ class Trainer:
             "epoch": self.epoch,
             "d_steps": self.d_steps,
             "g_steps": self.g_steps,
-            "generator": self.G.params.tolist(),
-            "generator_average": None if self.G_avg is None else self.G_avg.params.tolist(),
-            "discriminator": self.D.params.tolist(),
-            "g_optimizer": self.g_opt.state(),
-            "d_optimizer": self.d_opt.state(),
+            "generator": vec(self.G.params),
+            "generator_average": None if self.G_avg is None else vec(self.G_avg.params),
+            "discriminator": vec(self.D.params),
+            "g_optimizer": self.g_opt.state(arrays),
+            "d_optimizer": self.d_opt.state(arrays),
             "noise_pool": self.noise_pool.state(),
             "data_pool": self.data_pool.state(),
             "aux_rng": rng_state(self._aux_rng),
             "sample_rng": rng_state(self._sample_rng),
+            "dropout_rng": rng_state(self._drop_rng),
             "losses": self.losses,
             "status": asdict(self.status),
         }
@@ -594,7 +719,7 @@ class Trainer:
         if snap.get("version") != SNAPSHOT_VERSION or type(snap.get("version")) is not int:
             raise sc.fail("snapshot.version", f"unsupported version {short(snap.get('version'))}; "
                           f"this ganlab reads version {SNAPSHOT_VERSION}")
-        snap = sc.mapping(snap, "snapshot", SNAPSHOT_KEYS, {"generator_average"})
+        snap = sc.mapping(snap, "snapshot", SNAPSHOT_KEYS, SNAPSHOT_OPTIONAL)
         sc.text(snap["ganlab"], "snapshot.ganlab", 64)
         fresh = Trainer.__new__(Trainer)
         if not isinstance(snap["config"], dict):
@@ -634,6 +759,8 @@ class Trainer:
                                                              0, pool.SIZE)})
         set_rng_state(fresh._aux_rng, snap["aux_rng"], "snapshot.aux_rng")
         set_rng_state(fresh._sample_rng, snap["sample_rng"], "snapshot.sample_rng")
+        if snap.get("dropout_rng") is not None:
+            set_rng_state(fresh._drop_rng, snap["dropout_rng"], "snapshot.dropout_rng")
         fresh.epoch, fresh.d_steps, fresh.g_steps = (
             sc.whole(snap[k], f"snapshot.{k}") for k in ("epoch", "d_steps", "g_steps"))
         losses = snap["losses"] if snap["losses"] is not None else {}
@@ -645,10 +772,10 @@ class Trainer:
                               sc.whole(st["epoch"], "snapshot.status.epoch"))
         self.__dict__.update(fresh.__dict__)
 
-def _points(points) -> np.ndarray:
+def _points(points, dim: int = 2) -> np.ndarray:
     x = np.asarray(points, dtype=float)
-    if x.ndim != 2 or x.shape[1] != 2:
-        raise ValueError(f"points must have shape (n, 2), got {x.shape}")
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise ValueError(f"{'points' if dim == 2 else 'images'} must have shape (n, {dim}), got {x.shape}")
     return x
 
 

@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -154,7 +155,7 @@ def main() -> None:
         after = {p: rss(p) for p in pids}
         took = time.perf_counter() - t0
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # SIGTERM would drain the sessions first (shutdown.py)
         proc.wait(15)
     print(f"{args.warmup} warm-up + {args.cycles} cycles, {args.concurrency} at a time, "
           f"--workers {args.workers}, {took:.0f} s; sessions left {left_w} / {left}")

@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -184,7 +185,11 @@ class Client:
         a, b = inside[0][0], inside[-1][0]
         paused = sum(max(0.0, min(b, q) - max(a, p)) for p, q in self.paused)
         epochs = inside[-1][1] - inside[0][1]
-        return len(inside) / (t1 - t0), epochs / max(1e-9, b - a - paused), epochs / (b - a)
+        playing = b - a - paused
+        # A session starved of frames (an overloaded machine) can have almost no playing time
+        # between its first and last frame: no rate rather than epochs / 1e-9.
+        return (len(inside) / (t1 - t0), epochs / playing if playing > 0.5 else 0.0,
+                epochs / (b - a))
 
 
 def run_loop(coro):
@@ -276,7 +281,7 @@ def main() -> None:
             print("median: " + ", ".join(f"{k} {v:.1f}" for k, v in med.items()))
     finally:
         if proc is not None:
-            proc.terminate()
+            proc.send_signal(signal.SIGINT)  # SIGTERM would drain the sessions first (shutdown.py)
             proc.wait(10)
 
 

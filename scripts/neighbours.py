@@ -23,9 +23,11 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import statistics
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +67,7 @@ class Victim:
     async def run(self, warmup: float, seconds: float) -> None:
         self.measuring = False
         async with connect(self.url, max_size=None, open_timeout=30) as ws:
-            await ws.recv()  # hello
+            self.id = json.loads(await ws.recv())["session"]  # hello
             task = asyncio.create_task(self.reader(ws))
             await ws.send(json.dumps({"type": "play", "id": 0}))
             t_end = time.perf_counter() + warmup + seconds
@@ -94,9 +96,9 @@ async def drain(ws) -> None:
             pass
 
 
-async def heavy(url: str, stop: asyncio.Event) -> None:
+async def heavy(url: str, stop: asyncio.Event, ids: list) -> None:
     async with connect(url, max_size=None, open_timeout=30, ping_interval=None) as ws:
-        await ws.recv()
+        ids.append(json.loads(await ws.recv())["session"])
         task = asyncio.create_task(drain(ws))
         await ws.send(json.dumps({"type": "config", "id": 1, "changes": MAX_CONFIG}))
         await ws.send(json.dumps({"type": "view", "id": 2, **MAX_VIEW}))
@@ -117,12 +119,12 @@ def hostile_messages() -> list[str]:
     ]
 
 
-async def flood(url: str, stop: asyncio.Event, n: int) -> None:
+async def flood(url: str, stop: asyncio.Event, n: int, ids: list) -> None:
     msgs = hostile_messages()
     # No keepalive: the server reads a flooder's messages only as fast as its share allows, so
     # a ping queued behind megabytes of flood would time out and end the flood early.
     async with connect(url, max_size=None, open_timeout=30, ping_interval=None) as ws:
-        await ws.recv()
+        ids.append(json.loads(await ws.recv())["session"])
         task = asyncio.create_task(drain(ws))
         with contextlib.suppress(ConnectionClosed):
             await ws.send(json.dumps({"type": "play", "id": 9}))
@@ -138,22 +140,52 @@ async def scenario(port: int, name: str, sessions: int, warmup: float, seconds: 
                    flood_n: int) -> dict:
     url = f"ws://127.0.0.1:{port}/ws"
     stop = asyncio.Event()
-    extra = None
+    extra, extra_ids = None, []
     if name == "heavy":
-        extra = asyncio.create_task(heavy(url, stop))
+        extra = asyncio.create_task(heavy(url, stop, extra_ids))
     elif name == "flood":
-        extra = asyncio.create_task(flood(url, stop, flood_n))
+        extra = asyncio.create_task(flood(url, stop, flood_n, extra_ids))
     victims = [Victim(url) for _ in range(sessions)]
-    await asyncio.gather(*(v.run(warmup, seconds) for v in victims))
+    runs = asyncio.gather(*(v.run(warmup, seconds) for v in victims))
+    # The server's own accounting over (about) the measuring window: CPU seconds per session.
+    await asyncio.sleep(warmup + 0.5)
+    u0 = await asyncio.to_thread(usage, port)
+    await asyncio.sleep(seconds - 1.0)
+    u1 = await asyncio.to_thread(usage, port)
+    span = u1["t"] - u0["t"]
+    await runs
     stop.set()
     if extra is not None:
         await asyncio.wait_for(extra, 30)
     fr, ep = zip(*(v.rates() for v in victims), strict=True)
     pings = [p for v in victims for p in v.pings]
-    return {"scenario": name, "epochs_per_s": statistics.median(ep), "epochs_per_s_min": min(ep),
+
+    def cost(sid):  # (CPU share of the worker, epochs per CPU-second) of one session
+        a, b = u0["sessions"].get(sid), u1["sessions"].get(sid)
+        if a is None or b is None:
+            return float("nan"), float("nan")
+        cpu = b["cpu"] - a["cpu"]
+        return cpu / span, (b["epochs"] - a["epochs"]) / cpu if cpu > 0 else float("nan")
+
+    vc = [cost(v.id) for v in victims]
+    xc = cost(extra_ids[0]) if extra_ids else (float("nan"), float("nan"))
+    return {"cpu_pct": 100 * statistics.median(c for c, _ in vc),
+            "epochs_per_cpu_s": statistics.median(e for _, e in vc),
+            "extra_cpu_pct": 100 * xc[0], "worker_cpu_pct": 100 * (u1["cpu"] - u0["cpu"]) / span,
+            "heavy_procs_cpu_pct": 100 * (u1["heavy"] - u0["heavy"]) / span,
+            **{"scenario": name, "epochs_per_s": statistics.median(ep), "epochs_per_s_min": min(ep),
             "frames_per_s": statistics.median(fr), "frames_per_s_min": min(fr),
             "ping_p50_ms": 1000 * pct(pings, 0.5), "ping_p99_ms": 1000 * pct(pings, 0.99),
-            "ping_max_ms": 1000 * max(pings)}
+            "ping_max_ms": 1000 * max(pings)}}
+
+
+def usage(port: int) -> dict:
+    """The worker's per-session accounting (``/debug/sessions``), sessions by id."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/sessions", timeout=10) as r:
+        data = json.loads(r.read())
+    return {"t": time.perf_counter(), "cpu": data["process_cpu"],
+            "heavy": sum(p["cpu"] or 0.0 for p in data.get("heavy", [])),
+            "sessions": {s["session"]: s for s in data["sessions"]}}
 
 
 def main() -> None:
@@ -176,15 +208,21 @@ def main() -> None:
             time.sleep(1.0)  # the extra session's leftovers end before the next scenario
     finally:
         if proc is not None:
-            proc.terminate()
+            proc.send_signal(signal.SIGINT)  # SIGTERM would drain the sessions first (shutdown.py)
             proc.wait(10)
     cols = ["epochs_per_s", "epochs_per_s_min", "frames_per_s", "frames_per_s_min",
-            "ping_p50_ms", "ping_p99_ms", "ping_max_ms"]
+            "ping_p50_ms", "ping_p99_ms", "ping_max_ms", "cpu_pct", "epochs_per_cpu_s",
+            "extra_cpu_pct", "worker_cpu_pct", "heavy_procs_cpu_pct"]
     print(f"{args.sessions} default sessions, one worker, {args.seconds:g} s each (medians over "
           "sessions; min = slowest session)")
-    print(f"{'scenario':>9} " + " ".join(f"{c:>16}" for c in cols))
-    for r in rows:
-        print(f"{r['scenario']:>9} " + " ".join(f"{r[c]:>16.1f}" for c in cols))
+    print("cpu_pct: a default session's share of the worker's time (its own work, from the server's")
+    print("accounting); extra_cpu_pct: the heavy or flooding session's, in the worker (0 once it has")
+    print("moved to a heavy process); worker_cpu_pct: the whole worker process; heavy_procs_cpu_pct:")
+    print("the worker's heavy processes (server/offload.py), all in % of one core")
+    w = max(len(c) for c in cols)
+    print(f"{'':>{w}} " + " ".join(f"{r['scenario']:>10}" for r in rows))
+    for c in cols:
+        print(f"{c:>{w}} " + " ".join(f"{r[c]:>10.1f}" for r in rows))
     base = next((r for r in rows if r["scenario"] == "alone"), None)
     ok = True
     for r in rows:

@@ -7,7 +7,7 @@
 
 const MAX = 2000;
 const COLS = ["epoch", "d_steps", "g_steps", "d_loss", "g_loss", "kl", "js", "modes_captured", "modes_total",
-  "high_quality", "kl_floor", "js_floor"];
+  "high_quality", "kl_floor", "js_floor", "fd", "fd_floor"];
 
 const KL = "rgb(230,120,20)", JS = "rgb(40,40,40)";
 // name: [[key, label, colour, axis]], axis "left" (default) or "right" (the modes chart's %).
@@ -16,9 +16,17 @@ const CHARTS = {
   div: [["kl", "KL", KL], ["js", "JS", JS]],
   modes: [["modes_captured", "modes captured", "rgb(0,136,55)"], ["high_quality", "% high quality", "rgb(163,62,189)", "right"]],
 };
+// Image data (digits): the same three charts hold the losses, the Frechet distance on the
+// classifier's features (log axis) and classes captured / % confidently classified samples (the
+// modes chart's keys carry them).
+const IMAGE_CHARTS = {
+  loss: CHARTS.loss,
+  div: [["fd", "FD", KL]],
+  modes: [["modes_captured", "classes captured", "rgb(0,136,55)"], ["high_quality", "% confident", "rgb(163,62,189)", "right"]],
+};
 // The KL/JS chart also draws each divergence's floor: the same estimator on two independent real
-// samples of the current sizes, which the curves cannot go below except by chance.
-const FLOORS = {kl: "kl_floor", js: "js_floor"};
+// samples of the current sizes, which the curves cannot go below except by chance. FD likewise.
+const FLOORS = {kl: "kl_floor", js: "js_floor", fd: "fd_floor"};
 const LOG_MIN = 1e-4; // bits: the bottom of the log axis at most
 
 export class Charts {
@@ -45,18 +53,35 @@ export class Charts {
 
   clear() { this.rows = []; this.dirty = true; }
 
+  /** "points" (2D data) or "images": which series the charts show. */
+  setKind(kind) {
+    if (kind === this.kind) return;
+    this.kind = kind;
+    this.rows = [];
+    this.dirty = true;
+  }
+
+  series() { return this.kind === "images" ? IMAGE_CHARTS : CHARTS; }
+
   /** Record a frame if training moved since the last record. */
   add(meta) {
     const last = this.rows[this.rows.length - 1];
-    if (last && last.epoch === meta.epoch && last.d_steps === meta.d_steps && last.g_steps === meta.g_steps) return;
-    if (last && meta.epoch < last.epoch) this.rows = []; // a restart or reset
     const m = meta.metrics || {}, L = meta.losses || {};
-    this.rows.push({
+    const row = {
       epoch: meta.epoch, d_steps: meta.d_steps, g_steps: meta.g_steps, d_loss: L.d ?? null, g_loss: L.g ?? null,
-      kl: m.kl ?? null, js: m.js ?? null, modes_captured: m.modes_captured ?? null, modes_total: m.modes_total ?? null,
-      high_quality: m.high_quality != null ? 100 * m.high_quality : null,
-      kl_floor: m.kl_floor ?? null, js_floor: m.js_floor ?? null,
-    });
+      kl: m.kl ?? null, js: m.js ?? null, modes_captured: m.modes_captured ?? m.classes_captured ?? null,
+      modes_total: m.modes_total ?? m.classes_total ?? null,
+      high_quality: m.high_quality != null ? 100 * m.high_quality : m.confident != null ? 100 * m.confident : null,
+      kl_floor: m.kl_floor ?? null, js_floor: m.js_floor ?? null, fd: m.fd ?? null, fd_floor: m.fd_floor ?? null,
+    };
+    if (last && last.epoch === meta.epoch && last.d_steps === meta.d_steps && last.g_steps === meta.g_steps) {
+      // The same state again: metrics that came later for it (image metrics are computed in a
+      // thread and ride on a later frame) complete its record.
+      for (const [k, v] of Object.entries(row)) if (v != null && last[k] == null) { last[k] = v; this.dirty = true; }
+      return;
+    }
+    if (last && meta.epoch < last.epoch) this.rows = []; // a restart or reset
+    this.rows.push(row);
     if (this.rows.length > MAX) this.rows = this.rows.filter((_, i) => i % 2 === 0 || i === this.rows.length - 1);
     this.dirty = true;
   }
@@ -64,7 +89,8 @@ export class Charts {
   /** The modes chart shows while the current distribution has modes (the latest record says). */
   hasModes() {
     // The latest row that carries metrics decides: frames in between carry none.
-    for (let i = this.rows.length - 1; i >= 0; i--) if (this.rows[i].kl != null) return this.rows[i].modes_total != null;
+    const key = this.kind === "images" ? "modes_total" : "kl";
+    for (let i = this.rows.length - 1; i >= 0; i--) if (this.rows[i][key] != null) return this.rows[i].modes_total != null;
     return false;
   }
 
@@ -93,7 +119,7 @@ export class Charts {
   draw() {
     const modes = this.hasModes();
     this.canvases.modes.parentElement.hidden = !modes;
-    for (const [name, series] of Object.entries(CHARTS)) {
+    for (const [name, series] of Object.entries(this.series())) {
       if (name === "modes" && !modes) continue;
       this.plot(name, this.canvases[name], series, this.legends[name]);
     }
@@ -125,7 +151,7 @@ export class Charts {
     this.cursor = row.epoch;
     const tip = document.getElementById(`chart-tip-${name}`);
     const lines = [`epoch ${row.epoch}`];
-    for (const [key, label, color] of CHARTS[name]) {
+    for (const [key, label, color] of this.series()[name]) {
       const hit = this.at(key, row.epoch);
       const v = hit ? hit[key] : null;
       let text = v == null ? "–" : show(key, v, this.latest("modes_total"));
@@ -194,12 +220,13 @@ export class Charts {
     // Axis titles: what is on each scale.
     ctx.save(); ctx.fillStyle = "#888"; ctx.textAlign = "center"; ctx.textBaseline = "top";
     ctx.translate(1 * dpr, (T + B) / 2); ctx.rotate(-Math.PI / 2);
-    ctx.fillText(name === "loss" ? "loss" : name === "div" ? "bits (log)" : "modes", 0, 0);
+    const images = this.kind === "images";
+    ctx.fillText(name === "loss" ? "loss" : name === "div" ? (images ? "FD (log)" : "bits (log)") : images ? "classes" : "modes", 0, 0);
     ctx.restore();
     if (axes.right) {
       ctx.save(); ctx.fillStyle = series[1][2]; ctx.textAlign = "center"; ctx.textBaseline = "bottom";
       ctx.translate(w - 1 * dpr, (T + B) / 2); ctx.rotate(-Math.PI / 2);
-      ctx.fillText("% high quality", 0, 0);
+      ctx.fillText(images ? "% confident" : "% high quality", 0, 0);
       ctx.restore();
     }
 
@@ -311,6 +338,7 @@ function show(key, v, total) {
   if (key === "modes_captured") return `${v}/${total ?? "?"}`;
   if (key === "high_quality") return `${v.toFixed(0)}%`;
   if (key === "kl" || key === "js") return `${fmtBits(v)} bits`;
+  if (key === "fd") return fmtBits(v);
   return v.toFixed(3);
 }
 

@@ -81,6 +81,8 @@ function normaliseField(path, p) {
     exclusiveMin: p.minimum === undefined && (p.exclusive_minimum ?? p.exclusiveMinimum) !== undefined,
     choices: choices && choices.length ? choices.map((c) => (typeof c === "object" ? c : {value: c, label: String(c)})) : null,
     restart: !!(p.restart || p.json_schema_extra?.restart || p.live === false), default: p.default,
+    // Caps that depend on the kind of data (schema: `maximum` for 2D, `maximum_images`).
+    maxPoints: p.maximum, maxImages: p.maximum_images,
   };
 }
 
@@ -161,6 +163,18 @@ export class Controls {
     return wrap;
   }
 
+  /** Image data allow wider networks and more noise dimensions than 2D data: the fields whose
+   * schema entry has `maximum_images` take that cap while the data is an image set. */
+  setKind(images) {
+    for (const {f, input, wrap} of Object.values(this.inputs)) {
+      if (f.maxImages === undefined) continue;
+      f.max = images ? f.maxImages : f.maxPoints;
+      input.max = f.max;
+      const r = wrap.querySelector(".range");
+      if (r) r.textContent = rangeText(f);
+    }
+  }
+
   /** What the field accepts, in words. */
   allowed(f) {
     if (f.choices) return `choose one of ${f.choices.map((c) => c.value).join(", ")}`;
@@ -236,26 +250,37 @@ export class Picker {
   constructor(root, distributions, onPick) {
     this.root = root;
     this.buttons = {};
+    this.onPick = onPick;
     root.innerHTML = "";
-    for (const d of distributions) {
-      const b = document.createElement("button");
-      b.className = "dist";
-      b.id = `data-${d.name}`;
-      b.title = d.description || d.label || d.name;
-      b.dataset.name = d.name;
-      const c = document.createElement("canvas");
-      c.width = c.height = 96;
-      b.appendChild(c);
-      b.insertAdjacentHTML("beforeend", `<span>${escapeHtml(d.label || d.name)}</span>`);
-      b.addEventListener("click", () => onPick(d.name));
-      root.appendChild(b);
-      this.buttons[d.name] = {b, c};
-      const pts = d.preview || d.samples || cachedIcon(d.name);
-      if (d.name === "drawn") drawPencil(c);
-      else if (d.name === "points") drawUpload(c);
-      else if (Array.isArray(pts) && pts.length) { drawIcon(c, pts); this.buttons[d.name].preset = true; }
-      else drawUnknown(c);
-    }
+    for (const d of distributions) this.add(d);
+  }
+
+  /** A button for distribution `d` (also for an image set uploaded later). */
+  add(d) {
+    const root = this.root, onPick = this.onPick;
+    this.buttons[d.name]?.b.remove();
+    const b = document.createElement("button");
+    b.className = "dist";
+    b.id = `data-${d.name}`;
+    b.title = d.description || d.label || d.name;
+    b.dataset.name = d.name;
+    const c = document.createElement("canvas");
+    c.width = c.height = 96;
+    b.appendChild(c);
+    b.insertAdjacentHTML("beforeend", `<span>${escapeHtml(d.label || d.name)}</span>`);
+    b.addEventListener("click", () => onPick(d.name));
+    root.appendChild(b);
+    this.buttons[d.name] = {b, c};
+    const pts = d.preview || d.samples || cachedIcon(d.name);
+    if (d.kind === "images") {
+      // Image sets: four real images from the schema; a set that is not installed says why.
+      drawDigits(c, d.preview_images, d.image_shape);
+      this.buttons[d.name].preset = true;
+      if (!d.available) { b.disabled = true; b.classList.add("unavailable"); b.title = d.unavailable || "not available"; }
+    } else if (d.name === "drawn") drawPencil(c);
+    else if (d.name === "points") drawUpload(c);
+    else if (Array.isArray(pts) && pts.length) { drawIcon(c, pts); this.buttons[d.name].preset = true; }
+    else drawUnknown(c);
   }
 
   select(name) { for (const [n, {b}] of Object.entries(this.buttons)) b.classList.toggle("selected", n === name); }
@@ -285,6 +310,26 @@ function drawIcon(c, pts) {
     const [x, y] = Array.isArray(pts[0]) ? pts[i] : [pts[2 * i], pts[2 * i + 1]];
     ctx.beginPath(); ctx.arc(x * w, (1 - y) * w, 2.2, 0, 6.2832); ctx.fill();
   }
+}
+
+/** Up to four images (rows of h*w uint8 values, 0 = background) in a 2 x 2 grid, ink on white. */
+function drawDigits(c, images, shape) {
+  const ctx = c.getContext("2d"), w = c.width;
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, w);
+  if (!Array.isArray(images) || !shape) return;
+  const [ih, iw] = shape, cell = w / 2;
+  images.slice(0, 4).forEach((img, k) => {
+    const ox = (k % 2) * cell, oy = Math.floor(k / 2) * cell, s = cell / Math.max(ih, iw);
+    for (let i = 0; i < ih; i++) {
+      for (let j = 0; j < iw; j++) {
+        const v = img[i * iw + j];
+        if (!v) continue;
+        const g = 255 - v;
+        ctx.fillStyle = `rgb(${g},${g},${g})`;
+        ctx.fillRect(ox + j * s, oy + i * s, s + 0.5, s + 0.5);
+      }
+    }
+  });
 }
 
 function cachedIcon(name) {

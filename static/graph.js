@@ -120,6 +120,18 @@ export class Graph {
 
   setRunning(on) { this.root.classList.toggle("running", on); }
 
+  /** Image data: the networks' layer widths under G and D (`{generator, discriminator}`, e.g.
+   * "100 → 256 → 784"); null removes them (2D data). */
+  setShapes(sh) {
+    for (const id of ["generator", "discriminator"]) {
+      const n = this.nodes[id];
+      let el = n.querySelector(".shape");
+      if (!sh) { el?.remove(); continue; }
+      if (!el) { el = document.createElement("div"); el.className = "shape"; el.id = `shape-${id}`; n.appendChild(el); }
+      el.textContent = sh[id];
+    }
+  }
+
   /** Highlight one slow-motion stage ({index, name, caption}) or none (null). */
   setStage(stage) {
     const st = stage && STAGES[stage.index];

@@ -14,11 +14,13 @@ import {exportPNG} from "./export.js";
 import {Hints} from "./hints.js";
 import {MixtureEditor} from "./mixture.js";
 import {TrainedButton} from "./trained.js";
+import {DigitsView, IMAGE_LAYERS, paintGraphThumbs, shapes} from "./digits.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
 const THUMB_LAYERS = ["real", "fake", "heatmap", "noise", "manifold"]; // the graph always needs these
 const STAGE_SECONDS = [0.3, 0.75, 1.5, 3];
+const IMAGE_FPS = 20; // frames per second the page asks for on image data
 
 const app = window.ganlab = {
   state: new State(), session: null, running: false, slowmo: false, stage: null,
@@ -38,6 +40,17 @@ const graph = app.graph = new Graph($("model-graph"), {
 });
 const drawing = app.drawing = new Drawing($("data-view"), (e) => dv.toUnit(e), sendDrawing, () => { dv.dirty = true; });
 dv.strokes = () => drawing.strokes;
+
+// Image data (digits): sample grids, latent walk, D's histograms and gradients, class histogram.
+const digits = app.digits = new DigitsView($("digits"), {onReroll: rerollWalk});
+app.walk = {walk_seed: 0, walk_class: 0};
+/** The latent walk's ends, drawn anew (and, for a conditional G, another class to write). */
+function rerollWalk() {
+  app.walk = {walk_seed: Math.floor(Math.random() * 2 ** 31), walk_class: Math.floor(Math.random() * (app.classes || 10))};
+  if (app.session?.connected) ask("view", app.walk).catch(() => {});
+}
+/** Whether a distribution is an image set (the schema's `kind`). */
+const isImageData = (name) => app.dists.find((d) => d.name === name)?.kind === "images" || /^upload-[0-9a-f]{12}$/.test(name);
 
 const presenter = app.presenter = new Presenter($("presenter"));
 trackHeader($("bar"));
@@ -106,6 +119,7 @@ function newExperiment(fromFile = false) {
   showReplay();
   if (wasReplaying) say("Replay stopped: training started again.");
   charts.clear();
+  digits.clear();
   if (!fromFile) showCounts({epoch: 0, d_steps: 0, g_steps: 0});
   writeHash();
 }
@@ -150,7 +164,53 @@ function adoptConfig(config) {
   if (document.activeElement !== $("data-params")) $("data-params").value = JSON.stringify(app.server.data_params || {});
   mixture.sync(mixtureParams());
   app.trained?.show(dist);
+  showImageMode(isImageData(app.server.data), dist);
   writeHash();
+}
+
+const VIEW_TEXT = {title: $("view-title").textContent, explain: $("view-explain").innerHTML};
+const IMAGE_TEXT = {title: "Digits: samples and what D thinks",
+  explain: "Left: G's images for the same 64 noise vectors every frame (with the conditional option one row per class), beside real images: they start as grey fog and sharpen as G learns. Latent walk: G along a straight and a spherical path between two noise vectors; click it for new ends. What D thinks: histograms of D's output on real (green) and fake (purple) images, the image analogue of the heatmap, and dD/dx on the first fakes: green pixels would look more real with more ink, purple with less, which is where G is pushed. Classes: a small classifier trained on the real data sorts 500 fakes; a class is captured when G writes it confidently at a tenth of its fair share (a GAN that writes only 1s shows one bar). FD is the Frechet distance on the classifier's features, dashed its floor: real images against real images at the same sample size."};
+
+/** Image data shows the digits views instead of the 2D data view; snapshots go binary. */
+function showImageMode(on, dist) {
+  const was = !!app.imageMode;
+  const text = on ? IMAGE_TEXT : VIEW_TEXT;
+  $("view-title").textContent = text.title;
+  $("view-explain").innerHTML = text.explain;
+  app.imageMode = on;
+  document.body.classList.toggle("images", on);
+  $("digits").hidden = !on;
+  charts.setKind(on ? "images" : "points");
+  app.controls?.setKind(on);
+  if (app.session) app.session.binarySnapshots = on;
+  if (on) {
+    digits.classNames = dist?.classes || null;
+    app.classes = dist?.classes?.length || app.lastMeta?.classes || 10;
+    const shape = dist?.image_shape || app.lastMeta?.image;
+    graph.setShapes(shapes(app.server, shape ? shape[0] * shape[1] : "?", app.classes));
+  } else graph.setShapes(null);
+  showImagePresets(on ? dist?.presets : null);
+  if (on !== was) sendView();
+}
+
+const PRESET_LABELS = {recommended: ["Recommended settings", "The settings that capture every class on this set (measured)"],
+  collapse: ["Settings that collapse", "For teaching: G's learning rate far above D's, so G writes only a few classes (watch the class histogram)"]};
+/** The image set's named presets as buttons: each loads its settings (and restarts). */
+function showImagePresets(presets) {
+  const box = $("image-presets");
+  const names = Object.keys(presets || {});
+  box.hidden = !names.length;
+  box.innerHTML = names.length ? '<span class="muted">Load:</span> ' : "";
+  for (const name of names) {
+    const [label, title] = PRESET_LABELS[name] || [name, ""];
+    const b = document.createElement("button");
+    b.id = `preset-${name}`;
+    b.textContent = label;
+    b.title = title;
+    b.addEventListener("click", () => sendConfig(flatten(presets[name])));
+    box.appendChild(b);
+  }
 }
 
 $("data-params-apply").addEventListener("click", () => {
@@ -382,7 +442,14 @@ function sendView() {
   if (!app.session?.connected) return;
   const want = new Set([...state.get("layers"), ...THUMB_LAYERS]);
   if (app.slowmo) want.add("g_grad");
-  ask("view", {layers: [...want], extent: dv.target()}).catch(() => {});
+  // Image frames cost about a training update each (mostly G's passes): 20 a second are smooth
+  // and leave the session's share to training; 2D frames keep the server's default rate.
+  if (app.imageMode) {
+    for (const l of IMAGE_LAYERS) want.add(l);
+    ask("view", {layers: [...want], ...app.walk, fps: Math.min(IMAGE_FPS, app.defaultFps)}).catch(() => {});
+    return;
+  }
+  ask("view", {layers: [...want], extent: dv.target(), fps: app.defaultFps}).catch(() => {});
 }
 // The view widened or narrowed (extent.js): the server grids the heatmap for the new extent.
 dv.onExtent = (extent) => { if (app.session?.connected) ask("view", {extent}).catch(() => {}); };
@@ -495,6 +562,11 @@ const stamp = () => `${app.server.data || "ganlab"}-epoch${$("epoch").textConten
 
 $("save-state").addEventListener("click", guard(async () => {
   const snap = await app.session.refreshSnapshot();
+  if (snap instanceof ArrayBuffer) { // an image model: the binary snapshot as it is (megabytes)
+    download(`ganlab-${stamp()}.ganlab`, new Blob([snap], {type: "application/octet-stream"}));
+    say(`State saved (${(snap.byteLength / 1048576).toFixed(1)} MB: config, weights, optimizer state, random streams).`);
+    return;
+  }
   const file = {...snap, page: {hash: state.toHash()}};
   download(`ganlab-${stamp()}.json`, new Blob([JSON.stringify(file)], {type: "application/json"}));
   say("State saved (config, weights, optimizer state, random streams).");
@@ -505,7 +577,12 @@ $("file-state").addEventListener("change", guard(async () => {
   $("file-state").value = "";
   if (!f) return;
   let snap;
-  try { snap = JSON.parse(await f.text()); } catch { say(`${f.name} is not JSON`, "error"); return; }
+  const head = new Uint8Array(await f.slice(0, 1).arrayBuffer());
+  if (head.length && head[0] !== 0x7b && head[0] > 0x20) { // not "{" nor white space: a binary snapshot
+    await restoreState(await f.arrayBuffer(), f.name);
+    return;
+  }
+  try { snap = JSON.parse(await f.text()); } catch { say(`${f.name} is neither a JSON nor a binary ganlab state`, "error"); return; }
   const page = snap.page;
   delete snap.page;
   if (page?.hash) { // page-side settings (layers, speed, drawing) saved with the state
@@ -518,10 +595,14 @@ $("file-state").addEventListener("change", guard(async () => {
 
 /** Restore a snapshot (a saved file, a trained state) through the `restore` message. */
 async function restoreState(snap, label) {
-  const a = await ask("restore", {snapshot: snap});
+  let a;
+  try { a = await app.session.restore(snap); } catch (e) {
+    if (e.code !== "disconnected") say(`restore: ${e.message}`, "error");
+    throw e;
+  }
   app.session.snapshot = snap;
   adoptConfig(a.config);
-  showCounts({epoch: a.epoch, d_steps: snap.d_steps ?? 0, g_steps: snap.g_steps ?? 0});
+  showCounts({epoch: a.epoch, d_steps: a.d_steps ?? snap.d_steps ?? 0, g_steps: a.g_steps ?? snap.g_steps ?? 0});
   newExperiment(a.epoch > 0); // past epoch 0 the link cannot rebuild these weights: the file can
   say(`Loaded ${label} at epoch ${a.epoch}`);
 }
@@ -633,6 +714,34 @@ $("file-points").addEventListener("change", guard(async () => {
   say(`Imported ${pts.length} points from ${f.name}${reply.note ? `. ${reply.note}` : ""}`);
 }));
 
+// An image set of the user's own (IDX or NPZ), read by the server's image loaders (POST
+// /api/images): the same rules and messages as `load_images`. Two files = IDX images + labels.
+$("import-images").addEventListener("click", () => $("file-images").click());
+$("file-images").addEventListener("change", guard(async () => {
+  const files = [...$("file-images").files];
+  $("file-images").value = "";
+  if (!files.length) return;
+  if (files.length > 2) { say("Choose one .npz file, or an IDX images file with its IDX labels file.", "error"); return; }
+  // The labels file of an IDX pair: the one named like labels (else the smaller).
+  files.sort((a, b) => (/label/i.test(a.name) - /label/i.test(b.name)) || (b.size - a.size));
+  const [images, labels] = files;
+  const q = new URLSearchParams({name: images.name});
+  if (labels) { q.set("labels", labels.name); q.set("split", String(images.size)); }
+  say(`Reading ${images.name}${labels ? ` and ${labels.name}` : ""}…`, "sticky");
+  let reply;
+  try {
+    const r = await fetch(`/api/images?${q}`, {method: "POST", body: labels ? new Blob([images, labels]) : images});
+    reply = await r.json();
+    if (!r.ok) { say(reply.error || `${images.name}: HTTP ${r.status}`, "error"); return; }
+  } catch (e) { say(`${images.name}: ${e.message}`, "error"); return; }
+  const d = {...reply, description: `${reply.label}: ${reply.n} images of ${reply.image_shape.join(" x ")}, ${reply.classes.length} classes (your file)`};
+  app.dists = [...app.dists.filter((x) => x.name !== d.name), d];
+  app.picker.add(d);
+  showEmptyDrawing(false);
+  await sendData(d.name, null, $("apply-preset").checked);
+  say(`Imported ${reply.n} images of ${reply.image_shape.join(" x ")} from ${images.name}${labels ? ` with ${labels.name}` : ""}`);
+}));
+
 // --- session -------------------------------------------------------------------------------------
 function onFrame({meta, layers}) {
   app.frames++;
@@ -641,6 +750,20 @@ function onFrame({meta, layers}) {
   setRunning(!!meta.running);
   const eps = meta.epochs_per_sec;
   $("eps").textContent = !Number.isFinite(eps) ? "0" : eps >= 100 ? eps.toFixed(0) : eps.toFixed(1);
+  if (meta.image) { // image data: the digits views
+    if (!app.imageMode) return; // a frame of image data sent before the page switched views
+    if (!app.dists.some((d) => d.name === app.server.data) && !$("shape-generator")?.textContent.endsWith(String(meta.image[0] * meta.image[1]))) {
+      app.classes = meta.classes; // an uploaded set named by a link: its shape comes with the frames
+      graph.setShapes(shapes(app.server, meta.image[0] * meta.image[1], meta.classes));
+    }
+    digits.setFrame(meta, layers);
+    graph.update({}, meta.losses);
+    paintGraphThumbs(graph.thumbs, {...meta, noise_dim: app.server.noise_dim}, digits.frame.layers);
+    charts.add(meta);
+    if (meta.stage && app.slowmo) { app.stage = meta.stage; graph.setStage(meta.stage); }
+    return;
+  }
+  if (app.imageMode) return; // a 2D frame sent before the switch to image data
   if (app.emptyDrawing) {
     // The server still holds the previous distribution until the first stroke: none of its
     // samples, numbers or extent belong to the (empty) drawing.
@@ -660,6 +783,7 @@ function onFrame({meta, layers}) {
 }
 
 async function onHello(msg) {
+  app.defaultFps = msg.view?.fps ?? 30; // the server's frame rate for 2D views
   app.ready = false; // true once the URL's experiment is in place (tests wait for it)
   setConn("connected", "ok");
   say("");

@@ -6,7 +6,10 @@
 // `restore` the last snapshot we hold, which any replica behind a load balancer can take.
 
 const LAYER_NAMES = {1: "real", 2: "fake", 3: "heatmap", 4: "d_grad", 5: "g_grad",
-  6: "manifold", 7: "manifold_area", 8: "optimal_d", 9: "noise"};
+  6: "manifold", 7: "manifold_area", 8: "optimal_d", 9: "noise",
+  10: "fakes_grid", 11: "reals_grid", 12: "walk", 13: "d_hist", 14: "d_grad_image"};
+const MAX_SNAPSHOT = 16 << 20; // bytes of a binary restore (docs/protocol.md, Snapshots)
+const U8 = 1; // payload type in an entry id's high 16 bits: 0 float32, 1 uint8 (images)
 const MAGIC = 0x31464c47; // "GLF1" read as a little-endian uint32
 
 // Close codes of a server that is going away (docs/protocol.md): ours after a `moving` message
@@ -33,7 +36,7 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.round(ceiling * (0.5 + 0.5 * random()));
 }
 
-/** Parse a binary frame: header, layer table, then float32 payloads viewed in place. */
+/** Parse a binary frame: header, layer table, then float32 or uint8 payloads viewed in place. */
 export function parseBinary(buf) {
   const dv = new DataView(buf);
   if (buf.byteLength < 16 || dv.getUint32(0, true) !== MAGIC) throw new Error("bad binary frame");
@@ -41,11 +44,13 @@ export function parseBinary(buf) {
   const layers = {};
   for (let i = 0; i < count; i++) {
     const at = 16 + 16 * i;
-    const id = dv.getUint32(at, true), rows = dv.getUint32(at + 4, true);
+    const ident = dv.getUint32(at, true), rows = dv.getUint32(at + 4, true);
     const cols = dv.getUint32(at + 8, true), offset = dv.getUint32(at + 12, true);
-    const name = LAYER_NAMES[id];
-    if (!name || offset + rows * cols * 4 > buf.byteLength) continue; // unknown layer: skip it
-    layers[name] = {rows, cols, data: new Float32Array(buf, offset, rows * cols)};
+    const name = LAYER_NAMES[ident & 0xffff], type = ident >>> 16;
+    const bytes = type === U8 ? 1 : 4;
+    if (!name || type > U8 || offset + rows * cols * bytes > buf.byteLength) continue; // unknown: skip
+    const data = type === U8 ? new Uint8Array(buf, offset, rows * cols) : new Float32Array(buf, offset, rows * cols);
+    layers[name] = {rows, cols, data};
   }
   return {seq, layers};
 }
@@ -69,6 +74,8 @@ export class Session extends EventTarget {
     this.snapshotAt = -Infinity; // performance.now() when the snapshot we hold arrived
     this.snapshotEvery = SNAPSHOT_EVERY;
     this.snapshotAsked = false;
+    this.awaitBinary = null;    // {p, msg}: a snapshot ack whose binary half is on its way
+    this.binarySnapshots = false; // image models: snapshots travel as binary messages
   }
 
   emit(type, detail) { this.dispatchEvent(new CustomEvent(type, {detail})); }
@@ -107,6 +114,8 @@ export class Session extends EventTarget {
     const wasConnected = this.connected;
     this.connected = false;
     this.frameMeta = null;
+    if (this.awaitBinary) this.pending.set(-1, this.awaitBinary.p); // its binary half never came
+    this.awaitBinary = null;
     for (const p of this.pending.values()) p.reject(Object.assign(new Error("disconnected"), {code: "disconnected"}));
     this.pending.clear();
     this.emit("disconnected", {code: ev.code, reason: ev.reason});
@@ -139,7 +148,7 @@ export class Session extends EventTarget {
       // A new server session: bring back where we were before the drop.
       this.restoring = true;
       try {
-        const ack = await this.request("restore", {snapshot: this.snapshot});
+        const ack = await this.restore(this.snapshot);
         // the restored state, not the fresh one
         msg = {...msg, config: ack.config, epoch: ack.epoch, d_steps: ack.d_steps, g_steps: ack.g_steps};
       } catch (e) { this.emit("notice", {message: `could not restore the session: ${e.message}`}); }
@@ -150,6 +159,14 @@ export class Session extends EventTarget {
 
   onMessage(data) {
     if (typeof data !== "string") {
+      if (this.awaitBinary) { // a binary snapshot: it follows its ack directly (protocol.md)
+        const {p, msg} = this.awaitBinary;
+        this.awaitBinary = null;
+        this.snapshot = data;
+        this.snapshotAt = performance.now();
+        p.resolve({...msg, bytes: data});
+        return;
+      }
       const meta = this.frameMeta;
       this.frameMeta = null;
       let bin;
@@ -171,7 +188,8 @@ export class Session extends EventTarget {
         const p = msg.id !== undefined ? this.pending.get(msg.id) : undefined;
         if (p) {
           this.pending.delete(msg.id);
-          if (msg.type === "ack") p.resolve(msg);
+          if (msg.type === "ack" && Number.isInteger(msg.binary)) this.awaitBinary = {p, msg};
+          else if (msg.type === "ack") p.resolve(msg);
           else p.reject(Object.assign(new Error(msg.message || msg.code), {code: msg.code, reply: msg}));
         } else if (msg.type === "error" && msg.code !== "rebalance") { // the close that follows says it all
           this.emit("server-error", msg);
@@ -212,13 +230,26 @@ export class Session extends EventTarget {
     });
   }
 
-  /** Ask for the full state and keep it for a later restore. */
+  /** Ask for the full state and keep it for a later restore: JSON, or with `binarySnapshots`
+   * (image models, megabytes of weights) the binary snapshot as an ArrayBuffer. */
   async refreshSnapshot() {
     this.snapshotAsked = true;
     try {
-      const ack = await this.request("snapshot");
-      this.snapshot = ack.snapshot;
-      return ack.snapshot;
+      const ack = await this.request("snapshot", this.binarySnapshots ? {binary: true} : {});
+      this.snapshot = ack.snapshot ?? ack.bytes;
+      return this.snapshot;
     } finally { this.snapshotAsked = false; }
+  }
+
+  /** Restore a snapshot: a JSON object, or an ArrayBuffer (a binary snapshot, announced by a
+   * `restore` with its byte length and sent as the next message). */
+  restore(snap) {
+    if (!(snap instanceof ArrayBuffer)) return this.request("restore", {snapshot: snap});
+    if (snap.byteLength > MAX_SNAPSHOT) { // the websocket layer would close the connection
+      return Promise.reject(Object.assign(new Error(`the state is ${(snap.byteLength / 1048576).toFixed(1)} MB; a restore takes at most 16 MiB`), {code: "too_large"}));
+    }
+    const p = this.request("restore", {binary: snap.byteLength});
+    this.ws.send(snap);
+    return p;
   }
 }

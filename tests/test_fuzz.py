@@ -176,7 +176,8 @@ class Fuzzer:
 
 @pytest.fixture
 def fuzz():
-    app = create_app(Settings(rate_limit=1e9, rate_burst=1e9, allowed_hosts=["testserver"]))
+    # No rate limits: the fuzzer sends as fast as replies come (the limits have tests of their own).
+    app = create_app(Settings(rate_limit=1e9, rate_burst=1e9, byte_rate=1e12, allowed_hosts=["testserver"]))
     with TestClient(app) as c, c.websocket_connect("/ws") as ws:
         yield Fuzzer(ws)
 
@@ -231,7 +232,7 @@ def test_fuzz_against_a_live_server():
     from test_server_live import start, stop
     from websockets.asyncio.client import connect
 
-    proc, port = start(rate_limit=1e9, rate_burst=1e9)
+    proc, port = start(rate_limit=1e9, rate_burst=1e9, byte_rate=1e12)
     rng = random.Random(SEED + 2)
     sample = rng.sample(field_messages(rng), 100 * N)
     try:

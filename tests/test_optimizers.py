@@ -86,3 +86,19 @@ def test_switching_kind_resets_state_and_says_so():
     notes = t.update({"d_optimizer.kind": "rmsprop"})
     assert t.d_opt.kind == "rmsprop" and t.d_opt.t == 0
     assert any("discriminator optimizer" in n and "reset" in n for n in notes)
+
+
+@pytest.mark.parametrize("kind", ["sgd", "momentum", "adam", "rmsprop"])
+def test_learning_rate_decay_is_lr_over_one_plus_decay_t(kind):
+    """With decay d, the step after t earlier steps is the same rule at lr / (1 + d t): checked
+    against optimizers run at each step's rate by hand (the rate is read live every step)."""
+    grads, lr, d = [0.5, -2.0, 1.0, 3.0], 0.05, 0.3
+    decayed = run(kind, grads, lr=lr, decay=d)
+    opt = make_optimizer(1, OptimizerConfig(kind=kind, lr=lr))
+    p, want = np.array([1.0]), []
+    for t, g in enumerate(grads):
+        opt.configure(OptimizerConfig(kind=kind, lr=lr / (1 + d * t)))
+        opt.step(p, np.array([g]))
+        want.append(p[0])
+    assert decayed == pytest.approx(want, rel=1e-14)
+    assert decayed != pytest.approx(run(kind, grads, lr=lr), rel=1e-6)  # the decay did something

@@ -82,9 +82,10 @@ def browser():
 
 
 def _expected(msg) -> bool:
-    """Chromium logs every HTTP error response; a refused point file (400 / 413 from
-    /api/points, shown in the status line) is the page working, not a problem."""
-    return msg.text.startswith("Failed to load resource") and "/api/points" in (msg.location or {}).get("url", "")
+    """Chromium logs every HTTP error response; a refused point file or image set (400 / 413 from
+    /api/points or /api/images, shown in the status line) is the page working, not a problem."""
+    url = (msg.location or {}).get("url", "")
+    return msg.text.startswith("Failed to load resource") and ("/api/points" in url or "/api/images" in url)
 
 
 class Page:

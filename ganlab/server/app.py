@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket
@@ -19,8 +20,9 @@ from fastapi.templating import Jinja2Templates
 
 from ganlab import __version__
 
-from . import balance, logs, pointfiles, prometheus, trained
+from . import balance, image_uploads, logs, pointfiles, prometheus, trained
 from .frames import dumps
+from .offload import HeavyPool
 from .origins import HostCheck, origin_allowed, served_hosts
 from .schema import build_schema
 from .session import PROTOCOL, Load, Session, error
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.drain = Drain(settings.drain_timeout)  # SIGTERM: sessions move elsewhere (shutdown.py)
     app.state.recorder = prometheus.Recorder()
     app.state.balancer = None  # set in worker processes of `run(workers > 1)`: see balance.py
+    app.state.heavy = HeavyPool(settings) if settings.heavy_processes > 0 else None
     static_dir = _dir(settings.static_dir, "static")
     templates_dir = _dir(settings.templates_dir, "templates")
     templates = Jinja2Templates(directory=str(templates_dir))
@@ -88,12 +91,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body, content_type = prometheus.exposition()
         return Response(body, media_type=content_type)
 
+    @app.get("/debug/sessions")
+    async def debug_sessions(request: Request):
+        """Per-session CPU time, epochs and frames, for benchmarks (scripts/neighbours.py);
+        answered to loopback clients only."""
+        if not request.client or request.client.host not in ("127.0.0.1", "::1"):
+            return JSONResponse({"error": "loopback clients only"}, status_code=403)
+        heavy = app.state.heavy.procs if app.state.heavy is not None else []
+        return {"worker": os.getpid(), "process_cpu": time.process_time(),
+                "heavy": [{"pid": p.pid, "cpu": p.cpu(), "sessions": len(p.routes)} for p in heavy],
+                "sessions": [s.usage() for s in app.state.sessions.values()]}
+
     @app.get("/api/schema")
     async def schema():
-        return JSONResponse(build_schema())
+        # Built once per process (it reads the image sets for their previews: ~0.4 s), in a
+        # thread so that the first request does not hold up the sessions on the loop.
+        return JSONResponse(await asyncio.to_thread(build_schema))
 
     app.include_router(trained.router)  # GET /api/trained/<name>
     pointfiles.register(app)  # POST /api/points: the page's point-file import
+    image_uploads.register_route(app)  # POST /api/images: the page's image-set import
 
     @app.websocket("/ws")
     async def ws_endpoint(ws: WebSocket):
@@ -144,7 +161,7 @@ async def live(ws: WebSocket, app: FastAPI) -> None:
                                        "with ?retry=<n+1>")))
         await ws.close(1013, balance.REBALANCE_REASON)
         return
-    session = Session(ws, settings, app.state.load)
+    session = Session(ws, settings, app.state.load, app.state.heavy)
     sessions[session.id] = session
     prometheus.SESSIONS_OPENED.inc()
     if balancer is not None:
@@ -164,7 +181,9 @@ async def live(ws: WebSocket, app: FastAPI) -> None:
 
 def observe(app: FastAPI) -> None:
     """Bring this process's metrics up to date (prometheus.py)."""
-    app.state.recorder.observe(app.state.sessions, app.state.load.running, app.state.drain.draining)
+    sessions = app.state.sessions
+    moved = sum(1 for s in sessions.values() if s.remote is not None and s.remote_running)
+    app.state.recorder.observe(sessions, app.state.load.running + moved, app.state.drain.draining)
 
 
 @contextlib.asynccontextmanager
@@ -185,6 +204,8 @@ async def _lifespan(app: FastAPI):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if app.state.heavy is not None:
+            await app.state.heavy.close()  # they would end with their pipes anyway
 
 
 def _retry(ws: WebSocket) -> int:

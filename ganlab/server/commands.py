@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ganlab import ConfigError, Trainer
+from ganlab import Config, ConfigError, Trainer
 from ganlab.config import check_numbers, config_dump, make_config, merge, nest, restart_fields, short
 from ganlab.data import DISTRIBUTIONS
+from ganlab.data.images import IMAGE_SETS
 
+from . import image_uploads, snapshots
 from . import messages as m
+from .image_data import image_preset, is_image_set
 from .layers import FrameBuilder
 from .replies import ConfigEcho
 
@@ -31,6 +34,8 @@ STAGES = [
     ("g_update", "Generator parameters are updated"),
 ]
 D_UPDATE, G_UPDATE = 4, 9
+# Config fields whose range depends on the kind of data (2D points or images).
+KIND_FIELDS = ("generator.units", "discriminator.units", "noise_dim", "conditional")
 
 
 class Commands:
@@ -106,14 +111,25 @@ class Commands:
         """A new distribution (or new parameters) starts a new experiment, as ``reset`` does,
         unless the message says ``keep``: then only the data changes and training carries on."""
         dist = DISTRIBUTIONS.get(msg.name)
-        if dist is None:
+        image = image_uploads.ensure(msg.name) or is_image_set(msg.name)
+        if dist is None and not image:
             raise m.ProtocolError(
                 "bad_data", f"data.name: unknown distribution {short(msg.name)}; choose one of "
-                f"{', '.join(DISTRIBUTIONS)}", msg.id)
+                f"{', '.join([*DISTRIBUTIONS, *IMAGE_SETS])}", msg.id)
+        if image and msg.params:
+            raise m.ProtocolError("bad_data", f"data.params: the image set {msg.name} takes no "
+                                  "parameters", msg.id)
         changes: dict[str, Any] = {"data": msg.name, "data_params": msg.params or {}}
-        if msg.apply_preset:
-            changes = merge(nest(dict(dist.preset)), changes)
         t = self.trainer
+        base: dict[str, Any] = {}
+        if is_image_set(t.config.data) != image:
+            # Another kind of data (points <-> images): the fields whose range depends on the
+            # kind start from their defaults, so a 2D config never meets MNIST and back.
+            defaults = config_dump(Config())
+            base = nest({f: _get(defaults, f) for f in KIND_FIELDS})
+        if msg.apply_preset:  # the preset over those defaults, the data over both
+            base = merge(base, nest(dict(image_preset(msg.name) if image else dist.preset)))
+        changes = merge(base, changes)
         before = (t.config.data, t.config.data_params)
         reply = self._update(changes, msg.id, "data")
         if not msg.keep and not reply["restarted"] and (t.config.data, t.config.data_params) != before:
@@ -133,6 +149,7 @@ class Commands:
             # The wire is strict ("3" is not a number, 1 not a boolean, 7.0 not an integer);
             # Trainer.update (the Python API) is lax, so check first, then apply.
             nested = nest(changes)
+            image_uploads.ensure(nested.get("data"))  # an uploaded set stored by another worker
             make_config(merge(config_dump(old), nested), strict=True)
             check_numbers(nested.get("data_params"))
             notes = t.update(changes)  # refuses bad data before it changes anything
@@ -172,24 +189,58 @@ class Commands:
 
     def on_view(self, msg: m.View) -> dict:
         v = self.frames.view
-        for k in ("heatmap", "samples", "manifold", "fps", "extent"):
+        for k in ("heatmap", "samples", "manifold", "fps", "extent", "walk_seed", "walk_class"):
             if getattr(msg, k) is not None:
                 v[k] = getattr(msg, k)
         if msg.layers is not None:
             v["layers"] = list(dict.fromkeys(msg.layers))
+        self.frames.images.reals_sent = None  # image data: the next frame brings the real grid again
         self.changed()
         return {"view": dict(v)}
 
+    outgoing: bytes | None = None  # a binary snapshot, sent right after the ack (session.handle)
+    incoming: tuple | None = None  # (id, bytes) of an announced binary restore
+
     def on_snapshot(self, msg: m.Snapshot) -> dict:
         self.settle()
+        if msg.binary:
+            self.outgoing = snapshots.to_bytes(self.trainer)
+            t = self.trainer
+            return {"binary": len(self.outgoing), "epoch": t.epoch, "d_steps": t.d_steps,
+                    "g_steps": t.g_steps}
         return {"snapshot": self.trainer.snapshot()}
 
     def on_restore(self, msg: m.Restore) -> dict:
-        t = self.trainer
+        if msg.binary is not None:
+            self.incoming = (msg.id, msg.binary)  # the reply follows the binary message
+            return {}
+        config = msg.snapshot.get("config")
+        image_uploads.ensure(config.get("data") if isinstance(config, dict) else None)
+        return self.restore_with(lambda t: t.restore(msg.snapshot), msg.id)
+
+    def take_incoming(self, data: bytes) -> Any:
+        """The id of the announced binary restore that ``data`` is; ProtocolError if its length
+        is not the announced one."""
+        mid, size = self.incoming
+        self.incoming = None
+        if len(data) != size:
+            raise m.ProtocolError("bad_snapshot", f"restore.binary: {size} bytes announced, "
+                                  f"{len(data)} received", mid)
+        return mid
+
+    def restore_with(self, restore, mid: Any) -> dict:
+        """Restore the trainer with ``restore(trainer)`` and return the ack's fields."""
         try:
-            t.restore(msg.snapshot)  # validates everything first: a refusal changes nothing
+            restore(self.trainer)  # validates everything first: a refusal changes nothing
         except ValueError as e:
-            raise m.ProtocolError("bad_snapshot", str(e), msg.id) from None
+            return self.restored(mid, e)
+        return self.restored(mid)
+
+    def restored(self, mid: Any, failed: ValueError | None = None) -> dict:
+        """After a restore: the ack's fields, or ProtocolError(bad_snapshot) if it ``failed``."""
+        if failed is not None:
+            raise m.ProtocolError("bad_snapshot", str(failed), mid) from None
+        t = self.trainer
         self.stage = 0
         if not t.status.ok:
             self.running = False
@@ -224,6 +275,12 @@ class Commands:
         self.changed()
         return {"edits": len(msg.edits), "applied": t.edits_applied, "pause_at": t.pause_at,
                 "epoch": t.epoch, "config": self.config_echo()}
+
+def _get(d: dict, path: str) -> Any:
+    for part in path.split("."):
+        d = d[part]
+    return d
+
 
 def _wire_path(kind: str, path: str) -> str:
     """A config path as the message named it: ``config.batch_size``; for ``data``, the config's

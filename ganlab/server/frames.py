@@ -4,7 +4,11 @@ Layout, little-endian, every offset a multiple of 4 so that ``new Float32Array(b
 views a layer without copying::
 
     0  "GLF1"   4 seq   8 K (layers)   12 reserved
-    16 K entries of (uint32 id, rows, cols, byte offset), then the float32 payloads
+    16 K entries of (uint32 id, rows, cols, byte offset), then the payloads
+
+An entry's id holds the layer id in its low 16 bits and the payload type in its high 16 bits:
+0 = float32 (every 2D layer, so 2D frames are byte for byte what they were before types
+existed), 1 = uint8 (images: rows x cols bytes, padded with zeros to a multiple of 4).
 """
 
 from __future__ import annotations
@@ -23,16 +27,21 @@ ENTRY = 16
 LAYER_IDS = {
     "real": 1, "fake": 2, "heatmap": 3, "d_grad": 4, "g_grad": 5, "manifold": 6,
     "manifold_area": 7, "optimal_d": 8, "noise": 9,
+    # image data (ganlab.server.image_frames)
+    "fakes_grid": 10, "reals_grid": 11, "walk": 12, "d_hist": 13, "d_grad_image": 14,
 }
 LAYER_BY_ID = {v: k for k, v in LAYER_IDS.items()}
+F32, U8 = 0, 1  # payload types (an entry's id >> 16)
+TYPE_SHIFT = 16
 F32_MAX = float(np.finfo(np.float32).max)
 
 
 def encode(seq: int, layers: dict[str, np.ndarray]) -> bytes:
     """One binary frame holding ``layers`` (name -> 2D array; 1D arrays become one row).
 
-    Non-finite values are replaced (NaN -> 0, +-inf -> +-float32 max) so the page never draws
-    garbage, although the trainer already refuses to go non-finite.
+    uint8 arrays go as uint8 payloads (type 1), everything else as float32. Non-finite values are
+    replaced (NaN -> 0, +-inf -> +-float32 max) so the page never draws garbage, although the
+    trainer already refuses to go non-finite.
     """
     arrays = [(LAYER_IDS[name], np.asarray(a)) for name, a in layers.items()]
     arrays = [(i, a.reshape(1, -1) if a.ndim == 1 else a) for i, a in arrays]
@@ -40,14 +49,18 @@ def encode(seq: int, layers: dict[str, np.ndarray]) -> bytes:
     offset = HEADER + ENTRY * k
     table = np.zeros((k, 4), dtype="<u4")
     for row, (i, a) in zip(table, arrays, strict=True):
-        row[:] = (i, a.shape[0], a.shape[1], offset)
-        offset += 4 * a.size
-    out = np.empty(offset // 4, dtype="<u4")
+        kind = U8 if a.dtype == np.uint8 else F32
+        row[:] = (i | kind << TYPE_SHIFT, a.shape[0], a.shape[1], offset)
+        offset += 4 * a.size if kind == F32 else -(-a.size // 4) * 4
+    out = np.zeros(offset // 4, dtype="<u4")
     out[:1].view("S4")[0] = MAGIC
     out[1:4] = (seq & 0xFFFFFFFF, k, 0)
     out[4 : 4 + 4 * k] = table.ravel()
-    body = out.view("<f4")
-    for (_, a), (_, _, _, off) in zip(arrays, table, strict=True):
+    body, raw = out.view("<f4"), out.view(np.uint8)
+    for (_, a), (ident, _, _, off) in zip(arrays, table, strict=True):
+        if ident >> TYPE_SHIFT == U8:
+            raw[off : off + a.size] = a.ravel()
+            continue
         dst = body[off // 4 : off // 4 + a.size]
         dst[:] = a.ravel()
         if not np.isfinite(dst).all():
@@ -56,15 +69,18 @@ def encode(seq: int, layers: dict[str, np.ndarray]) -> bytes:
 
 
 def decode(data: bytes) -> tuple[int, dict[str, np.ndarray]]:
-    """(seq, name -> float32 array of shape (rows, cols)) of a binary frame; for tests and tools."""
+    """(seq, name -> array of shape (rows, cols)) of a binary frame, float32 or uint8 by the
+    entry's type; for tests and tools."""
     if len(data) < HEADER or data[:4] != MAGIC:
         raise ValueError("not a ganlab binary frame (magic GLF1 missing)")
     seq, k, _ = np.frombuffer(data, dtype="<u4", count=3, offset=4)
     table = np.frombuffer(data, dtype="<u4", count=4 * int(k), offset=HEADER).reshape(-1, 4)
     out = {}
-    for i, rows, cols, off in table:
-        a = np.frombuffer(data, dtype="<f4", count=int(rows * cols), offset=int(off))
-        out[LAYER_BY_ID.get(int(i), str(int(i)))] = a.reshape(int(rows), int(cols))
+    for ident, rows, cols, off in table:
+        i, kind = int(ident) & 0xFFFF, int(ident) >> TYPE_SHIFT
+        dtype = np.uint8 if kind == U8 else np.dtype("<f4")
+        a = np.frombuffer(data, dtype=dtype, count=int(rows * cols), offset=int(off))
+        out[LAYER_BY_ID.get(i, str(i))] = a.reshape(int(rows), int(cols))
     return int(seq), out
 
 

@@ -16,6 +16,8 @@ import numpy as np
 from ganlab import Trainer, views
 from ganlab.metrics import frame_metrics
 
+from .image_frames import ImageFrameBuilder
+
 DEFAULT_VIEW = {"layers": ["real", "fake", "heatmap", "d_grad"], "heatmap": 50, "samples": 500,
                 "manifold": 20, "fps": 30, "extent": [0.0, 0.0, 1.0, 1.0]}
 
@@ -29,6 +31,7 @@ class FrameBuilder:
 
     def __post_init__(self) -> None:
         self.view = {**DEFAULT_VIEW, **self.view}  # a partial view takes the defaults for the rest
+        self.images = ImageFrameBuilder(self.view)  # image data's layers (image_frames.py)
 
     # -- cached inputs ---------------------------------------------------------------------------
 
@@ -58,6 +61,9 @@ class FrameBuilder:
         the whole layer when it is smaller), so a 200 x 200 heatmap of a 6 x 128 network is ~40
         parts of a few ms, and the server can run other sessions between them. The trainer must
         not change until the generator is done."""
+        if getattr(t, "image_shape", None) is not None:
+            self.images.view = self.view
+            return (yield from self.images.parts(t, with_metrics))
         v = self.view
         want = set(v["layers"])
         n, h = v["samples"], v["heatmap"]

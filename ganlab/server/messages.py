@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ganlab.config import short
 
-LAYER_NAMES = ("real", "fake", "heatmap", "d_grad", "g_grad", "manifold", "optimal_d", "noise")
+LAYER_NAMES = ("real", "fake", "heatmap", "d_grad", "g_grad", "manifold", "optimal_d", "noise",
+               # image data (server/image_frames.py)
+               "fakes_grid", "reals_grid", "walk", "d_hist", "d_grad_image")
 MAX_ERROR_TEXT = 2000  # an error never echoes more than this of what it refuses
 EXTENT_LIMIT = 100.0  # |coordinate| of a view extent (a linear G can go anywhere; this is plenty)
 Coord = Annotated[float, Field(ge=-EXTENT_LIMIT, le=EXTENT_LIMIT, allow_inf_nan=False)]
@@ -94,6 +96,11 @@ class View(Message):
         description="[x0, y0, x1, y1]: the area the heatmap and D* grids cover (default the unit "
                     "square)")
 
+    walk_seed: int | None = Field(None, ge=0, le=2**31 - 1, description="image data: the latent "
+                                  "walk's two end points are drawn with this seed (click re-rolls)")
+    walk_class: int | None = Field(None, ge=0, le=255, description="image data with a conditional "
+                                   "G: the class the latent walk writes")
+
     @field_validator("extent")
     @classmethod
     def _ordered(cls, e: list[float] | None) -> list[float] | None:
@@ -102,13 +109,26 @@ class View(Message):
         return e
 
 
+MAX_SNAPSHOT_BYTES = 16 << 20  # a binary snapshot message; the websocket layer's own limit
+
+
 class Snapshot(Message):
     type: Literal["snapshot"]
+    binary: bool = Field(False, description="send the state as one binary message after the ack "
+                         "(the trainer's binary snapshot: an image model's state is megabytes)")
 
 
 class Restore(Message):
     type: Literal["restore"]
-    snapshot: dict[str, Any]
+    snapshot: dict[str, Any] | None = Field(None, description="the state, as a snapshot ack holds it")
+    binary: int | None = Field(None, ge=1, le=MAX_SNAPSHOT_BYTES, description="instead of snapshot: "
+                               "the byte length of a binary snapshot sent as the next message")
+
+    @model_validator(mode="after")
+    def _one(self) -> Restore:
+        if (self.snapshot is None) == (self.binary is None):
+            raise ValueError("give exactly one of 'snapshot' (JSON) and 'binary' (byte length)")
+        return self
 
 
 class Ping(Message):

@@ -18,13 +18,15 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from ganlab import Config, __version__
-from ganlab.config import flat_fields
+from ganlab.config import LIMITS, flat_fields
 from ganlab.data import DISTRIBUTIONS, DataError, make_sampler, trained_names
+from ganlab.data.images import IMAGE_SETS
 from ganlab.losses import LOSSES
 
 from . import messages
 from .commands import STAGES
 from .frames import LAYER_IDS
+from .image_data import image_distribution
 from .layers import DEFAULT_VIEW
 from .session import PROTOCOL
 
@@ -71,8 +73,10 @@ def config_fields() -> list[dict[str, Any]]:
         for part in path.split("."):
             d = d[part]
         f = field_schema(path, info, d)
+        if path in LIMITS:  # caps that depend on the kind of data: the page's 2D inputs keep theirs
+            f["maximum"], f["maximum_images"] = LIMITS[path]
         if path == "data":
-            f["choices"] = list(DISTRIBUTIONS)
+            f["choices"] = [*DISTRIBUTIONS, *IMAGE_SETS]
         elif path == "loss":
             f["choices"] = list(LOSSES)
         out.append(f)
@@ -116,9 +120,9 @@ def build_schema() -> dict[str, Any]:
             {"name": d.name, "label": d.label, "description": d.description,
              "preset": d.preset, "has_modes": d.modes is not None,
              "takes_params": d.check is not None, "default_params": default_params(d),
-             "preview": preview(d.name), "trained": d.name in trained_names()}
+             "preview": preview(d.name), "trained": d.name in trained_names(), "kind": "points"}
             for d in DISTRIBUTIONS.values()
-        ],
+        ] + [image_distribution(name) for name in IMAGE_SETS],
         "losses": [{"name": x.name, "label": x.label, "description": x.description}
                    for x in LOSSES.values()],
         "config": {"fields": config_fields(), "defaults": Config().model_dump(mode="json")},

@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import math
 import os
+import pickle
 import secrets
 import time
 from typing import Any
@@ -36,9 +39,12 @@ from starlette.websockets import WebSocket
 from ganlab import Trainer, __version__
 
 from . import messages as m
+from . import snapshots
 from .commands import D_UPDATE, G_UPDATE, STAGES, Commands
 from .frames import dumps, dumps_parts, encode
+from .image_slots import frame_extras, pace
 from .layers import DEFAULT_VIEW, FrameBuilder
+from .offload import BYTES, CLOSE, OPEN, SHUTDOWN, STATS, TEXT, HeavyPool, HeavyProcess, Outbox
 from .settings import MiB, Settings
 
 PROTOCOL = 1
@@ -66,16 +72,18 @@ class TokenBucket:
 
 FAIR_SLACK = 0.05  # CPU seconds a session may run ahead of the least-served one that waits
 FAIR_NAP = 0.005  # seconds between two looks at the shares while ahead
+REJOIN_GRACE = 1.0  # seconds a share may leave the set (not to sleep) and keep its place
 
 
 class Share:
     """A session's account of the process's time: CPU seconds used while it wanted the CPU."""
 
-    __slots__ = ("used", "wants")
+    __slots__ = ("left", "used", "wants")
 
     def __init__(self) -> None:
         self.used = 0.0
         self.wants = 0  # tasks of the session that have work ready (training, a frame, a message)
+        self.left = -1e9  # when wants last fell to 0 (time.monotonic)
 
 
 class Load:
@@ -87,19 +95,26 @@ class Load:
         self.active: dict[int, Share] = {}  # id -> share, for shares with wants > 0
 
     def want(self, share: Share) -> None:
-        """A task of ``share``'s session has work ready. A share joining the set starts no lower
-        than the least-served member (sleeping earns no credit)."""
+        """A task of ``share``'s session has work ready. A share joining the set after sleeping
+        (``unwant(idle=True)``: paused, speed-limited) or after more than ``REJOIN_GRACE`` away
+        starts no lower than the least-served member: sleeping earns no credit. Otherwise it
+        keeps its place: a running session passes the trainer from one task to the other (a
+        frame built, then the next chunk), away from the set until the loop comes back to it;
+        raising it each time made it lose what it was owed (measured: a default session charged
+        2.4 s for 1.0 s of CPU while a max-config neighbour used 2.5 s)."""
         if share.wants == 0:
             floor = self.floor(share)
-            if floor is not None and share.used < floor:
+            if floor is not None and share.used < floor and time.monotonic() - share.left > REJOIN_GRACE:
                 share.used = floor
             self.active[id(share)] = share
         share.wants += 1
 
-    def unwant(self, share: Share) -> None:
+    def unwant(self, share: Share, idle: bool = False) -> None:
+        """A task of ``share``'s session has no work ready now; ``idle``: it goes to sleep."""
         share.wants -= 1
         if share.wants == 0:
             self.active.pop(id(share), None)
+            share.left = -1e9 if idle else time.monotonic()
 
     def floor(self, share: Share) -> float | None:
         """The least CPU time used by another share in the set (None if there is none)."""
@@ -111,6 +126,13 @@ class Load:
         return 0.0 if floor is None else share.used - floor
 
 
+MAX_UNANSWERED = 8  # messages of a moved session in flight to its heavy process
+REPLY_HEADS = (b'{"type":"ack"', b'{"type":"error"')  # how a reply begins (dumps: no spaces)
+
+# Messages whose handlers `settle` the epoch first (commands.py).
+SETTLING = (m.Pause, m.ConfigChange, m.Data, m.Slowmo, m.Snapshot, m.Schedule)
+
+
 class Closed(Exception):
     """The websocket is gone; the session ends."""
 
@@ -118,12 +140,21 @@ class Closed(Exception):
 class Session(Commands):
     """A trainer, its view and pacing, bound to one websocket."""
 
-    def __init__(self, ws: WebSocket, settings: Settings, load: Load | None = None):
+    def __init__(self, ws: WebSocket, settings: Settings, load: Load | None = None,
+                 heavy: HeavyPool | None = None):
         self.ws, self.settings = ws, settings
         self.load = load or Load()  # shared by this process's sessions
+        self.heavy = heavy  # where this session moves if it turns out heavy (offload.py)
+        self.remote: tuple[HeavyProcess, Outbox] | None = None  # set once it has moved
+        self.moving: asyncio.Task | None = None
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.remote_running = False  # whether it trains there (the heavy process's last report)
+        self.unanswered = 0  # messages forwarded to the heavy process and not yet replied to
+        self.answered = asyncio.Event()
         self.id = secrets.token_hex(8)
         self.trainer = Trainer()
         self.frames = FrameBuilder(view={**DEFAULT_VIEW, "fps": settings.default_fps})
+        self.frames.images.on_ready(self.changed)  # image metrics done in their thread: send them
         self._running = False
         self.speed: float | None = None  # target epochs/s; None = as fast as possible
         self.slowmo = {"on": False, "stage_seconds": 1.5}
@@ -146,7 +177,9 @@ class Session(Commands):
         # message), so a frame built in parts never mixes two states of the trainer.
         self.busy = asyncio.Lock()
         self.share = Share()
+        self.cpu = 0.0  # CPU seconds of this session's work (the share's `used` also jumps)
         self.frame_cost = 0.0  # CPU seconds the last frame took to build
+        self.metrics_cost = 0.002  # CPU seconds a frame with metrics takes (moving average)
         self.frame_done = 0.0  # when it was built (time.monotonic)
 
     @property
@@ -170,31 +203,165 @@ class Session(Commands):
             "view": dict(self.frames.view), "running": self.running, "worker": os.getpid(),
             "limits": {"max_message_bytes": s.max_message_bytes, "rate_limit": s.rate_limit,
                        "byte_rate": s.byte_rate,
-                       "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions},
+                       "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions,
+                       "max_image_sessions": s.max_image_sessions},
         }
 
-    async def serve(self) -> None:
-        """Run until the client leaves, the session idles out, or sending fails."""
+    async def serve(self, resume: bool = False) -> None:
+        """Run until the client leaves, the session idles out, or sending fails (``resume``: a
+        session moved to a heavy process, whose client already has its hello)."""
+        if not resume:
+            try:
+                await self._send_text(dumps(self.hello()))
+            except Closed:
+                return
+        self.tasks = {name: asyncio.create_task(c) for name, c in (
+            ("receive", self._receive()), ("train", self._train()), ("frames", self._send_frames()))}
         try:
-            await self._send_text(dumps(self.hello()))
-        except Closed:
-            return
-        tasks = [asyncio.create_task(c) for c in (self._receive(), self._train(), self._send_frames())]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for t in done:
-                if not t.cancelled() and t.exception() and not isinstance(t.exception(), Closed):
-                    log.error("session %s failed", self.id, exc_info=t.exception())
+            while True:
+                done, _ = await asyncio.wait(set(self.tasks.values()), return_when=asyncio.FIRST_COMPLETED)
+                if all(t not in self.tasks.values() for t in done):
+                    continue  # tasks the move to a heavy process replaced
+                for t in done:
+                    if not t.cancelled() and t.exception() and not isinstance(t.exception(), Closed):
+                        log.error("session %s failed", self.id, exc_info=t.exception())
+                break
         finally:
             self.running = False  # leave the process's count of running sessions
+            tasks = list(self.tasks.values()) + ([self.moving] if self.moving else [])
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            # Finished tasks hold their coroutines' frames (and so this session) through their
+            # exceptions: dropped here, so that a closed session is freed without the collector.
+            self.tasks, self.moving = {}, None
+            if self.remote is not None:
+                proc, _ = self.remote
+                proc.routes.pop(self.id, None)
+                with contextlib.suppress(Exception):  # the heavy process may be gone already
+                    await proc.link.send(CLOSE, self.id, b"")
+
+    # -- moving to a heavy process (offload.py) --------------------------------------------------
+
+    def export_state(self) -> dict:
+        """Everything a heavy process needs to carry on exactly (the caller holds ``busy``): the
+        trainer's snapshot, and what a snapshot leaves out because it is taken at an epoch
+        boundary (an epoch a training chunk left unfinished: its position and its fakes) or
+        because it belongs to a link (the schedule)."""
+        t = self.trainer
+        return {
+            # The trainer's class travels by reference: any trainer with snapshot / from_snapshot
+            # (an image session's too) moves the same way.
+            "id": self.id, "trainer": type(t), "snapshot": t.snapshot(), "pos": t._pos,
+            "epoch_fakes": t._epoch_fakes,
+            "edits": list(t._edits), "pause_at": t.pause_at,
+            "edits_applied": t.edits_applied, "view": dict(self.frames.view), "running": self.running,
+            "speed": self.speed, "slowmo": dict(self.slowmo), "stage": self.stage,
+            "version": self.version, "seq": self.seq, "edits_reported": self.edits_reported,
+            "trained": self.trained, "rate": self.rate,
+            "diverged_reported": self.diverged_reported,
+            "idle": time.monotonic() - self.last_message,
+        }
+
+    @classmethod
+    def resumed(cls, ws: Any, settings: Settings, load: Load, state: dict) -> Session:
+        """The session of ``state`` (``export_state``) in a heavy process. Its messages were
+        rate-limited by the worker that forwards them."""
+        self = cls(ws, settings, load)
+        self.id = state["id"]
+        t = self.trainer = state["trainer"].from_snapshot(state["snapshot"])
+        t._edits, t.pause_at, t.edits_applied = state["edits"], state["pause_at"], state["edits_applied"]
+        t._pos, t._epoch_fakes = state["pos"], state["epoch_fakes"]
+        self.frames = FrameBuilder(view=state["view"])
+        for k in ("speed", "slowmo", "stage", "version", "seq", "edits_reported", "trained",
+                  "rate", "diverged_reported"):
+            setattr(self, k, state[k])
+        self._rate_mark = (time.monotonic(), self.trained)
+        self.last_message = time.monotonic() - state["idle"]
+        self.bucket = self.byte_bucket = TokenBucket(math.inf, math.inf)
+        self.running = state["running"]
+        return self
+
+    def heavy_soon(self, why: str) -> None:
+        """Move this session to a heavy process as soon as its work in progress is done."""
+        if self.heavy is not None and self.remote is None and self.moving is None:
+            self.moving = asyncio.create_task(self._move(why))
+
+    async def _move(self, why: str) -> None:
+        """Hand the session over to a heavy process: stop this worker's training and frames, send
+        the state (mid-epoch if so: finishing a max-config epoch here would take seconds at its
+        share of the worker), then forward (``_pump``)."""
+        async with self.busy, self.send_lock:
+            try:
+                proc = await self.heavy.place()
+            except Exception:  # no heavy process: the session stays, with its fair share
+                log.exception("session %s: no heavy process to move to", self.id)
+                self.heavy = None
+                return
+            stopped = [self.tasks.pop(k) for k in ("train", "frames") if k in self.tasks]
+            for task in stopped:
+                task.cancel()
+            await asyncio.gather(*stopped, return_exceptions=True)
+            with self._charged():
+                state = pickle.dumps(self.export_state(), protocol=pickle.HIGHEST_PROTOCOL)
+            box = Outbox()
+            proc.routes[self.id] = box
+            self.remote = (proc, box)
+            await proc.link.send(OPEN, self.id, state)
+            self.running = False  # in this worker's count: it trains elsewhere now
+            self.tasks["pump"] = asyncio.create_task(self._pump(box))
+        log.info("session %s moved to heavy process %d: %s", self.id, proc.pid, why)
+
+    async def _pump(self, box: Outbox) -> None:
+        """Send what the heavy process sends for this client, until it ends the session."""
+        while True:
+            kind, payload = await box.get()
+            if kind == STATS:  # its totals, for /metrics and /debug/sessions
+                d = json.loads(payload)
+                self.trained, self.seq, self.remote_running = d["trained"], d["seq"], d["running"]
+                continue
+            if kind == CLOSE:
+                info = json.loads(payload or b"{}")
+                with contextlib.suppress(Exception):
+                    await self.ws.close(info.get("code", 1000), info.get("reason", ""))
+                return
+            if kind == TEXT and payload.startswith(REPLY_HEADS):
+                self.unanswered = max(0, self.unanswered - 1)
+                self.answered.set()
+            async with self.send_lock:
+                try:
+                    if kind == TEXT:
+                        await self.ws.send_text(payload.decode())
+                    else:
+                        await self.ws.send_bytes(payload)
+                except Exception as e:
+                    raise Closed() from e
+
+    async def _forward(self, kind: int, payload: bytes) -> None:
+        """Pass a client message on to the heavy process. Every text message gets one reply, so
+        at most ``MAX_UNANSWERED`` are in flight: beyond, this connection is read no further and
+        a flood waits in its sender's buffers instead of the heavy process's memory."""
+        if kind == TEXT:
+            while self.unanswered >= MAX_UNANSWERED:
+                self.answered.clear()
+                await self.answered.wait()
+            self.unanswered += 1
+        proc, _ = self.remote
+        await proc.link.send(kind, self.id, payload)
 
     async def close_for_shutdown(self, code: int, reason: str) -> None:
         """The server is going away (shutdown.py): stop training at an epoch boundary, send the
         final state (``moving``, docs/protocol.md) and close with ``code``. Both locks are held
-        throughout, so no frame saying "paused" slips out: the client resumes where it was."""
+        throughout, so no frame saying "paused" slips out: the client resumes where it was. A
+        session moved to a heavy process does this there (its trainer is there)."""
+        self.heavy = None  # no move may begin now
+        if self.moving is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.moving)
+        if self.remote is not None:
+            proc, _ = self.remote
+            await proc.link.send(SHUTDOWN, self.id, json.dumps({"code": code, "reason": reason}).encode())
+            return
         async with self.busy, self.send_lock:
             was_running = self.running
             self.running = False
@@ -239,10 +406,14 @@ class Session(Commands):
         key = self._key()
         if if_changed and key == self.sent_key:
             return None
-        # Metrics cost more than all layers together (~1 ms): while running they come at
-        # `metrics_hz`; every frame of a paused session or a slow-motion stage carries them.
+        # Metrics cost more than all layers together (~2 ms against ~0.2 ms): while running
+        # they come at `metrics_hz`, and the running sessions of a process spend at most
+        # `metrics_share` of its time on them (so at most `metrics_share / (cost x sessions)`
+        # per second each) and compute at most `metrics_budget` a second; every frame of a
+        # paused session or a slow-motion stage carries them.
         now = time.monotonic()
-        hz = min(self.settings.metrics_hz, self.settings.metrics_budget / self.running_peers())
+        s, peers = self.settings, self.running_peers()
+        hz = min(s.metrics_hz, s.metrics_budget / peers, s.metrics_share / (self.metrics_cost * peers))
         with_metrics = not self.running or stage is not None or now - self.metrics_at >= 1.0 / hz
         if with_metrics:
             self.metrics_at = now
@@ -251,33 +422,47 @@ class Session(Commands):
         extent = list(self.frames.view["extent"])  # what this frame's heatmap / D* grids cover
         try:
             parts = self.frames.parts(t, with_metrics)
-            while True:
+            frame = None
+            stretch = self.settings.chunk_seconds
+            while frame is None:
+                # Parts run back to back until a stretch of ``chunk_seconds`` has passed: a
+                # default frame (~0.2 ms, ~2.5 ms with metrics) is one stretch, not one per part
+                # (each costs two CPU-clock system calls and a loop turn); a heavy frame still
+                # gives the loop back after every network pass.
                 with self._charged():
+                    end = time.perf_counter() + stretch
                     try:
-                        next(parts)
+                        while True:
+                            next(parts)
+                            if time.perf_counter() >= end:
+                                break
                     except StopIteration as done:
                         layers, metrics = done.value
-                        break
-                await self._turn()
-            with self._charged():
-                self.seq += 1
-                head = {
-                    "type": "frame", "seq": self.seq, "epoch": t.epoch, "d_steps": t.d_steps,
-                    "g_steps": t.g_steps, "running": self.running,
-                    "epochs_per_sec": self.epochs_per_sec(), "losses": t.losses,
-                    "metrics": metrics, "layers": list(layers), "extent": extent,
-                    "stage": None if stage is None else
-                    {"index": stage, "name": STAGES[stage][0], "caption": STAGES[stage][1]},
-                }
-                frame = dumps(head), encode(self.seq, layers), key
+                        self.seq += 1
+                        head = {
+                            "type": "frame", "seq": self.seq, "epoch": t.epoch, "d_steps": t.d_steps,
+                            "g_steps": t.g_steps, "running": self.running,
+                            "epochs_per_sec": self.epochs_per_sec(), "losses": t.losses,
+                            "metrics": metrics, "layers": list(layers), "extent": extent,
+                            "stage": None if stage is None else
+                            {"index": stage, "name": STAGES[stage][0], "caption": STAGES[stage][1]},
+                            **frame_extras(self),  # image data: shape, classes, capped notice
+                        }
+                        frame = dumps(head), encode(self.seq, layers), key
+                if frame is None:
+                    await self._turn()
             self.frame_cost, self.frame_done = self.share.used - used, time.monotonic()
+            if with_metrics:
+                self.metrics_cost = 0.7 * self.metrics_cost + 0.3 * max(self.frame_cost, 1e-4)
+            if self.frame_cost > self.settings.heavy_frame:
+                self.heavy_soon(f"{1000 * self.frame_cost:.0f} ms per frame")
             return frame
         except Exception:  # a bug in a view must cost frames, not the session
             log.exception("session %s: building a frame failed", self.id)
             self.sent_key = key  # retried when the state changes, not in a hot loop
             return None
         finally:
-            self.load.unwant(self.share)
+            self.load.unwant(self.share, idle=not self.running)  # paused: it sleeps next
 
     async def _send_built(self, frame: tuple) -> None:
         """Send a built frame; the caller holds ``send_lock``."""
@@ -319,10 +504,28 @@ class Session(Commands):
                 return
             self.last_message = time.monotonic()
             text = msg.get("text")
-            if text is None:
-                await self.send(error(None, "binary_not_allowed",
-                                      "binary messages are not accepted; send JSON text"))
+            if text is None and self.remote is not None:
+                data = msg.get("bytes") or b""
+                if self.bucket.take(1 + len(data) // BIG_MESSAGE) and self.byte_bucket.take(len(data)):
+                    await self._forward(BYTES, data)
+                    continue
+                await self.send(error(None, "rate_limited", f"more than {s.rate_limit:g} messages or "
+                                      f"{s.byte_rate / MiB:g} MiB per second"))
+                await asyncio.sleep(max(1.0 / s.rate_limit, len(data) / s.byte_rate))
                 continue
+            if text is None:
+                if self.incoming is not None and self.bucket.take(1):
+                    await self.handle_bytes(msg.get("bytes") or b"")  # an announced binary restore
+                    continue
+                await self.send(error(None, "binary_not_allowed",
+                                      "binary messages are accepted only as an announced binary "
+                                      "restore; send JSON text"))
+                continue
+            if self.incoming is not None:  # the announced binary snapshot did not come
+                mid, size = self.incoming
+                self.incoming = None
+                await self.send(error(mid, "bad_snapshot", f"restore.binary: a binary message of "
+                                      f"{size} bytes was announced; a text message came instead"))
             size = len(text) if len(text) * 4 <= s.max_message_bytes else len(text.encode())
             if size > s.max_message_bytes:
                 await self.send(error(None, "too_large",
@@ -337,11 +540,27 @@ class Session(Commands):
                 # instead of spending this process's CPU on it.
                 await asyncio.sleep(max(1.0 / s.rate_limit, size / s.byte_rate))
                 continue
+            if size > BIG_MESSAGE and self.remote is None and self.heavy is not None:
+                # Parsing and applying a big message costs ~100 ms of CPU per MB: the session
+                # moves first, and that work is done in its heavy process.
+                self.heavy_soon(f"a message of {size} bytes")
+            if self.moving is not None:
+                await asyncio.shield(self.moving)
+            if self.remote is not None:
+                await self._forward(TEXT, text.encode())
+                continue
             # A session ahead of its share reads its next message later; the others handle it
             # at once (no extra loop pass: a pause or play is acted on without delay).
             with self._wanting():
                 await self._turn(yield_first=False)
             await self.handle(text)
+
+    def usage(self) -> dict:
+        """What this session has cost its process so far (``/debug/sessions``); a session moved
+        to a heavy process names it (its own accounting is there)."""
+        return {"session": self.id, "cpu": round(self.cpu, 4), "epochs": self.trained,
+                "frames": self.seq, "running": self.running,
+                "process": self.remote[0].pid if self.remote else os.getpid()}
 
     def running_peers(self) -> int:
         return max(1, self.load.running)
@@ -355,7 +574,7 @@ class Session(Commands):
         try:
             yield
         finally:
-            self.load.unwant(self.share)
+            self.load.unwant(self.share, idle=not self.running)  # paused: it sleeps next
 
     @contextlib.contextmanager
     def _charged(self):
@@ -365,7 +584,9 @@ class Session(Commands):
         try:
             yield
         finally:
-            self.share.used += time.thread_time() - t0
+            dt = time.thread_time() - t0
+            self.share.used += dt
+            self.cpu += dt
 
     async def _turn(self, yield_first: bool = True) -> None:
         """Let the loop run others once (``yield_first``), then wait while this session is more
@@ -381,10 +602,13 @@ class Session(Commands):
         tokens, last = 0.0, time.monotonic()
         wanting = False  # whether the training task counts in this session's wants
 
-        def want(on: bool) -> None:
+        def want(on: bool, idle: bool = True) -> None:
             nonlocal wanting
             if on != wanting:
-                (self.load.want if on else self.load.unwant)(self.share)
+                if on:
+                    self.load.want(self.share)
+                else:
+                    self.load.unwant(self.share, idle)
                 wanting = on
 
         try:
@@ -405,16 +629,25 @@ class Session(Commands):
                 # `round_seconds`. A chunk stops after the update that passes its time limit.
                 chunk = min(s.chunk_seconds, s.round_seconds / self.running_peers())
                 n = max(1, int(chunk / per_epoch))
-                if self.speed is not None:
+                speed = pace(self)  # the session's speed; capped for image sessions past the limit
+                if speed is not None:
                     now = time.monotonic()
-                    tokens = min(tokens + (now - last) * self.speed, max(1.0, self.speed * 0.05))
+                    tokens = min(tokens + (now - last) * speed, max(1.0, speed * 0.05))
                     last = now
                     if tokens < 1:
                         want(False)
-                        await self._nap((1 - tokens) / self.speed)
+                        await self._nap((1 - tokens) / speed)
                         continue
                     n = min(n, int(tokens))
-                want(False)  # waiting for the lock is not work ready for the CPU
+                if self.busy.locked():
+                    # Waiting for the lock (a frame or a message of this session, which may be
+                    # blocked on a slow client's send) is not work ready for the CPU. A free lock
+                    # is taken without a turn of the loop, so the session keeps wanting from one
+                    # chunk to the next: a running session that only left the set between its
+                    # chunks would rejoin at the least-served level each time and lose what it
+                    # is owed, and a heavy neighbour would never wait (measured: a max-config
+                    # session took 49% of the worker beside six default sessions at 7% each).
+                    want(False, idle=False)
                 async with self.busy:
                     want(True)
                     await self._turn(yield_first=False)  # the loop ran others after the last chunk
@@ -424,18 +657,24 @@ class Session(Commands):
                     t0 = time.perf_counter()
                     target = t.pause_at
                     failed = None
+                    updates, cpu = t.d_steps + t.g_steps, self.cpu
                     try:
                         with self._charged():
                             done = t.train(n, seconds=chunk)
                     except Exception as e:  # a bug must stop this session's training, not the session
                         log.exception("session %s: training failed", self.id)
                         failed = e
-                want(False)
                 if failed is not None:
+                    want(False)
                     self.running = False
                     await self.send({"type": "status", "running": False, "epoch": t.epoch,
                                      "state": "error", "message": f"{type(failed).__name__}: {failed}"})
                     continue
+                updates = t.d_steps + t.g_steps - updates
+                if updates and (self.cpu - cpu) / updates > s.heavy_update:
+                    self.heavy_soon(f"{1000 * (self.cpu - cpu) / updates:.1f} ms per update")
+                elif getattr(t, "image_shape", None) is not None:
+                    self.heavy_soon("an image session")  # a core each at full speed (issue 10)
                 if done:
                     per_epoch = 0.7 * per_epoch + 0.3 * (time.perf_counter() - t0) / done
                     tokens -= done
@@ -520,6 +759,9 @@ class Session(Commands):
     async def handle(self, text: str) -> None:
         """Apply one client message and send its one reply (plus a frame after a step)."""
         async with self.busy:
+            if self.remote is not None:  # moved while this message waited
+                await self._forward(TEXT, text.encode())
+                return
             with self._wanting():
                 with self._charged():
                     msg = self._parse(text)
@@ -527,13 +769,13 @@ class Session(Commands):
                     await self._turn()  # parsing a big message was one stretch; applying it another
                 if isinstance(msg, m.Step) and msg.mode == "both" and not self.slowmo["on"]:
                     await self._step_in_slices()
+                elif isinstance(msg, SETTLING):
+                    # What `settle` would do in one stretch (up to a whole epoch: ~0.6 s on the
+                    # maximum config, measured under a flood of `config` messages), in slices.
+                    await self._train_while(lambda: self.trainer.mid_epoch)
                 with self._charged():
                     msg_type, reply = (None, msg) if isinstance(msg, dict) else self._apply(msg, text)
                 out = await self._encode(reply)
-            if msg_type is None:  # an error reply
-                async with self.send_lock:
-                    await self._send_text(out)
-                return
             if msg_type == "step":
                 # The ack and the step's one frame go out back to back under one lock hold, so
                 # the paced sender can neither slip a frame in between nor repeat the frame
@@ -546,10 +788,42 @@ class Session(Commands):
                 await self.check_status()
                 await self.report_schedule()
                 return
+        if msg_type == "restore" and self.incoming is not None:
+            return  # a binary restore: its reply follows the binary message (handle_bytes)
         async with self.send_lock:
             await self._send_text(out)
+            if self.outgoing is not None:  # a binary snapshot follows its ack directly
+                body, self.outgoing = self.outgoing, None
+                try:
+                    await self.ws.send_bytes(body)
+                except Exception as e:
+                    raise Closed() from e
         if msg_type in ("config", "data", "restore"):
             await self.check_status()
+
+    async def handle_bytes(self, data: bytes) -> None:
+        """The binary message of an announced restore: restore it and send the one reply."""
+        async with self.busy:
+            with self._wanting():
+                try:
+                    mid = self.take_incoming(data)
+                    # Decoding and checking megabytes of state takes 0.1-0.3 s: in a thread, with
+                    # the trainer held (busy) so that nothing else touches it meanwhile.
+                    try:
+                        await asyncio.to_thread(snapshots.restore_bytes, self.trainer, data)
+                        failed = None
+                    except ValueError as e:
+                        failed = e
+                    with self._charged():
+                        out = dumps({"type": "ack", "id": mid, **self.restored(mid, failed)})
+                except m.ProtocolError as e:
+                    out = dumps(error(e.id, e.code, e.message))
+                except Exception as e:  # a bug must cost one reply, not the session
+                    log.exception("session %s: binary restore failed", self.id)
+                    out = dumps(error(None, "internal", f"{type(e).__name__}: {e}"[:500]))
+        async with self.send_lock:
+            await self._send_text(out)
+        await self.check_status()
 
     async def _step_in_slices(self) -> None:
         """A ``step``'s work before ``on_step``, in chunks with turns of the loop between (one

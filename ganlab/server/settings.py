@@ -38,12 +38,30 @@ class Settings:
     default_fps: int = 30
     metrics_hz: float = 5.0  # metrics (KL/JS, modes, precision/recall) per second while running
     metrics_budget: float = 80.0  # metrics computations per second for a whole process
+    # Share of a process's time its running sessions' metrics may take: a frame's metrics cost
+    # ~2 ms (KL/JS on 20,000 fakes, modes, precision/recall) against ~0.2 ms for its layers, so
+    # 80 a second took 16% of a worker from the training of 20 sessions.
+    metrics_share: float = 0.05
     chunk_seconds: float = 0.001  # longest stretch of training before the loop runs others
     round_seconds: float = 0.02  # target time for every running session to get one chunk
     frame_budget: float = 800.0  # frames per second for all running sessions of a process
+    # Heavy sessions move to processes of their own (server/offload.py): at most this many per
+    # worker (0: never move, share the worker), at this niceness, when an update costs more than
+    # heavy_update CPU seconds or a frame more than heavy_frame (a default session's update is
+    # ~0.05 ms and its frame ~1-3 ms; the maximum config's update ~30 ms, the largest view's
+    # frame ~360 ms), or when a message over 64 KiB arrives.
+    heavy_processes: int = 2
+    heavy_nice: int = 10
+    heavy_update: float = 0.005
+    heavy_frame: float = 0.03
     # Seconds a replica told to stop (SIGTERM) waits for its sessions to move to another one
     # before it exits anyway (shutdown.py).
     drain_timeout: float = 10.0
+    # Image sessions (digits) cost a core each: sessions worth this many MNIST-sized ones (a
+    # session counts h*w/784) train at full speed per process, the others at capped_image_speed
+    # epochs/s until one before them pauses (server/image_slots.py).
+    max_image_sessions: float = 1.0
+    capped_image_speed: float = 10.0
     static_dir: str = ""  # "" = <repo>/static next to the package
     templates_dir: str = ""  # "" = <repo>/templates next to the package
 
@@ -55,12 +73,19 @@ class Settings:
                 raise ValueError(f"allowed host {h!r}: a wildcard must be '*' or '*.domain'")
             if "/" in h:
                 raise ValueError(f"allowed host {h!r}: give a host name, not a URL")
+        if self.heavy_processes < 0:
+            raise ValueError("heavy_processes must be >= 0")
+        if not 0 <= self.heavy_nice <= 19:
+            raise ValueError("heavy_nice must be in 0..19")
         if self.max_sessions < 1:
             raise ValueError("max_sessions must be >= 1")
         if self.drain_timeout < 0:
             raise ValueError("drain_timeout must be >= 0")
+        if self.max_image_sessions < 0:
+            raise ValueError("max_image_sessions must be >= 0")
         for name in ("idle_timeout", "rate_limit", "byte_rate", "chunk_seconds", "round_seconds",
-                     "frame_budget", "metrics_hz", "metrics_budget"):
+                     "frame_budget", "metrics_hz", "metrics_budget", "metrics_share", "heavy_update",
+                     "heavy_frame", "capped_image_speed"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if not 1 <= self.default_fps <= 60:
