@@ -94,18 +94,42 @@ def shapes(rng) -> dict[str, list]:
     }
 
 
-def run(shape: str, strokes: list, cfg: dict, seed: int, seconds: float, epochs: int, n: int) -> dict:
-    t = Trainer(cfg, data="drawn", data_params={"strokes": strokes, "spread": SPREAD}, seed=seed)
-    start = time.perf_counter()
-    while t.epoch < epochs and t.status.ok and time.perf_counter() - start < seconds:
-        t.train(min(500, epochs - t.epoch), seconds=start + seconds - time.perf_counter())
-    took = time.perf_counter() - start
+def measure(t: Trainer, strokes: list, n: int) -> tuple[float, float, list[float]]:
+    """(fake share, real share, per-stroke coverage) on n samples of the shown G and n real ones."""
     fake, real = t.sample(n), t.real(n)
-    fs, rs = near_share(fake, strokes, RADIUS), near_share(real, strokes, RADIUS)
-    cov = stroke_coverage(fake, strokes, RADIUS)
+    return (near_share(fake, strokes, RADIUS), near_share(real, strokes, RADIUS),
+            stroke_coverage(fake, strokes, RADIUS))
+
+
+def passes(ratio: float, coverage: list[float]) -> bool:
+    return ratio >= 0.9 and min(coverage) >= 0.9
+
+
+def run(shape: str, strokes: list, cfg: dict, seed: int, seconds: float, epochs: int, n: int,
+        every: int) -> dict:
+    """Train until ``seconds`` of training time or ``epochs``, measuring every ``every`` epochs
+    (0: only at the end). Measuring is not counted in the time budget."""
+    t = Trainer(cfg, data="drawn", data_params={"strokes": strokes, "spread": SPREAD}, seed=seed)
+    took, curve = 0.0, []
+    while t.epoch < epochs and t.status.ok and took < seconds:
+        target = epochs if every <= 0 else min(epochs, (t.epoch // every + 1) * every)
+        start = time.perf_counter()
+        while t.epoch < target and t.status.ok and took + time.perf_counter() - start < seconds:
+            t.train(min(500, target - t.epoch), seconds=seconds - took - (time.perf_counter() - start))
+        took += time.perf_counter() - start
+        fs, rs, cov = measure(t, strokes, n)
+        curve.append((t.epoch, fs / rs, min(cov)))
+    fs, rs, cov = measure(t, strokes, n)
+    ok = passes(fs / rs, cov)
+    # from which checkpoint on every checkpoint passes (None: the last one fails)
+    holds = None
+    for e, r, c in reversed(curve):
+        if not passes(r, [c]):
+            break
+        holds = e
     return {"shape": shape, "seed": seed, "epochs": t.epoch, "seconds": took, "fake_share": fs,
             "real_share": rs, "ratio": fs / rs, "coverage": cov, "status": t.status.state,
-            "pass": fs / rs >= 0.9 and min(cov) >= 0.9}
+            "pass": ok, "curve": curve, "holds_from": holds if ok else None}
 
 
 def main() -> None:
@@ -115,6 +139,10 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=30.0, help="wall-time budget per run")
     p.add_argument("--epochs", type=int, default=10**9, help="epoch cap per run")
     p.add_argument("--samples", type=int, default=5000)
+    p.add_argument("--every", type=int, default=0,
+                   help="also measure every this many epochs: 'holds from' is the first checkpoint "
+                   "from which every later one passes (0: measure only at the end)")
+    p.add_argument("--curve", action="store_true", help="print every checkpoint (with --every)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="override a field of the drawing's preset, e.g. --set g_ema=0.999")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time (processes)")
@@ -124,18 +152,22 @@ def main() -> None:
     cfg = make_config(DISTRIBUTIONS["drawn"].preset, **overrides).model_dump(mode="json")
     all_shapes = shapes(np.random.default_rng(7))
     names = args.shapes or list(all_shapes)
-    jobs = [(s, all_shapes[s], cfg, seed, args.seconds, args.epochs, args.samples)
+    jobs = [(s, all_shapes[s], cfg, seed, args.seconds, args.epochs, args.samples, args.every)
             for s in names for seed in args.seeds]
     print(f"{'shape':<12} {'seed':>4} {'epochs':>7} {'time s':>6} {'fake':>6} {'real':>6} "
-          f"{'fake/real':>9} {'coverage (min)':>14}  pass", flush=True)
+          f"{'fake/real':>9} {'coverage (min)':>14} {'holds from':>10}  pass", flush=True)
     rows = []
     with ProcessPoolExecutor(max(1, args.jobs)) as ex:
         for r in ex.map(run, *zip(*jobs, strict=True)):
             rows.append(r)
             print(f"{r['shape']:<12} {r['seed']:>4} {r['epochs']:>7} {r['seconds']:>6.1f} "
                   f"{100 * r['fake_share']:>5.1f}% {100 * r['real_share']:>5.1f}% {r['ratio']:>9.3f} "
-                  f"{100 * min(r['coverage']):>13.1f}%  {'yes' if r['pass'] else 'NO'}"
+                  f"{100 * min(r['coverage']):>13.1f}% {r['holds_from'] or '-':>10}  "
+                  f"{'yes' if r['pass'] else 'NO'}"
                   f"{'' if r['status'] == 'ok' else ' (' + r['status'] + ')'}", flush=True)
+            if args.curve:
+                print("    " + "  ".join(f"{e / 1000:g}k:{ratio:.2f}/{100 * c:.0f}%"
+                                         for e, ratio, c in r["curve"]), flush=True)
     print(f"passed {sum(r['pass'] for r in rows)}/{len(rows)}; mean epochs {np.mean([r['epochs'] for r in rows]):.0f}")
     if args.json:
         with open(args.json, "w") as f:

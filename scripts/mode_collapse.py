@@ -32,6 +32,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import copy  # noqa: E402
 import json  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 
@@ -52,7 +53,8 @@ def settings_for(name: str, setting: str, overrides: dict) -> dict:
     return make_config(cfg, **overrides).model_dump(mode="json") if overrides else cfg
 
 
-def run(name: str, cfg: dict, seed: int, epochs: int, every: int, samples: int) -> dict:
+def run(name: str, cfg: dict, seed: int, epochs: int, every: int, samples: int,
+        progress: bool = False) -> dict:
     """Train ``epochs`` epochs, measuring mode coverage every ``every`` epochs on fixed noise."""
     t = Trainer(cfg, data=name, seed=seed)
     means, sds = modes_of(name)
@@ -63,6 +65,9 @@ def run(name: str, cfg: dict, seed: int, epochs: int, every: int, samples: int) 
         t.train(min(every, epochs - t.epoch))
         m = mode_coverage(t.sample(noise=z), means, sds)
         curve.append((t.epoch, m["modes_captured"], m["high_quality"]))
+        if progress:  # to stderr as it goes, so a long run can be watched (or cut short) in between
+            print(f"  seed {seed} {t.epoch / 1000:g}k: {m['modes_captured']}/{len(means)} "
+                  f"{100 * m['high_quality']:.0f}%", file=sys.stderr, flush=True)
         if full_at is None and m["modes_captured"] == m["modes_total"]:
             full_at = t.epoch
     return {"seed": seed, "curve": curve, "modes_total": len(means), "full_at": full_at,
@@ -92,6 +97,7 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=1, help="runs at a time (processes)")
     p.add_argument("--curve", action="store_true", help="print every checkpoint")
     p.add_argument("--json", help="also write every run's curve to this JSON file")
+    p.add_argument("--progress", action="store_true", help="print each checkpoint to stderr as it is measured")
     args = p.parse_args()
     overrides = nest({k: json.loads(v) for k, _, v in (s.partition("=") for s in args.set)})
 
@@ -101,7 +107,7 @@ def main() -> None:
     for name in args.data:
         for setting in args.settings:
             cfg = settings_for(name, setting, overrides)
-            jobs = [(name, cfg, s, args.epochs, args.every, args.samples) for s in args.seeds]
+            jobs = [(name, cfg, s, args.epochs, args.every, args.samples, args.progress) for s in args.seeds]
             passed, results = 0, []
             with ProcessPoolExecutor(max(1, args.jobs)) as ex:
                 for r in ex.map(run, *zip(*jobs, strict=True)):  # each row as soon as its run ends
