@@ -276,3 +276,32 @@ def test_a_moved_session_moves_on_at_shutdown_with_its_exact_state(serve):
     t.train(moving["epoch"])
     snap = moving["snapshot"]
     assert np.array_equal(snap["generator"], t.G.params) and np.array_equal(snap["discriminator"], t.D.params)
+
+
+def test_a_moved_sessions_replies_keep_the_order_of_its_messages(serve):
+    """The worker refuses a flood itself (rate_limited) while the accepted messages are answered
+    by the heavy process: a refusal waits for the replies to the messages before it, so replies
+    come one per message, in order, as for a session that never moved (failed before: the
+    worker's refusals overtook the heavy process's acks)."""
+    port, _, app = serve(Settings(heavy_update=1e-9, rate_limit=20, rate_burst=5))
+
+    async def main():
+        async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+            sid = json.loads(await ws.recv())["session"]
+            await request(ws, "play", "play")
+            await wait_for(lambda: process_of(app, sid) != os.getpid())
+            await request(ws, "pause", "pause")
+            await asyncio.sleep(0.5)  # the bucket refills (rate 20/s, burst 5)
+            for i in range(15):
+                await ws.send(json.dumps({"type": "ping", "id": i}))
+            replies = []
+            while len(replies) < 15:
+                msg = await ws.recv()
+                if isinstance(msg, str) and not msg.startswith('{"type":"frame"'):
+                    replies.append(json.loads(msg))
+            return replies
+
+    replies = asyncio.run(main())
+    assert [r["id"] for r in replies] == list(range(15)), replies
+    assert [r.get("code") for r in replies][:5] == [None] * 5
+    assert "rate_limited" in [r.get("code") for r in replies]

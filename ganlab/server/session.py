@@ -337,6 +337,15 @@ class Session(Commands):
                 except Exception as e:
                     raise Closed() from e
 
+    async def _reply_here(self, msg: dict) -> None:
+        """A reply this worker makes itself (a refusal before any parsing). For a session moved to
+        a heavy process it waits until every message forwarded before has been answered there, so
+        that replies keep the order of their messages (docs/protocol.md)."""
+        while self.remote is not None and self.unanswered > 0:
+            self.answered.clear()
+            await self.answered.wait()
+        await self.send(msg)
+
     async def _forward(self, kind: int, payload: bytes) -> None:
         """Pass a client message on to the heavy process. Every text message gets one reply, so
         at most ``MAX_UNANSWERED`` are in flight: beyond, this connection is read no further and
@@ -517,23 +526,23 @@ class Session(Commands):
                 if self.incoming is not None and self.bucket.take(1):
                     await self.handle_bytes(msg.get("bytes") or b"")  # an announced binary restore
                     continue
-                await self.send(error(None, "binary_not_allowed",
+                await self._reply_here(error(None, "binary_not_allowed",
                                       "binary messages are accepted only as an announced binary "
                                       "restore; send JSON text"))
                 continue
             if self.incoming is not None:  # the announced binary snapshot did not come
                 mid, size = self.incoming
                 self.incoming = None
-                await self.send(error(mid, "bad_snapshot", f"restore.binary: a binary message of "
+                await self._reply_here(error(mid, "bad_snapshot", f"restore.binary: a binary message of "
                                       f"{size} bytes was announced; a text message came instead"))
             size = len(text) if len(text) * 4 <= s.max_message_bytes else len(text.encode())
             if size > s.max_message_bytes:
-                await self.send(error(None, "too_large",
+                await self._reply_here(error(None, "too_large",
                                       f"message of {size} bytes; the limit is {s.max_message_bytes}"))
                 continue
             if not self.bucket.take(1 + size // BIG_MESSAGE) or not self.byte_bucket.take(size):
                 mid = m.peek_id(text) if size < 4096 else None
-                await self.send(error(mid, "rate_limited",
+                await self._reply_here(error(mid, "rate_limited",
                                       f"more than {s.rate_limit:g} messages or "
                                       f"{s.byte_rate / MiB:g} MiB per second"))
                 # Reading more slowly pushes a flood back onto the sender's TCP buffers
