@@ -133,6 +133,16 @@ REPLY_HEADS = (b'{"type":"ack"', b'{"type":"error"')  # how a reply begins (dump
 SETTLING = (m.Pause, m.ConfigChange, m.Data, m.Slowmo, m.Snapshot, m.Schedule)
 
 
+async def wait_event(event: asyncio.Event, seconds: float) -> None:
+    """Wait until ``event`` is set or ``seconds`` have passed. Not ``asyncio.wait_for``: on
+    Python 3.11 it returns normally when the event is set in the same loop pass as the task is
+    cancelled, losing the cancellation; a session moving to a heavy process (``_move``) then
+    waited forever for its frames task, which went on to wait for the lock ``_move`` held."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+
+
 class Closed(Exception):
     """The websocket is gone; the session ends."""
 
@@ -711,8 +721,7 @@ class Session(Commands):
     async def _nap(self, seconds: float) -> None:
         """Sleep up to ``seconds``, waking early on play / pause / speed / slow-motion changes."""
         self.wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), seconds)
+        await wait_event(self.wake, seconds)
 
     async def _stage(self) -> None:
         """One slow-motion stage: apply its updates, send its frame, wait ``stage_seconds``."""
@@ -751,8 +760,7 @@ class Session(Commands):
                 # Paused and drawn: sleep until something changes (or it is time to idle out).
                 self.dirty.clear()
                 left = s.idle_timeout - (time.monotonic() - self.last_message)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.dirty.wait(), max(0.0, left) + 0.01)
+                await wait_event(self.dirty, max(0.0, left) + 0.01)
                 due = time.monotonic()
             if not self.running and time.monotonic() - self.last_message > s.idle_timeout:
                 # Already closing is fine: the session ends either way.
