@@ -9,9 +9,10 @@ ping round trip. Scenarios:
 - ``heavy``: plus one session on the maximum config (G and D 6 x 128, batch 1024, k_D = k_G = 10)
   with the largest view (heatmap 200, 5,000 samples, every layer), playing;
 - ``flood``: plus one session sending hostile messages as fast as its connection takes them
-  (bad JSON, invalid configs, big valid ones: 100,000-point uploads and largest-view changes).
+  (bad JSON, invalid configs, big valid ones: 100,000-point uploads and largest-view changes);
+- ``digits``: plus one MNIST session (issue 10's image GAN) at full speed with its image views.
 
-    python scripts/neighbours.py [--seconds 10] [--sessions 6] [--scenario alone heavy flood]
+    python scripts/neighbours.py [--seconds 10] [--sessions 6] [--scenario alone heavy flood digits]
 
 Bar: with the extra session the default sessions keep >= 80% of the epochs/s and frames/s they
 had alone (the medians over sessions), and their ping p99 stays <= 100 ms.
@@ -107,6 +108,20 @@ async def heavy(url: str, stop: asyncio.Event, ids: list) -> None:
         task.cancel()
 
 
+async def digits(url: str, stop: asyncio.Event, ids: list) -> None:
+    """One MNIST session at full speed with the page's image views (issue 10: a core each)."""
+    async with connect(url, max_size=None, open_timeout=30, ping_interval=None) as ws:
+        ids.append(json.loads(await ws.recv())["session"])
+        task = asyncio.create_task(drain(ws))
+        await ws.send(json.dumps({"type": "data", "id": 1, "name": "mnist", "apply_preset": True}))
+        await ws.send(json.dumps({"type": "view", "id": 2, "fps": 20, "layers": [
+            "fakes_grid", "reals_grid", "walk", "d_hist", "d_grad_image"]}))
+        await ws.send(json.dumps({"type": "speed", "id": 3, "epochs_per_sec": None}))
+        await ws.send(json.dumps({"type": "play", "id": 4}))
+        await stop.wait()
+        task.cancel()
+
+
 def hostile_messages() -> list[str]:
     pts = np.random.default_rng(0).random((100_000, 2)).round(6).tolist()
     upload = json.dumps({"type": "data", "id": 0, "name": "points", "params": {"points": pts}})
@@ -145,6 +160,8 @@ async def scenario(port: int, name: str, sessions: int, warmup: float, seconds: 
         extra = asyncio.create_task(heavy(url, stop, extra_ids))
     elif name == "flood":
         extra = asyncio.create_task(flood(url, stop, flood_n, extra_ids))
+    elif name == "digits":
+        extra = asyncio.create_task(digits(url, stop, extra_ids))
     victims = [Victim(url) for _ in range(sessions)]
     runs = asyncio.gather(*(v.run(warmup, seconds) for v in victims))
     # The server's own accounting over (about) the measuring window: CPU seconds per session.
@@ -193,8 +210,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--sessions", type=int, default=6)
-    ap.add_argument("--scenario", nargs="+", default=["alone", "heavy", "flood"],
-                    choices=["alone", "heavy", "flood"])
+    ap.add_argument("--scenario", nargs="+", default=["alone", "heavy", "flood", "digits"],
+                    choices=["alone", "heavy", "flood", "digits"])
     ap.add_argument("--flood", type=int, default=10_000, help="hostile messages to send")
     ap.add_argument("--port", type=int, default=0, help="use a running one-worker server")
     args = ap.parse_args()
