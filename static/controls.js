@@ -19,6 +19,8 @@ const LABELS = {
   k_d: "k_D (D updates / epoch)", k_g: "k_G (G updates / epoch)", batch_size: "Batch size", seed: "Seed",
   init: "Initialisation", gp_weight: "Gradient penalty weight", clip: "Weight clip", precision: "Precision",
   r1: "R1 penalty γ", r1_every: "R1 every k D steps", g_ema: "G weight average (EMA decay)",
+  leaky_slope: "Leaky ReLU slope", dropout: "Dropout", decay: "Learning-rate decay",
+  label_smoothing: "Label smoothing", conditional: "Class-conditional",
 };
 
 export const fieldId = (path) => `cfg-${path.replace(/\./g, "-")}`;

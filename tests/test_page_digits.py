@@ -4,6 +4,8 @@ the link, and come back after a dropped connection with the binary snapshot rest
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.test_page import Page, browser, epoch, server, updates  # noqa: F401  (fixtures)
@@ -208,3 +210,13 @@ def test_a_capped_image_session_says_why_on_the_page(browser, capped_server):  #
         assert not p.problems, p.problems
     finally:
         p.context.close()
+
+
+def test_every_hyperparameter_has_a_readable_label(ui):
+    """The image settings (leaky slope, dropout, decay, ...) get words, not their field names
+    (the leaky slope showed as "leaky_slope")."""
+    pg = open_digits(ui)
+    labels = pg.evaluate("[...document.querySelectorAll('#controls label')].map(l => l.textContent)")
+    assert len(labels) > 20, labels
+    raw = [t for t in labels if re.search(r"\b[a-z0-9]+_[a-z0-9_]+\b", t)]  # a field name: snake_case
+    assert not raw, raw
