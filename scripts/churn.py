@@ -17,45 +17,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import signal
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import free_port, run_loop  # noqa: E402
+from load import free_port, healthz, run_loop, start_server, stop_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MiB = 1 << 20
-
-
-def healthz(port: int) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-        return json.loads(r.read())
-
-
-def start_server(port: int, workers: int, max_sessions: int) -> tuple[subprocess.Popen, list[int]]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "ganlab", "serve", "--no-browser", "--port", str(port),
-           "--workers", str(workers), "--max-sessions", str(max_sessions)]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    end, seen = time.monotonic() + 60, set()
-    while time.monotonic() < end and len(seen) < workers:
-        try:
-            seen.add(healthz(port)["worker"])
-        except OSError:
-            time.sleep(0.1)
-    if len(seen) < workers:
-        proc.kill()
-        raise RuntimeError("server did not start")
-    return proc, sorted(seen)
 
 
 def rss(pid: int) -> int:
@@ -155,8 +128,7 @@ def main() -> None:
         after = {p: rss(p) for p in pids}
         took = time.perf_counter() - t0
     finally:
-        proc.send_signal(signal.SIGINT)  # SIGTERM would drain the sessions first (shutdown.py)
-        proc.wait(15)
+        stop_server(proc)
     print(f"{args.warmup} warm-up + {args.cycles} cycles, {args.concurrency} at a time, "
           f"--workers {args.workers}, {took:.0f} s; sessions left {left_w} / {left}")
     print(f"{'worker':>8} {'start MiB':>10} {'warm MiB':>10} {'after MiB':>10} {'growth MiB':>11}")

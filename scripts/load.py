@@ -48,25 +48,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, workers: int, sessions: int) -> subprocess.Popen:
-    code = ("from ganlab.server import run; "
-            f"run(port={port}, open_browser=False, workers={workers}, "
-            f"max_sessions={sessions + 8}, log_level='warning')")
+def healthz(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+        return json.loads(r.read())
+
+
+def start_server(port: int, workers: int, max_sessions: int) -> tuple[subprocess.Popen, list[int]]:
+    """``ganlab serve`` on ``port``, and its worker pids once every worker has answered /healthz
+    (each publishes its session count on start)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT)
-    end = time.monotonic() + 30
-    seen: set[int] = set()
-    while time.monotonic() < end:
+    cmd = [sys.executable, "-m", "ganlab", "serve", "--no-browser", "--port", str(port),
+           "--workers", str(workers), "--max-sessions", str(max_sessions)]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    end, seen = time.monotonic() + 60, set()
+    while time.monotonic() < end and len(seen) < workers:
         try:
-            # Up when every worker has answered (each publishes its session count on start).
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                seen.add(json.loads(r.read())["worker"])
-            if len(seen) >= workers:
-                return proc
+            seen.add(healthz(port)["worker"])
         except OSError:
             time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    if len(seen) < workers:
+        proc.kill()
+        raise RuntimeError("server did not start")
+    return proc, sorted(seen)
+
+
+def stop_server(proc: subprocess.Popen, seconds: float = 15.0) -> None:
+    proc.send_signal(signal.SIGINT)  # SIGTERM would drain the sessions first (shutdown.py)
+    proc.wait(seconds)
 
 
 def tree_cpu(pid: int) -> float:
@@ -266,7 +275,7 @@ def main() -> None:
                     "as fast as possible)")
     args = ap.parse_args()
     port = args.port or free_port()
-    proc = None if args.port else start_server(port, args.workers, args.sessions)
+    proc = None if args.port else start_server(port, args.workers, args.sessions + 8)[0]
     try:
         runs = []
         for i in range(args.repeat):
@@ -281,8 +290,7 @@ def main() -> None:
             print("median: " + ", ".join(f"{k} {v:.1f}" for k, v in med.items()))
     finally:
         if proc is not None:
-            proc.send_signal(signal.SIGINT)  # SIGTERM would drain the sessions first (shutdown.py)
-            proc.wait(10)
+            stop_server(proc)
 
 
 if __name__ == "__main__":

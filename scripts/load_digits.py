@@ -31,7 +31,7 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import frame_epoch, free_port, start_server  # noqa: E402
+from load import frame_epoch, free_port, start_server, stop_server  # noqa: E402
 
 BAR_FPS, BAR_ITS = 15.0, 100.0
 # The numpy MNIST tutorial's model (issue 10): G 100 -> 256 (leaky) -> 784 (tanh), D 784 -> 64
@@ -188,12 +188,11 @@ def main() -> None:
     for n in args.sessions:
         port = free_port()
         os.environ["GANLAB_MAX_IMAGE_SESSIONS"] = str(n)
-        proc = start_server(port, 1, n)
+        proc = start_server(port, 1, n + 8)[0]
         try:
             rates = asyncio.run(measure(port, n, args.data, changes, args.fps, args.seconds, args.warmup))
         finally:
-            proc.terminate()
-            proc.wait(10)
+            stop_server(proc)
         fps = [r[0] for r in rates]
         its = [r[1] for r in rates]
         ok = min(fps) >= BAR_FPS and min(its) >= BAR_ITS

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import signal
 import statistics
 import sys
 import time
@@ -36,7 +35,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import frame_epoch, free_port, pct, run_loop, start_server  # noqa: E402
+from load import frame_epoch, free_port, pct, run_loop, start_server, stop_server  # noqa: E402
 
 MAX_CONFIG = {"generator": {"layers": 6, "units": 128}, "discriminator": {"layers": 6, "units": 128},
               "batch_size": 1024, "k_d": 10, "k_g": 10}
@@ -216,7 +215,7 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=0, help="use a running one-worker server")
     args = ap.parse_args()
     port = args.port or free_port()
-    proc = None if args.port else start_server(port, 1, args.sessions + 2)
+    proc = None if args.port else start_server(port, 1, args.sessions + 10)[0]
     try:
         rows = []
         for name in args.scenario:
@@ -225,8 +224,7 @@ def main() -> None:
             time.sleep(1.0)  # the extra session's leftovers end before the next scenario
     finally:
         if proc is not None:
-            proc.send_signal(signal.SIGINT)  # SIGTERM would drain the sessions first (shutdown.py)
-            proc.wait(10)
+            stop_server(proc)
     cols = ["epochs_per_s", "epochs_per_s_min", "frames_per_s", "frames_per_s_min",
             "ping_p50_ms", "ping_p99_ms", "ping_max_ms", "cpu_pct", "epochs_per_cpu_s",
             "extra_cpu_pct", "worker_cpu_pct", "heavy_procs_cpu_pct"]
