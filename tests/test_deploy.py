@@ -28,6 +28,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from test_server_live import free_port
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -63,12 +64,6 @@ def run_async(coro):
     if "error" in out:
         raise out["error"]
     return out["value"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, bytes]:

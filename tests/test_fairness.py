@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 
 import pytest
 import uvicorn
+from test_server_live import free_port
 from websockets.asyncio.client import connect
 
 from ganlab.server.app import create_app
@@ -63,36 +63,6 @@ class TimedLoop:
         asyncio.events.Handle._run = self._run
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def timed_server():
-    with TimedLoop() as timing:
-        # In-process fair shares (heavy sessions would move to their own process: test_offload.py)
-        app = create_app(Settings(heavy_processes=0))
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, loop="asyncio",
-                                               log_level="warning", ws_per_message_deflate=False))
-
-        def serve():
-            timing.thread = threading.get_ident()
-            server.run()
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-        end = time.monotonic() + 20
-        while not server.started and time.monotonic() < end:
-            time.sleep(0.02)
-        assert server.started
-        yield port, timing, app
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture
 def serve():
     """serve(settings) -> (port, timing, app): a server in a thread, its loop's callbacks timed."""
@@ -123,6 +93,12 @@ def serve():
         server.should_exit = True
         thread.join(10)
         timing.__exit__()
+
+
+@pytest.fixture
+def timed_server(serve):
+    # In-process fair shares (heavy sessions would move to their own process: test_offload.py)
+    return serve(Settings(heavy_processes=0))
 
 
 async def request(ws, mid: int, type: str, **fields) -> dict:

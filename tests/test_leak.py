@@ -12,13 +12,13 @@ import asyncio
 import contextlib
 import gc
 import json
-import socket
 import threading
 import time
 import weakref
 
 import pytest
 import uvicorn
+from test_server_live import free_port
 from websockets.asyncio.client import connect
 
 from ganlab import Trainer
@@ -64,12 +64,6 @@ def test_a_dropped_trainer_is_freed_without_the_collector(config):
         refs = [weakref.ref(x) for x in (t, fb, t.G, t.D, t.noise_pool, t.data_pool)]
         del t, fb
         assert [r() is None for r in refs] == [True] * len(refs)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
