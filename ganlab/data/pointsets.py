@@ -147,9 +147,7 @@ def load_points_file(path: str | Path, fmt: str | None = None, fit: bool = False
 
     Points must lie in the unit square [0, 1]^2 unless ``fit``, which maps them there
     (:func:`fit_unit_square`). Use them as ``data="points", data_params={"points": p.tolist()}``."""
-    path = Path(path)
-    fmt = format_of(path, fmt)  # an unknown suffix is named before the file is read
-    p = parse_points(_read_limited(path), fmt, str(path))
+    p = _parse_file(Path(path), fmt)
     if fit:
         return fit_unit_square(p)
     out = outside_square(p)
@@ -178,9 +176,12 @@ def into_square(p: np.ndarray, name: str) -> tuple[np.ndarray, str | None]:
 
 def read_points_file(path: str | Path, fmt: str | None = None) -> tuple[np.ndarray, str | None]:
     """Points (n, 2) from a .csv or .json file under :func:`into_square`'s rule, and its note."""
-    path = Path(path)
-    fmt = format_of(path, fmt)
-    return into_square(parse_points(_read_limited(path), fmt, str(path)), str(path))
+    return into_square(_parse_file(Path(path), fmt), str(path))
+
+
+def _parse_file(path: Path, fmt: str | None) -> np.ndarray:
+    fmt = format_of(path, fmt)  # an unknown suffix is named before the file is read
+    return parse_points(_read_limited(path), fmt, str(path))
 
 
 def _read_limited(path: Path) -> bytes:
