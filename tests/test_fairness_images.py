@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from test_fairness import LONGEST, request, timed_server  # noqa: F401  (fixture)
+from test_fairness import LONGEST, request, serve, timed_server  # noqa: F401  (fixtures)
 from websockets.asyncio.client import connect
 
 from ganlab.metrics import images as image_metrics_module
