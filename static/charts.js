@@ -326,7 +326,7 @@ export function niceTicks(a, b, n = 5, minStep = 0) {
   return out;
 }
 
-function logTicks(a, b) {
+export function logTicks(a, b) {
   const out = [];
   for (let k = Math.round(Math.log10(a)); k <= Math.round(Math.log10(b)); k++) out.push(10 ** k);
   return out.length > 5 ? out.filter((_, i) => i % 2 === (out.length - 1) % 2) : out;
@@ -342,11 +342,11 @@ function show(key, v, total) {
   return v.toFixed(3);
 }
 
-function fmtEpoch(e) { return e >= 1e6 ? `${+(e / 1e6).toFixed(1)}M` : e >= 1e4 ? `${+(e / 1e3).toFixed(1)}k` : String(e); }
+export function fmtEpoch(e) { return e >= 1e6 ? `${+(e / 1e6).toFixed(1)}M` : e >= 1e4 ? `${+(e / 1e3).toFixed(1)}k` : String(e); }
 
-function fmtBits(v) { return v >= 10 ? v.toFixed(1) : v >= 0.1 ? v.toFixed(2) : v >= 0.001 ? v.toFixed(3) : v.toExponential(0); }
+export function fmtBits(v) { return v >= 10 ? v.toFixed(1) : v >= 0.1 ? v.toFixed(2) : v >= 0.001 ? v.toFixed(3) : v.toExponential(0); }
 
-function fmt(v) {
+export function fmt(v) {
   const a = Math.abs(v);
   return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(1) : v.toFixed(2);
 }

@@ -15,6 +15,7 @@ import {Hints} from "./hints.js";
 import {MixtureEditor} from "./mixture.js";
 import {TrainedButton} from "./trained.js";
 import {DigitsView, IMAGE_LAYERS, paintGraphThumbs, shapes} from "./digits.js";
+import {setupRuns, chartRow} from "./runs/index.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
@@ -122,6 +123,9 @@ function newExperiment(fromFile = false) {
   digits.clear();
   if (!fromFile) showCounts({epoch: 0, d_steps: 0, g_steps: 0});
   writeHash();
+  // Every experiment is a run (runs/recorder.js): its start state is asked for at once.
+  app.runs.recorder.begin({epoch: app.counts.epoch});
+  if (app.session?.connected) app.session.refreshSnapshot().catch(() => {});
 }
 
 const nothingTrained = () => !app.counts.epoch && !app.counts.d_steps && !app.counts.g_steps;
@@ -130,10 +134,15 @@ const nothingTrained = () => !app.counts.epoch && !app.counts.d_steps && !app.co
  * a live edit at this epoch, which the link replays at the same epoch. */
 function recordEdit(edit) {
   const {exp} = app;
-  if (exp.fromFile) return;
-  if (nothingTrained() && !exp.edits.length && !edit.step) { exp.start = startValues(); writeHash(); return; }
-  if (exp.replaying) cancelReplay("your change departs from the link");
+  if (nothingTrained() && !exp.edits.length && !edit.step) {
+    app.runs.recorder.onStartChanged();
+    if (!exp.fromFile) { exp.start = startValues(); writeHash(); }
+    return;
+  }
+  if (exp.replaying) cancelReplay(app.runs.recorder.retrace ? "your change branches off the rewound run" : "your change departs from the link");
+  app.runs.recorder.onEdit(edit); // the run's record of it (a change after a rewind: a branch)
   exp.edits.push(edit);
+  if (exp.fromFile) return; // a state file: the link cannot replay it
   if (exp.edits.length === MAX_EDITS + 1) offerSave(`More than ${MAX_EDITS} live edits: a link can no longer replay this experiment.`);
   writeHash();
 }
@@ -657,6 +666,7 @@ async function sendSchedule({edits, pause_at: pauseAt}) {
   const a = await ask("schedule", {edits, pause_at: pauseAt});
   app.exp.applied = 0;
   app.exp.appliedUpTo(a.applied);
+  app.runs.recorder.onEditsApplied();
   app.exp.pauseAt = a.pause_at;
   adoptConfig(a.config);
   showReplay();
@@ -680,6 +690,7 @@ $("replay").addEventListener("click", guard(async () => {
 
 function onScheduled(m) {
   app.exp.appliedUpTo(m.applied);
+  app.runs.recorder.onEditsApplied();
   adoptConfig(m.config);
   showCounts(m);
 }
@@ -691,7 +702,8 @@ function onReplayed(m) {
   sendSpeed(); // back to the page's own pace
   writeHash();
   refreshSnapshotSoon();
-  say(`Replayed to epoch ${m.epoch}: this is the state the link was copied at.`);
+  if (app.runs.recorder.retrace) say(`Back at epoch ${m.epoch}, where the run had got to: continued unchanged, it retraced the run exactly. Play goes on from here.`);
+  else say(`Replayed to epoch ${m.epoch}: this is the state the link was copied at.`);
 }
 $("import-points").addEventListener("click", () => $("file-points").click());
 $("file-points").addEventListener("change", guard(async () => {
@@ -742,11 +754,43 @@ $("file-images").addEventListener("change", guard(async () => {
   say(`Imported ${reply.n} images of ${reply.image_shape.join(" x ")} from ${images.name}${labels ? ` with ${labels.name}` : ""}`);
 }));
 
+// --- runs: kept in this browser, compared, rewound (runs/) ---------------------------------------
+/** Rewind the current run to its snapshot at `epoch`: restored paused, the run's later edits
+ * scheduled at their epochs and a pause where it had got to, so that playing on unchanged
+ * retraces it exactly; a change on the way makes a branch (runs/recorder.js). */
+async function rewindTo(epoch) {
+  const {rewindPoint, startRetrace} = await import("./runs/rewind.js");
+  const rec = app.runs.recorder, pt = rewindPoint(rec, epoch);
+  if (!pt) return;
+  if (app.running) await pause();
+  startRetrace(rec, epoch);
+  let a;
+  try { a = await app.session.restore(pt.snapshot); } catch (e) {
+    rec.retrace = null;
+    if (e.code !== "disconnected") say(`rewind: ${e.message}`, "error");
+    throw e;
+  }
+  app.session.snapshot = pt.snapshot;
+  adoptConfig(a.config);
+  showCounts(a);
+  const {exp} = app;
+  exp.edits = exp.edits.slice(0, rec.editBase).concat(pt.done);
+  exp.snapEdits = exp.edits.length;
+  exp.pending = pt.later.slice();
+  await sendSchedule({edits: pt.later, pause_at: pt.end > epoch ? pt.end : null});
+  charts.rows = pt.rows.map(chartRow);
+  charts.dirty = true;
+  writeHash();
+  say(pt.end > epoch ? `Rewound to epoch ${epoch} (paused). Play retraces the run up to epoch ${pt.end}; change something to branch off as a new run.` : `Rewound to epoch ${epoch} (paused).`);
+}
+app.runs = setupRuns({app, say, download: (n, b) => download(n, b), rewind: rewindTo, button: $("runs-button"), timeline: $("timeline")});
+
 // --- session -------------------------------------------------------------------------------------
 function onFrame({meta, layers}) {
   app.frames++;
   app.lastMeta = meta;
   showCounts(meta);
+  app.runs.recorder.onFrame(meta);
   setRunning(!!meta.running);
   const eps = meta.epochs_per_sec;
   $("eps").textContent = !Number.isFinite(eps) ? "0" : eps >= 100 ? eps.toFixed(0) : eps.toFixed(1);
@@ -783,6 +827,7 @@ function onFrame({meta, layers}) {
 }
 
 async function onHello(msg) {
+  app.runs.host.version = msg.version ?? null;
   app.defaultFps = msg.view?.fps ?? 30; // the server's frame rate for 2D views
   app.ready = false; // true once the URL's experiment is in place (tests wait for it)
   setConn("connected", "ok");
@@ -864,7 +909,11 @@ function connect() {
   s.addEventListener("hello", (e) => onHello(e.detail).catch((err) => say(String(err), "error")));
   s.addEventListener("frame", (e) => onFrame(e.detail));
   s.addEventListener("reconnected", (e) => onReconnected(e).catch(() => {}));
-  s.addEventListener("ack", (e) => { if (e.detail.type === "snapshot") app.exp.snapEdits = app.exp.edits.length; });
+  s.addEventListener("ack", (e) => {
+    if (e.detail.type !== "snapshot") return;
+    app.exp.snapEdits = app.exp.edits.length;
+    app.runs.recorder.onSnapshot(e.detail.msg.snapshot);
+  });
   s.addEventListener("scheduled", (e) => onScheduled(e.detail));
   s.addEventListener("disconnected", () => { app.wasRunning = app.running || app.wasRunning; setConn("offline", "bad"); });
   s.addEventListener("reconnecting", (e) => say(`Connection lost; reconnecting in ${(e.detail.in / 1000).toFixed(1)} s…`, "sticky"));

@@ -39,8 +39,10 @@ def healthz(port: int) -> dict:
         return json.loads(r.read())
 
 
-def start(workers: int = 1, stderr=None, **settings) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+def start(workers: int = 1, stderr=None, port: int | None = None, **settings) -> tuple[subprocess.Popen, int]:
+    """A server subprocess on ``port`` (a free one by default; a fixed one lets a test restart the
+    server at the same origin, e.g. to check what the page keeps in the browser)."""
+    port = port or free_port()
     kw = ", ".join(f"{k}={v!r}" for k, v in settings.items())
     code = (f"from ganlab.server import run; run(port={port}, open_browser=False, "
             f"workers={workers}, log_level='warning', {kw})")
