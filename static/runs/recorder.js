@@ -293,8 +293,12 @@ export class Recorder {
   }
 }
 
+let lastName = "", sameName = 0;
+/** "<data> HH:MM:SS", with " (2)", " (3)"... for runs started within the same second. */
 function defaultName(cfg) {
-  const t = new Date();
-  const hh = String(t.getHours()).padStart(2, "0"), mm = String(t.getMinutes()).padStart(2, "0"), ss = String(t.getSeconds()).padStart(2, "0");
-  return `${cfg?.data || "run"} ${hh}:${mm}:${ss}`;
+  const t = new Date(), two = (n) => String(n).padStart(2, "0");
+  const name = `${cfg?.data || "run"} ${two(t.getHours())}:${two(t.getMinutes())}:${two(t.getSeconds())}`;
+  sameName = name === lastName ? sameName + 1 : 1;
+  lastName = name;
+  return sameName > 1 ? `${name} (${sameName})` : name;
 }
