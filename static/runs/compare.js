@@ -119,7 +119,10 @@ export class Compare {
     ctx.font = `${fs}px system-ui, sans-serif`;
     ctx.strokeStyle = "#ddd"; ctx.lineWidth = dpr; ctx.strokeRect(L, T, R - L, B - T);
     ctx.textBaseline = "top"; ctx.textAlign = "center"; ctx.fillStyle = "#666";
-    for (const e of niceTicks(e0, e1, Math.max(2, Math.floor((R - L) / (fs * 7))), 1)) ctx.fillText(fmtEpoch(e), X(e), B + 3 * dpr);
+    for (const e of niceTicks(e0, e1, Math.max(2, Math.floor((R - L) / (fs * 7))), 1)) {
+      const label = fmtEpoch(e), half = ctx.measureText(label).width / 2;
+      ctx.fillText(label, Math.min(X(e), w - half - 1), B + 3 * dpr); // the last label stays inside
+    }
     ctx.textBaseline = "middle"; ctx.textAlign = "right";
     for (const v of log ? logTicks(lo, hi) : niceTicks(lo, hi, 3)) {
       const y = Y(v);

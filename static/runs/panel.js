@@ -123,11 +123,11 @@ export class RunsPanel {
     return `<tr class="run-row${r.current ? " current" : ""}" data-id="${esc(r.id)}" data-name="${esc(m.name)}">
       <td><input type="checkbox" class="run-pick" aria-label="Pick ${esc(m.name)} to compare"${this.picked.has(r.id) ? " checked" : ""}></td>
       <td><button class="run-rename link" title="Rename">${esc(m.name)}</button> ${badges}</td>
-      <td class="run-data">${esc(dataLabel(cfg))}</td>
-      <td class="run-diff">${diff.length ? esc(diff.join(", ")) : '<span class="muted">defaults</span>'}</td>
-      <td class="run-final">${esc(finalText(m.final))}</td>
-      <td class="run-epochs">${m.start_epoch ? `${m.start_epoch}–` : ""}${m.epochs}</td>
-      <td class="run-time">${duration(m.duration_seconds)}</td>
+      <td class="run-data" data-label="data">${esc(dataLabel(cfg))}</td>
+      <td class="run-diff" data-label="not default" title="${esc(diff.join(", "))}">${diff.length ? esc(diff.slice(0, 5).join(", ")) + (diff.length > 5 ? ` <span class="muted">+${diff.length - 5} more</span>` : "") : '<span class="muted">defaults</span>'}</td>
+      <td class="run-final" data-label="final">${esc(finalText(m.final))}</td>
+      <td class="run-epochs" data-label="epochs">${m.start_epoch ? `${m.start_epoch}–` : ""}${m.epochs}</td>
+      <td class="run-time" data-label="time">${duration(m.duration_seconds)}</td>
       <td class="run-actions"><button class="run-pin" aria-pressed="${r.pinned}" title="Pinned runs are never dropped">pin</button>
         <button class="run-export" title="Download as a run file (.zip), the format ganlab runs export writes">export</button>
         <button class="run-delete" title="${r.current ? "Being recorded: start a new run (reset) to delete it" : "Delete this run"}"${r.current ? " disabled" : ""}>delete</button></td></tr>`;
