@@ -54,6 +54,7 @@ export function setupRuns(page) {
       const s = app.session;
       if (s?.connected && !s.snapshotAsked && !app.imageMode) s.refreshSnapshot().catch(() => {});
     },
+    showing: (text) => document.getElementById("status").textContent.includes(text),
     offerExport(run, text) {
       say(text, "sticky");
       const b = document.createElement("button");

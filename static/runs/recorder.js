@@ -284,7 +284,8 @@ export class Recorder {
       if (first) await this.host.enforce(this.run?.id);
     } catch (e) {
       run.dirty = true;
-      if (!run.failed) {
+      // Said at the first failure, and again at a later one if another message has replaced it.
+      if (!run.failed || !this.host.showing("Could not store run")) {
         run.failed = true;
         this.host.offerExport(run, `Could not store run "${run.m.name}" in this browser (${e?.name || "error"}: ${e?.message || e}). It is kept in memory while this page is open; export it to keep it: `);
       }
