@@ -125,7 +125,7 @@ function newExperiment(fromFile = false) {
   writeHash();
   // Every experiment is a run (runs/recorder.js): its start state is asked for at once.
   app.runs.recorder.begin({epoch: app.counts.epoch});
-  if (app.session?.connected) app.session.refreshSnapshot().catch(() => {});
+  if (app.session?.connected && !app.imageMode) app.session.refreshSnapshot().catch(() => {});
 }
 
 const nothingTrained = () => !app.counts.epoch && !app.counts.d_steps && !app.counts.g_steps;

@@ -78,9 +78,13 @@ export class RunsPanel {
 
   hide() { this.el.hidden = true; }
 
+  /** Refresh while the run being recorded changes, but never under a rename being typed. */
   refreshSoon() {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.refresh().catch(() => {}), 300);
+    this.timer = setTimeout(() => {
+      if (this.el.querySelector(".run-name-input")) return;
+      this.refresh().catch(() => {});
+    }, 300);
   }
 
   /** The stored runs and the current one (even if not stored yet). */
