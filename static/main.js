@@ -113,8 +113,9 @@ function startValues() {
   return out;
 }
 
-/** Training starts again from epoch 0 (reset, a restart, new data): charts, counters, link. */
-function newExperiment(fromFile = false) {
+/** Training starts again from epoch 0 (reset, a restart, new data): charts, counters, link.
+ * `run`: a stored run that this experiment continues (the Runs panel's "open"). */
+function newExperiment(fromFile = false, run = null) {
   const wasReplaying = app.exp.replaying;
   app.exp.begin(startValues(), fromFile);
   showReplay();
@@ -124,6 +125,7 @@ function newExperiment(fromFile = false) {
   if (!fromFile) showCounts({epoch: 0, d_steps: 0, g_steps: 0});
   writeHash();
   // Every experiment is a run (runs/recorder.js): its start state is asked for at once.
+  if (run) { app.runs.recorder.adopt(run); return; }
   app.runs.recorder.begin({epoch: app.counts.epoch});
   if (app.session?.connected && !app.imageMode) app.session.refreshSnapshot().catch(() => {});
 }
@@ -783,7 +785,16 @@ async function rewindTo(epoch) {
   writeHash();
   say(pt.end > epoch ? `Rewound to epoch ${epoch} (paused). Play retraces the run up to epoch ${pt.end}; change something to branch off as a new run.` : `Rewound to epoch ${epoch} (paused).`);
 }
-app.runs = setupRuns({app, say, download: (n, b) => download(n, b), rewind: rewindTo, button: $("runs-button"), timeline: $("timeline")});
+/** Continue a stored run (the panel's "open"): a new experiment (its start is the run's, not a
+ * link's) whose run is that one, rewound to its last snapshot. */
+async function openRun(run) {
+  if (app.running) await pause();
+  newExperiment(true, run);
+  const last = run.m.snapshots[run.m.snapshots.length - 1].epoch;
+  await rewindTo(last);
+  say(`Opened run "${run.m.name}" at epoch ${last} (paused): play continues it; the timeline rewinds it.`);
+}
+app.runs = setupRuns({app, say, download: (n, b) => download(n, b), rewind: rewindTo, open: openRun, button: $("runs-button"), timeline: $("timeline")});
 
 // --- session -------------------------------------------------------------------------------------
 function onFrame({meta, layers}) {
@@ -912,7 +923,7 @@ function connect() {
   s.addEventListener("ack", (e) => {
     if (e.detail.type !== "snapshot") return;
     app.exp.snapEdits = app.exp.edits.length;
-    app.runs.recorder.onSnapshot(e.detail.msg.snapshot);
+    app.runs.recorder.onSnapshot(e.detail.msg.snapshot, performance.now() - (e.detail.ms || 0));
   });
   s.addEventListener("scheduled", (e) => onScheduled(e.detail));
   s.addEventListener("disconnected", () => { app.wasRunning = app.running || app.wasRunning; setConn("offline", "bad"); });

@@ -302,6 +302,16 @@ def test_a_cli_run_round_trips_through_the_pages_import_and_bad_files_are_refuse
     assert all(again.read(n) == want.read(n) for n in want.files() if n.startswith(("snapshots/", "thumbs/")))
     assert again.trainer_at(150).epoch == 150
 
+    # Opened on the page: the CLI's last snapshot restored; rewound to 150 and replayed, the
+    # server retraces the CLI's training to its snapshot at 300, bit for bit.
+    pg.click('#runs-list tr.run-row[data-name="ring"] .run-open')
+    pg.wait_for_function("ganlab.counts.epoch === 300 && ganlab.server.data === 'ring8' && ganlab.runs.timeline")
+    assert pg.evaluate("ganlab.runs.recorder.run.m.name") == "ring"
+    rewind(pg, 150)
+    pg.click("#replay")
+    pg.wait_for_function("ganlab.counts.epoch === 300 && !ganlab.running")
+    assert pg.evaluate("ganlab.session.refreshSnapshot()") == want.snapshot(300)
+
     # Bad files: refused with the Python reader's message (the file's name as where), nothing stored.
     data = cli_run.read_bytes()
     entries = {i.filename: zipfile.ZipFile(cli_run).read(i) for i in zipfile.ZipFile(cli_run).infolist()}

@@ -28,7 +28,7 @@ export function chartRow(r) {
     kl_floor: n(r.kl_floor), js_floor: n(r.js_floor), fd: n(r.fd), fd_floor: n(r.fd_floor)};
 }
 
-/** page: {app, say, download, rewind(epoch), button, timeline} (main.js). */
+/** page: {app, say, download, rewind(epoch), open(run), button, timeline} (main.js). */
 export function setupRuns(page) {
   const {app, say} = page;
   const runs = {store: null, recorder: null, panel: null, timeline: null};
@@ -85,7 +85,7 @@ export function setupRuns(page) {
       document.head.appendChild(link);
       const [{RunsPanel}, store] = await Promise.all([import("./panel.js"), runs.loadStore()]);
       runs.panel ??= new RunsPanel({
-        store, recorder, say, download: page.download, enforce: host.enforce,
+        store, recorder, say, download: page.download, enforce: host.enforce, open: page.open,
         defaults(data) {
           const base = {};
           for (const f of app.fields) base[f.path] = f.default;

@@ -112,6 +112,7 @@ export class RunsPanel {
       tr.querySelector(".run-rename").addEventListener("click", () => this.rename(tr, id));
       tr.querySelector(".run-pin").addEventListener("click", () => this.pin(id).catch(() => {}));
       tr.querySelector(".run-export").addEventListener("click", () => this.exportRun(id).catch((e) => this.host.say(`export: ${e.message}`, "error")));
+      tr.querySelector(".run-open")?.addEventListener("click", () => this.openRun(id).catch((e) => this.host.say(`open: ${e.message}`, "error")));
       tr.querySelector(".run-delete").addEventListener("click", () => this.remove(id).catch(() => {}));
     }
     this.showPicked();
@@ -132,7 +133,7 @@ export class RunsPanel {
       <td class="run-final" data-label="final">${esc(finalText(m.final))}</td>
       <td class="run-epochs" data-label="epochs">${m.start_epoch ? `${m.start_epoch}–` : ""}${m.epochs}</td>
       <td class="run-time" data-label="time">${duration(m.duration_seconds)}</td>
-      <td class="run-actions"><button class="run-pin" aria-pressed="${r.pinned}" title="Pinned runs are never dropped">pin</button>
+      <td class="run-actions">${r.current || !m.snapshots.length ? "" : `<button class="run-open" title="Continue this run here: its last snapshot restored (paused), its timeline to rewind on">open</button> `}<button class="run-pin" aria-pressed="${r.pinned}" title="Pinned runs are never dropped">pin</button>
         <button class="run-export" title="Download as a run file (.zip), the format ganlab runs export writes">export</button>
         <button class="run-delete" title="${r.current ? "Being recorded: start a new run (reset) to delete it" : "Delete this run"}"${r.current ? " disabled" : ""}>delete</button></td></tr>`;
   }
@@ -197,6 +198,16 @@ export class RunsPanel {
     const names = [...m.snapshots.map((s) => s.file), ...m.thumbs.map((t) => t.file), ...m.media.map((x) => x.file)];
     const files = await this.host.store.files(id, names);
     return {manifest: m, rows: rec.rows, files, run: new Run(m, rec.rows, files, id)};
+  }
+
+  /** Make a stored run the current one (page.js restores its last snapshot, as a rewind). */
+  async openRun(id) {
+    const {run} = await this.load(id);
+    run.stored = true;
+    for (const n of run.files.keys()) run.saved.add(n);
+    run.dirty = false;
+    this.hide();
+    await this.host.open(run);
   }
 
   async exportRun(id) {

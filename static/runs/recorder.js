@@ -104,6 +104,7 @@ export class Recorder {
     this.trainMs = 0;         // training time of the run
     this.lastFrame = null;    // performance.now() of the last frame of running training
     this.editBase = 0;        // experiment edits made before this run's start (a branch's)
+    this.since = 0;           // performance.now() when the run began (or was opened)
     this.saving = null;
     this.listeners = new Set();
     setInterval(() => { if (this.run?.dirty) this.flush().catch(() => {}); }, SAVE_EVERY);
@@ -121,6 +122,7 @@ export class Recorder {
       duration_seconds: 0, status: "running", edits: [], metrics: {file: "metrics.jsonl", every: 1, rows: 0},
       snapshots: [], thumbs: [], media: [], thumb_size: THUMB_SIZE, parent, final: null, notes: {}};
     this.run = new Run(m);
+    this.since = performance.now();
     this.run.dirty = false; // nothing worth keeping until it trains
     this.retrace = null;
     this.trainMs = 0;
@@ -130,6 +132,21 @@ export class Recorder {
     this.wantConfig = true; // the first snapshot's config is the run's config (complete: drawings too)
     this.changed();
     return this.run;
+  }
+
+  /** A stored run becomes the current one (opened from the panel), to be rewound to its last
+   * snapshot: later frames and edits go on recording it. */
+  adopt(run) {
+    this.close();
+    if (run.m.status === "ok") run.m.status = "running";
+    this.run = run;
+    this.since = performance.now();
+    this.retrace = null;
+    this.wantConfig = false;
+    this.editBase = this.host.editsInForce();
+    this.trainMs = 1000 * run.m.duration_seconds;
+    this.lastFrame = null;
+    this.changed();
   }
 
   /** The run ends (a new one begins, or the page goes): saved with status ok. */
@@ -202,10 +219,12 @@ export class Recorder {
     this.changed();
   }
 
-  /** A snapshot the session received (JSON; image models' binary ones are not kept yet). */
-  onSnapshot(snap) {
+  /** A snapshot the session received (JSON; image models' binary ones are not kept yet), asked
+   * for at `sentAt` (performance.now()): one asked for before this run began or was opened is
+   * the previous experiment's state. */
+  onSnapshot(snap, sentAt = performance.now()) {
     const r = this.run;
-    if (!r || !snap || snap instanceof ArrayBuffer || snap.format !== "ganlab-snapshot") return;
+    if (!r || !snap || snap instanceof ArrayBuffer || snap.format !== "ganlab-snapshot" || sentAt < this.since) return;
     const e = snap.epoch;
     let last = r.m.snapshots[r.m.snapshots.length - 1];
     if (this.wantConfig && e === r.m.start_epoch) {
