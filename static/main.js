@@ -760,7 +760,13 @@ $("file-images").addEventListener("change", guard(async () => {
 /** Rewind the current run to its snapshot at `epoch`: restored paused, the run's later edits
  * scheduled at their epochs and a pause where it had got to, so that playing on unchanged
  * retraces it exactly; a change on the way makes a branch (runs/recorder.js). */
-async function rewindTo(epoch) {
+let rewinding = Promise.resolve();
+function rewindTo(epoch) { // one at a time: a second waits for the first's schedule
+  const p = rewinding.then(() => rewindNow(epoch));
+  rewinding = p.catch(() => {});
+  return p;
+}
+async function rewindNow(epoch) {
   const {rewindPoint, startRetrace} = await import("./runs/rewind.js");
   const rec = app.runs.recorder, pt = rewindPoint(rec, epoch);
   if (!pt) return;

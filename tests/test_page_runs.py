@@ -305,7 +305,8 @@ def test_a_cli_run_round_trips_through_the_pages_import_and_bad_files_are_refuse
     # Opened on the page: the CLI's last snapshot restored; rewound to 150 and replayed, the
     # server retraces the CLI's training to its snapshot at 300, bit for bit.
     pg.click('#runs-list tr.run-row[data-name="ring"] .run-open')
-    pg.wait_for_function("ganlab.counts.epoch === 300 && ganlab.server.data === 'ring8' && ganlab.runs.timeline")
+    pg.wait_for_function("ganlab.counts.epoch === 300 && ganlab.server.data === 'ring8' && ganlab.runs.timeline"
+                         " && document.querySelector('#status').textContent.startsWith('Opened run')")
     assert pg.evaluate("ganlab.runs.recorder.run.m.name") == "ring"
     rewind(pg, 150)
     pg.click("#replay")
