@@ -940,6 +940,7 @@ function connect() {
     const m = e.detail;
     setRunning(!!m.running);
     showCounts(m);
+    if (m.state === "diverged") app.runs.recorder.onDiverged(m.message);
     if (m.state === "diverged") say(`Training diverged: ${m.message} Change a hyperparameter or reset.`, "error");
     else if (m.state === "ok" && !m.running && app.exp.pauseAt === m.epoch) onReplayed(m);
     else if (m.message) say(m.message);

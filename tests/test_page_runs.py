@@ -83,7 +83,7 @@ def train_to(pg, epoch: int) -> None:
     pg.evaluate("ganlab.session.request('speed', {epochs_per_sec: null})")
     pg.click("#play")
     pg.wait_for_function("(e) => ganlab.counts.epoch === e && !ganlab.running", arg=epoch)
-    pg.wait_for_function("(e) => ganlab.runs.recorder.run.m.snapshots.some((s) => s.epoch === e)", arg=epoch)
+    pg.wait_for_function("(e) => ganlab.runs.recorder.run?.m.snapshots.some((s) => s.epoch === e)", arg=epoch)
 
 
 def until(pg, fn: str, arg=None, seconds: float = 20) -> None:
@@ -132,6 +132,8 @@ def test_runs_survive_a_reload_and_a_server_restart(browser, tmp_path):
         pg.wait_for_function(READY)
         got = stored(pg)
         assert [(r["name"], r["epochs"], r["rows"]) for r in got] == [(run["name"], 120, run["rows"])]
+        # Its start was kept (taken before the recorder loaded, at the first training): epoch 0.
+        assert got[0]["snaps"][0] == 0 and got[0]["snaps"][-1] == 120 and got[0]["config"]["seed"] == 0
         open_panel(pg)
         row = pg.locator(f'#runs-list tr.run-row[data-name="{run["name"]}"]')
         assert row.locator(".run-epochs").text_content() == "120"

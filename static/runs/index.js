@@ -1,10 +1,11 @@
 // Runs on the page (docs/page.md, Runs): the recorder, the store, the panel and the timeline,
-// wired to the page through a small host object so that main.js holds only hooks. Only the
-// recorder loads with the page; the store (at the first save), the timeline (once there is
-// something to rewind to), the panel (list, compare, import / export, with the run file's reader
-// and writer) and rewinding load when first needed, which keeps the first load small.
+// wired to the page through a small host object so that main.js holds only hooks. Only this
+// module loads with the page: the recorder when training first moves (until then `Pending` holds
+// what it must know: the run's start and its first snapshot), the store at the first save, the
+// timeline once there is something to rewind to, the panel (list, compare, import / export, with
+// the run file's reader and writer) and rewinding when first used. The page's first load stays
+// small (docs/page.md).
 
-import {Recorder} from "./recorder.js";
 import {flatten} from "../controls.js";
 
 /** {"a.b": 1} -> {a: {b: 1}} (data_params stays whole). */
@@ -26,6 +27,50 @@ export function chartRow(r) {
     modes_captured: n(r.modes_captured ?? r.classes_captured), modes_total: n(r.modes_total ?? r.classes_total),
     high_quality: typeof r.high_quality === "number" ? 100 * r.high_quality : typeof r.confident === "number" ? 100 * r.confident : null,
     kl_floor: n(r.kl_floor), js_floor: n(r.js_floor), fd: n(r.fd), fd_floor: n(r.fd_floor)};
+}
+
+/** The recorder's stand-in until training first moves: it keeps the calls that matter (the
+ * run's start with its moment, snapshots, edits, at most the last two frames) and loads the
+ * recorder (`load`) at the first frame of training that moved, or at an edit, in order. */
+class Pending {
+  constructor(load) {
+    this.load = load;
+    this.calls = [];
+    this.listeners = new Set();
+    this.run = null;
+    this.retrace = null;
+    this.first = null; // the state of the first frame: training moved once it differs
+  }
+
+  queue(name, ...args) {
+    if (name === "onFrame") {
+      const frames = this.calls.filter((c) => c[0] === "onFrame");
+      if (frames.length >= 2) this.calls.splice(this.calls.indexOf(frames[0]), 1);
+    }
+    this.calls.push([name, args]);
+  }
+
+  begin(opts = {}) {
+    const at = {cfg: this.host.config(), when: new Date(), since: performance.now(), editBase: this.host.editsInForce()};
+    this.calls = [];
+    this.first = null;
+    this.queue("begin", {...opts, at});
+  }
+
+  onFrame(meta) {
+    const state = `${meta.epoch},${meta.d_steps},${meta.g_steps}`;
+    this.first ??= state;
+    this.queue("onFrame", meta);
+    if (meta.running || state !== this.first) this.load();
+  }
+
+  onSnapshot(snap, sentAt = performance.now()) { this.queue("onSnapshot", snap, sentAt); }
+  onStartChanged() { this.queue("onStartChanged"); }
+  onEditsApplied() { this.queue("onEditsApplied"); }
+  onDiverged(message) { this.queue("onDiverged", message); }
+  onEdit(edit) { this.queue("onEdit", edit); this.load(); }
+  adopt(run) { this.queue("adopt", run); this.load(); }
+  flush() { return Promise.resolve(); }
 }
 
 /** page: {app, say, download, rewind(epoch), open(run), button, timeline} (main.js). */
@@ -74,8 +119,19 @@ export function setupRuns(page) {
       return dropped;
     },
   };
-  const recorder = runs.recorder = new Recorder(host);
   runs.host = host;
+  /** The recorder, loaded once; the calls `Pending` kept are replayed into it in order. */
+  runs.loadRecorder = () => (runs.loadingRecorder ??= import("./recorder.js").then(({Recorder}) => {
+    const real = new Recorder(host), stub = runs.recorder;
+    for (const f of stub.listeners) real.listeners.add(f);
+    for (const [name, args] of stub.calls) real[name](...args);
+    runs.recorder = real;
+    real.changed();
+    return real;
+  }));
+  const stub = runs.recorder = new Pending(() => { runs.loadRecorder().catch((e) => say(`Runs: ${e.message}`, "error")); });
+  stub.host = host;
+  const recorder = {listeners: stub.listeners}; // listeners go with the recorder when it loads
   /** The panel, loaded on first use (its module, the run file's checks and its style sheet). */
   runs.openPanel = async () => {
     if (!runs.panel) {
@@ -83,7 +139,7 @@ export function setupRuns(page) {
       link.rel = "stylesheet";
       link.href = "/static/runs/runs.css";
       document.head.appendChild(link);
-      const [{RunsPanel}, store] = await Promise.all([import("./panel.js"), runs.loadStore()]);
+      const [{RunsPanel}, store, recorder] = await Promise.all([import("./panel.js"), runs.loadStore(), runs.loadRecorder()]);
       runs.panel ??= new RunsPanel({
         store, recorder, say, download: page.download, enforce: host.enforce, open: page.open,
         defaults(data) {
@@ -100,9 +156,9 @@ export function setupRuns(page) {
     .catch((e) => say(`Runs: ${e.message}`, "error")));
   // The timeline, once the run has two recorded epochs to move between.
   recorder.listeners.add(() => {
-    if (runs.timeline || runs.loadingTimeline || (recorder.run?.m.snapshots.length ?? 0) < 2) return;
+    if (runs.timeline || runs.loadingTimeline || (runs.recorder.run?.m.snapshots.length ?? 0) < 2) return;
     runs.loadingTimeline = import("./timeline.js").then(({Timeline}) => {
-      runs.timeline = new Timeline(page.timeline, recorder, {rewind: page.rewind, epoch: () => app.counts.epoch, say});
+      runs.timeline = new Timeline(page.timeline, runs.recorder, {rewind: page.rewind, epoch: () => app.counts.epoch, say});
     }).catch((e) => say(`Runs: ${e.message}`, "error"));
   });
   return runs;

@@ -113,22 +113,23 @@ export class Recorder {
 
   changed() { for (const f of this.listeners) f(); }
 
-  /** A new run at `epoch` (0, or a restored state's): the previous one is closed and saved. */
-  begin({epoch = 0, name = null, parent = null} = {}) {
+  /** A new run at `epoch` (0, or a restored state's): the previous one is closed and saved.
+   * `at` = {cfg, when, since, editBase}: the moment it began, when index.js replays the call. */
+  begin({epoch = 0, name = null, parent = null, at = null} = {}) {
     this.close();
-    const cfg = this.host.config();
-    const m = {format: FORMAT, version: VERSION, ganlab: this.host.version || "page", name: name || defaultName(cfg),
-      created: new Date().toISOString().replace(/\.\d+Z$/, "Z"), config: cfg, start_epoch: epoch, epochs: epoch,
+    const cfg = at?.cfg ?? this.host.config(), when = at?.when ?? new Date();
+    const m = {format: FORMAT, version: VERSION, ganlab: this.host.version || "page", name: name || defaultName(cfg, when),
+      created: when.toISOString().replace(/\.\d+Z$/, "Z"), config: cfg, start_epoch: epoch, epochs: epoch,
       duration_seconds: 0, status: "running", edits: [], metrics: {file: "metrics.jsonl", every: 1, rows: 0},
       snapshots: [], thumbs: [], media: [], thumb_size: THUMB_SIZE, parent, final: null, notes: {}};
     this.run = new Run(m);
-    this.since = performance.now();
+    this.since = at?.since ?? performance.now();
     this.run.dirty = false; // nothing worth keeping until it trains
     this.retrace = null;
     this.trainMs = 0;
     this.lastFrame = null;
     this.lastThumb = 0;
-    this.editBase = this.host.editsInForce();
+    this.editBase = at?.editBase ?? this.host.editsInForce();
     this.wantConfig = true; // the first snapshot's config is the run's config (complete: drawings too)
     this.changed();
     return this.run;
@@ -170,7 +171,6 @@ export class Recorder {
     const known = this.retrace ? this.retrace.to : -1; // a retrace repeats what the run holds
     if (meta.epoch > r.m.epochs) { r.m.epochs = meta.epoch; r.dirty = true; }
     if (meta.epoch > known) r.m.duration_seconds = Math.round(this.trainMs) / 1000;
-    if (meta.status?.state === "diverged") { r.m.status = "diverged"; r.m.message = meta.status.message || ""; }
     if (meta.metrics && meta.epoch > known) {
       const last = r.rows[r.rows.length - 1];
       if (!last || meta.epoch > last.epoch) {
@@ -239,6 +239,7 @@ export class Recorder {
     const file = snapshotName(e);
     r.addFile(file, encode(snap));
     r.m.snapshots.push({epoch: e, file, kind: "json", edits_done: Math.max(0, Math.min(inForce, due))});
+    r.m.epochs = Math.max(r.m.epochs, e); // the frame at e may come after its snapshot
     this.thinSnapshots(r);
     r.dirty = true;
     this.changed();
@@ -260,6 +261,13 @@ export class Recorder {
     }
   }
 
+  /** Training diverged (the session's `status`): the run says so until a change resumes it. */
+  onDiverged(message) {
+    if (!this.run) return;
+    Object.assign(this.run.m, {status: "diverged", message: String(message || "").slice(0, 10000)});
+    this.run.dirty = true;
+  }
+
   /** A change before any training is part of the start: the next snapshot at the start epoch
    * replaces the first one, and its config the run's. */
   onStartChanged() { this.wantConfig = true; }
@@ -269,6 +277,7 @@ export class Recorder {
     if (!this.run) return;
     if (this.retrace && edit.epoch < this.retrace.to) this.retrace.branch(); // rewind.js
     this.run.m.edits.push(edit);
+    if (this.run.m.status === "diverged") { this.run.m.status = "running"; delete this.run.m.message; }
     this.run.dirty = true;
     this.changed();
   }
@@ -315,8 +324,8 @@ export class Recorder {
 
 let lastName = "", sameName = 0;
 /** "<data> HH:MM:SS", with " (2)", " (3)"... for runs started within the same second. */
-function defaultName(cfg) {
-  const t = new Date(), two = (n) => String(n).padStart(2, "0");
+function defaultName(cfg, t) {
+  const two = (n) => String(n).padStart(2, "0");
   const name = `${cfg?.data || "run"} ${two(t.getHours())}:${two(t.getMinutes())}:${two(t.getSeconds())}`;
   sameName = name === lastName ? sameName + 1 : 1;
   lastName = name;
