@@ -80,3 +80,32 @@ def test_frame_hints_come_from_the_kept_real_side_as_from_the_points():
     assert {h["code"] for h in hints} == {"d_saturated", "g_collapsed", "fakes_outside"}
     assert health_hints(t, RealSide(ref.points), fakes) == hints
     assert frame_metrics(t)["hints"] == hints
+
+
+def test_frames_keep_their_rate_when_the_loop_wakes_them_late():
+    """A busy worker wakes a session's frame task at the first pass of its loop after the frame
+    is due; passes of 0.6 to 1.4 frame periods (metrics frames, message bursts) made a frame
+    late by more than a period now and then, and each such frame moved the whole schedule back.
+    The schedule now holds through up to half a period of delay, and much later it restarts
+    from then instead of sending a burst to catch up."""
+    import random
+
+    from ganlab.server.session import next_frame_due
+
+    def frames_per_second(fps: float) -> float:
+        rng, now, due, sent = random.Random(1), 0.0, 0.0, 0
+        while now < 100.0:
+            now += rng.uniform(0.6, 1.4) / fps  # one pass of the loop
+            if now >= due:
+                sent += 1
+                due = next_frame_due(due, now, fps, not_before=0.0)
+        return sent / now
+
+    assert frames_per_second(26.0) >= 25.3  # 25.1 when every late frame restarted the schedule
+    # Two seconds late: the next frame is due at once, the one after a period later.
+    fps = 26.0
+    due = next_frame_due(1.0, 3.0, fps, not_before=0.0)
+    assert due == pytest.approx(3.0 - 0.5 / fps)
+    assert next_frame_due(due, 3.0, fps, not_before=0.0) == pytest.approx(due + 1 / fps)
+    # A frame that cost 0.2 s of CPU is followed by 0.2 s without one.
+    assert next_frame_due(1.0, 1.0, fps, not_before=1.2) == 1.2
