@@ -109,3 +109,24 @@ def test_frames_keep_their_rate_when_the_loop_wakes_them_late():
     assert next_frame_due(due, 3.0, fps, not_before=0.0) == pytest.approx(due + 1 / fps)
     # A frame that cost 0.2 s of CPU is followed by 0.2 s without one.
     assert next_frame_due(1.0, 1.0, fps, not_before=1.2) == 1.2
+
+
+def test_a_session_accounts_its_cpu_by_kind_of_work(client):  # noqa: F811
+    """/debug/sessions (scripts/load.py --costs) splits a session's CPU into training, frames and
+    messages, and counts its training chunks: CPU per epoch and per frame, measured in the
+    server, where a busy machine does not move them as it moves rates."""
+    import time
+
+    with client.websocket_connect("/ws") as ws:
+        conn = Conn(ws)
+        conn.ok("play")
+        [session] = client.app.state.sessions.values()
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not (session.chunks >= 3 and session.seq >= 3):
+            conn.read()
+        conn.ok("pause")
+        use = session.usage()
+    assert use["chunks"] >= 3 and use["epochs"] > 0 and use["frames"] >= 3
+    by = use["cpu_by"]
+    assert set(by) == {"train", "frames", "messages"} and by["train"] > 0 and by["frames"] > 0
+    assert sum(by.values()) == pytest.approx(use["cpu"], abs=1e-3)  # each rounded to 0.1 ms
