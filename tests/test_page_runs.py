@@ -385,6 +385,15 @@ def test_over_the_count_bound_the_oldest_unpinned_run_goes_and_the_user_is_told(
     assert len(names) == 2 and first in names
     status = pg.text_content("#status")
     assert "Dropped the oldest unpinned run" in status and "at most 2 runs" in status
+    # Rename (inline, Enter) and delete.
+    pg.click(f'#runs-list tr.run-row[data-id="{first}"] .run-rename')
+    pg.fill(".run-name-input", "kept one")
+    pg.press(".run-name-input", "Enter")
+    pg.wait_for_selector('#runs-list tr.run-row[data-name="kept one"]')
+    other = next(i for i in names if i != first)
+    pg.click(f'#runs-list tr.run-row[data-id="{other}"] .run-delete')
+    pg.wait_for_function("document.querySelectorAll('#runs-list tr.run-row').length === 1")
+    assert [(r["id"], r["name"], r["pinned"]) for r in stored(pg)] == [(first, "kept one", True)]
 
     # A store that fails (quota) keeps the current run in memory and says so, with an export.
     pg.click("#runs-close")
