@@ -126,6 +126,8 @@ def test_runs_survive_a_reload_and_a_server_restart(browser, tmp_path):
         run = pg.evaluate("(() => { const r = ganlab.runs.recorder.run;"
                           " return {name: r.m.name, rows: r.rows.length}; })()")
         assert run["rows"] > 0
+        # From its start: the rows taken before the recorder loaded are kept.
+        assert pg.evaluate("ganlab.runs.recorder.run.rows[0].epoch") == 0
         flush(pg)
         until(pg, "async () => (await (await ganlab.runs.loadStore()).list()).some((r) => r.manifest.epochs === 120)")
         pg.reload()

@@ -30,8 +30,8 @@ export function chartRow(r) {
 }
 
 /** The recorder's stand-in until training first moves: it keeps the calls that matter (the
- * run's start with its moment, snapshots, edits, at most the last two frames) and loads the
- * recorder (`load`) at the first frame of training that moved, or at an edit, in order. */
+ * run's start with its moment, snapshots, edits, frames with metrics) and loads the recorder
+ * (`load`) at the first frame of training that moved, or at an edit; they replay in order. */
 class Pending {
   constructor(load) {
     this.load = load;
@@ -43,11 +43,11 @@ class Pending {
   }
 
   queue(name, ...args) {
-    if (name === "onFrame") {
-      const frames = this.calls.filter((c) => c[0] === "onFrame");
-      if (frames.length >= 2) this.calls.splice(this.calls.indexOf(frames[0]), 1);
-    }
-    this.calls.push([name, args]);
+    // Frames with metrics are the run's first rows: all kept (a few while the recorder loads);
+    // of the others only the latest matters.
+    const last = this.calls[this.calls.length - 1];
+    if (name === "onFrame" && last?.[0] === "onFrame" && !last[1][0].metrics) this.calls.pop();
+    if (this.calls.length < 2000) this.calls.push([name, args]);
   }
 
   begin(opts = {}) {
