@@ -38,6 +38,27 @@ def add_train_flags(t: argparse.ArgumentParser) -> None:
     g.add_argument("--view-layers", default="heatmap,real,fake,d_grad", metavar="LIST",
                    help="layers of the animation: heatmap, real, fake, d_grad, g_grad, manifold "
                    "(default: %(default)s)")
+    g.add_argument("--animate-grid", default="8x8", metavar="ROWSxCOLS",
+                   help="image data: the animation's sample grid (default: %(default)s; fixed noise)")
+
+
+def animation_of(args: argparse.Namespace, trainer):
+    """The animation hook that ``--animate`` asks for: the data view (2D data) or the sample grid
+    (image data); ConfigError naming the flag otherwise."""
+    from .images_out import GridError, parse_grid
+    from .render import Animation, GridAnimation, ViewSpec
+
+    try:
+        if trainer.image_shape is not None:
+            rows, cols = parse_grid(args.animate_grid)
+            return GridAnimation(args.animate, args.every, rows, cols, fps=args.fps)
+        spec = ViewSpec(layers=tuple(x.strip() for x in args.view_layers.split(",") if x.strip()),
+                        size=args.animate_size)
+        return Animation(args.animate, args.every, spec, args.fps)
+    except GridError as e:
+        raise ConfigError([("--animate-grid", str(e).removeprefix("--grid: "))]) from None
+    except ValueError as e:
+        raise ConfigError([("--animate", str(e))]) from None
 
 
 class TrainHooks:
@@ -47,14 +68,7 @@ class TrainHooks:
         self.trainer, self.args = trainer, args
         self.anim = self.recorder = None
         if args.animate:
-            from .render import Animation, ViewSpec
-
-            try:
-                spec = ViewSpec(layers=tuple(x.strip() for x in args.view_layers.split(",") if x.strip()),
-                                size=args.animate_size)
-                self.anim = Animation(args.animate, args.every, spec, args.fps)
-            except ValueError as e:
-                raise ConfigError([("--animate", str(e))]) from None
+            self.anim = animation_of(args, trainer)
         if args.run_dir:
             from .runs import Recorder
 

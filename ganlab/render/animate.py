@@ -70,15 +70,15 @@ def encode(frames: list[Image.Image], path: str | Path, fmt: str | None = None, 
     if not frames:
         raise ValueError("an animation needs at least one frame")
     ms = max(20, round(1000 / fps))
-    if fmt == "gif":
-        p = [f if f.mode == "P" else to_palette(f) for f in frames]
+    if fmt == "gif":  # grayscale frames (sample grids) keep Pillow's 256-grey palette
+        p = [f if f.mode in ("P", "L") else to_palette(f) for f in frames]
         p[0].save(path, format="GIF", save_all=True, append_images=p[1:], duration=ms, loop=loop, optimize=False)
     elif fmt == "webp":
-        rgb = [f.convert("RGB") for f in frames]
+        rgb = [f if f.mode == "L" else f.convert("RGB") for f in frames]
         rgb[0].save(path, format="WEBP", save_all=True, append_images=rgb[1:], duration=ms, loop=loop,
                     quality=80, method=0)
     elif fmt == "apng":
-        rgb = [f.convert("RGB") for f in frames]
+        rgb = [f if f.mode == "L" else f.convert("RGB") for f in frames]
         rgb[0].save(path, format="PNG", save_all=True, append_images=rgb[1:], duration=ms, loop=loop,
                     compress_level=1)
     else:
@@ -117,12 +117,16 @@ class Animation:
             return
         self.capture(trainer)
 
-    def capture(self, trainer) -> None:
+    def frame(self, trainer) -> Image.Image:
+        """The picture of ``trainer`` now: the data view (on the GIF palette for a GIF)."""
         spec = self.spec
         fake = fakes(trainer, spec)
         ext = spec.extent or self.extent.update(fake)
         img = paint(view_layers(trainer, spec, ext, fake), spec, ext, trainer.epoch)
-        self.frames.append((trainer.epoch, to_palette(img) if self.fmt == "gif" else img))
+        return to_palette(img) if self.fmt == "gif" else img
+
+    def capture(self, trainer) -> None:
+        self.frames.append((trainer.epoch, self.frame(trainer)))
         if len(self.frames) > MAX_FRAMES:
             self.every *= 2
             base = self.start or 0
@@ -133,3 +137,37 @@ class Animation:
         if trainer is not None and (not self.frames or self.frames[-1][0] != trainer.epoch):
             self.capture(trainer)
         return encode([f for _, f in self.frames], self.path, self.fmt, self.fps)
+
+
+class GridAnimation(Animation):
+    """Frames of G's sample grid every ``every`` epochs (image data): ``rows`` x ``cols`` samples
+    on fixed noise (``seed``, as ``ganlab sample`` draws them: frames show the same z learning),
+    each pixel ``scale`` x ``scale`` (0: 3 for 28x28 images, 8 for 8x8), with the epoch in a
+    strip below when ``epoch`` is set. Grayscale frames: a GIF keeps 256 greys."""
+
+    def __init__(self, path: str | Path, every: int = 100, rows: int = 8, cols: int = 8, scale: int = 0,
+                 epoch: bool = True, fps: float = 10, seed: int = 0):
+        super().__init__(path, every, None, fps)
+        for name, v in (("rows", rows), ("cols", cols)):
+            if not isinstance(v, int) or not 1 <= v <= 32:
+                raise ValueError(f"grid {name} must be in 1..32, got {v!r}")
+        self.rows, self.cols, self.scale, self.epoch, self.seed = rows, cols, scale, epoch, seed
+
+    def frame(self, trainer) -> Image.Image:
+        from ..images_out import sample_grid_image
+
+        img = sample_grid_image(trainer, self.rows, self.cols, self.seed, self.scale)
+        return epoch_strip(img, trainer.epoch) if self.epoch else img
+
+
+def epoch_strip(img: Image.Image, epoch: int) -> Image.Image:
+    """``img`` (grayscale) with a white strip below it saying ``epoch N``."""
+    from PIL import ImageDraw
+
+    from .dataview import font
+
+    h = 16
+    out = Image.new("L", (img.width, img.height + h), 255)
+    out.paste(img, (0, 0))
+    ImageDraw.Draw(out).text((4, img.height + 2), f"epoch {epoch:,}", fill=0, font=font(11))
+    return out
