@@ -871,7 +871,11 @@ function connect() {
   s.addEventListener("hello", (e) => onHello(e.detail).catch((err) => say(String(err), "error")));
   s.addEventListener("frame", (e) => onFrame(e.detail));
   s.addEventListener("reconnected", (e) => onReconnected(e).catch(() => {}));
-  s.addEventListener("ack", (e) => { if (e.detail.type === "snapshot") app.exp.snapEdits = app.exp.edits.length; });
+  s.addEventListener("ack", (e) => {
+    if (e.detail.type !== "snapshot") return;
+    app.exp.snapEdits = app.exp.edits.length;
+    app.recorder?.keep(e.detail.msg.snapshot ?? e.detail.msg.bytes, app.exp.edits.length); // "Save since" (record.js)
+  });
   s.addEventListener("scheduled", (e) => onScheduled(e.detail));
   s.addEventListener("disconnected", () => { app.wasRunning = app.running || app.wasRunning; setConn("offline", "bad"); });
   s.addEventListener("reconnecting", (e) => say(`Connection lost; reconnecting in ${(e.detail.in / 1000).toFixed(1)} s…`, "sticky"));

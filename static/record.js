@@ -5,12 +5,15 @@
 // since, A..B, the frame interval and the view to POST /api/animate. The server keeps nothing: it
 // replays the span (training is deterministic), renders the frames with its one renderer and
 // returns the GIF, WebP or APNG, the bytes `ganlab train --animate` writes for the same span.
+// "Save since": the same from one of the session's recent snapshots (those the page keeps for
+// reconnection, every few seconds while training): the last epochs, without pressing Start first.
 // recordSpan() is the same request for any snapshot (e.g. a run's, from the Runs panel).
 //
 // Record what I see: the browser's MediaRecorder on the visible canvas (WebM); the button is
 // hidden where MediaRecorder, canvas.captureStream or WebM is missing.
 
 export const MAX_FRAMES = 500; // as the server's (ganlab/runs/span.py)
+const KEEP = {json: 16, binary: 4}; // recent snapshots kept for "Save since" (binary: megabytes each)
 const SUFFIX = {gif: "gif", webp: "webp", apng: "png"};
 // The page's toggles -> the renderer's layers (samples = real and fake, arrows = dD/dx).
 const LAYER_MAP = {heatmap: ["heatmap"], samples: ["real", "fake"], arrows: ["d_grad"], manifold: ["manifold"]};
@@ -64,10 +67,13 @@ export class RecordControl {
     this.start = null; // {snapshot, epoch, edits: index into the experiment's edits}
     this.busy = false;
     this.live = null; // the MediaRecorder while recording what I see
+    this.kept = []; // recent snapshots of this experiment: {snapshot, epoch, edits}, oldest first
     const $ = (id) => root.querySelector(`#${id}`);
     this.el = {start: $("record-start"), status: $("record-status"), format: $("record-format"),
-      frames: $("record-frames"), live: $("record-live"), layers: root.querySelectorAll("[data-record-layer]")};
+      frames: $("record-frames"), live: $("record-live"), layers: root.querySelectorAll("[data-record-layer]"),
+      from: $("record-from"), since: $("record-since"), sinceRow: $("record-since-row")};
     this.el.start.addEventListener("click", () => this.toggle().catch(() => {}));
+    this.el.since.addEventListener("click", () => this.saveSince());
     this.el.live.hidden = !canRecordWebm(page.canvas());
     this.el.live.addEventListener("click", () => this.toggleLive());
     this.show();
@@ -86,6 +92,7 @@ export class RecordControl {
     this.el.start.textContent = this.busy ? "Rendering…" : rec ? "■ Stop and download" : "● Start recording";
     this.el.start.setAttribute("aria-pressed", String(rec));
     this.el.start.disabled = this.busy;
+    this.el.since.disabled = this.busy;
     this.root.classList.toggle("recording", rec);
     if (text !== undefined) this.el.status.textContent = text;
   }
@@ -105,21 +112,56 @@ export class RecordControl {
     this.show(`Recording from epoch ${this.start.epoch}: train, then stop.`);
   }
 
-  /** Training started again (reset, a restart, new data): the snapshot no longer leads here. */
+  /** Training started again (reset, a restart, new data): the snapshots no longer lead here. */
   cancel(reason) {
+    this.kept = [];
+    this.showKept();
     if (!this.start) return;
     this.start = null;
     this.show(`Recording stopped: ${reason}.`);
   }
 
+  /** A snapshot the session just took (with the experiment's edit count then): kept for "Save
+   * since", a few, newest last; one at an earlier epoch (a restore went back) drops the later. */
+  keep(snapshot, edits) {
+    if (!snapshot) return;
+    const epoch = snapshotEpoch(snapshot);
+    this.kept = this.kept.filter((k) => k.epoch < epoch);
+    this.kept.push({snapshot, epoch, edits});
+    const max = snapshot instanceof ArrayBuffer ? KEEP.binary : KEEP.json;
+    if (this.kept.length > max) this.kept.splice(0, this.kept.length - max);
+    this.showKept();
+  }
+
+  showKept() {
+    const sel = this.el.from, was = sel.value;
+    sel.replaceChildren(...[...this.kept].reverse().map((k) => new Option(`epoch ${k.epoch}`, String(k.epoch))));
+    if ([...sel.options].some((o) => o.value === was)) sel.value = was;
+    this.el.sinceRow.hidden = !this.kept.length;
+  }
+
+  /** Save the epochs since a kept snapshot, up to now. */
+  async saveSince() {
+    const k = this.kept.find((x) => String(x.epoch) === this.el.from.value);
+    if (!k || this.busy) return;
+    if (this.page.epoch() <= k.epoch) { this.show(`Nothing to record yet: train past epoch ${k.epoch}.`); return; }
+    await this.save(k);
+  }
+
   /** Stop at epoch B: the server replays A..B and sends the file. */
   async stop() {
     const {page, start} = this;
+    if (page.epoch() <= start.epoch) { this.show(`Nothing to record yet: train past epoch ${start.epoch}, then stop.`); return; }
+    this.start = null;
+    await this.save(start);
+  }
+
+  /** The span from `start` ({snapshot, epoch, edits}) to the epoch now, rendered and downloaded. */
+  async save(start) {
+    const {page} = this;
     const to = page.epoch(), span = to - start.epoch;
-    if (span <= 0) { this.show(`Nothing to record yet: train past epoch ${start.epoch}, then stop.`); return; }
     const o = this.options(), every = everyFor(span, o.frames);
     const edits = page.edits().slice(start.edits).filter((e) => e.epoch >= start.epoch && e.epoch <= to);
-    this.start = null;
     this.busy = true;
     this.show(`Rendering epochs ${start.epoch}–${to}, a frame every ${every}…`);
     try {

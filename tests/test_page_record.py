@@ -126,3 +126,24 @@ def test_the_webm_button_hides_without_media_recorder(ui):
     pg.click("#record summary")
     assert pg.is_visible("#record-start") and pg.locator("#record-live").is_hidden()
     assert pg.evaluate("document.getElementById('record-live').hidden") is True
+
+
+def test_save_the_last_epochs_from_a_kept_snapshot(ui):
+    """Pausing takes a snapshot; "Save since then" animates from it to now, no Start needed."""
+    pg = ui.open()
+    pg.click("#record summary")
+    a = train_until(pg, 20)
+    pg.wait_for_function(f"[...document.querySelectorAll('#record-from option')].some((o) => o.value === '{a}')")
+    b = train_until(pg, 40)
+    pg.wait_for_function(f"document.querySelector('#record-from option').value === '{b}'")  # newest first
+    assert pg.is_visible("#record-since")
+    pg.select_option("#record-from", str(a))
+    pg.fill("#record-frames", "5")
+    with pg.expect_download(timeout=120_000) as dl:
+        pg.click("#record-since")
+    assert dl.value.suggested_filename.endswith(f"-epochs{a}-{b}.gif")
+    with Image.open(io.BytesIO(Path(dl.value.path()).read_bytes())) as im:
+        assert im.n_frames == frames_for(b - a, every_for(b - a, 5)) and im.size == (400, 400)
+    pg.click("#reset")  # a new experiment: the kept snapshots lead elsewhere
+    pg.wait_for_function("document.querySelectorAll('#record-from option').length === 1"
+                         " && document.querySelector('#record-from option').value === '0'")
