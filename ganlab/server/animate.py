@@ -67,6 +67,10 @@ class Jobs:
         self.limit, self.seconds, self.nice = limit, seconds, nice
         self.running = 0
 
+    def busy(self) -> JSONResponse:
+        return _error(f"busy: this server renders at most {self.limit} animation{'s' if self.limit > 1 else ''} "
+                      "at once per worker; try again when it is done", 503)
+
     async def run(self, payload: bytes) -> tuple[int, bytes]:
         """(exit status, stdout) of a job process fed ``payload``; TimeoutError past the limit."""
         proc = await asyncio.create_subprocess_exec(
@@ -97,8 +101,7 @@ def register(app: FastAPI) -> None:
         if jobs.limit < 1:
             return _error("animations are turned off on this server (animate_jobs is 0)", 503)
         if jobs.running >= jobs.limit:  # before reading megabytes that would be refused anyway
-            return _error(f"busy: this server renders at most {jobs.limit} animation"
-                          f"{'s' if jobs.limit > 1 else ''} at once per worker; try again when it is done", 503)
+            return jobs.busy()
         body = await _body(request, limit)
         if isinstance(body, JSONResponse):
             return body
@@ -111,8 +114,7 @@ def register(app: FastAPI) -> None:
             except ValueError as e:
                 return _error(str(e))
         if jobs.running >= jobs.limit:
-            return _error(f"busy: this server renders at most {jobs.limit} animation"
-                          f"{'s' if jobs.limit > 1 else ''} at once per worker; try again when it is done", 503)
+            return jobs.busy()
         jobs.running += 1
         try:
             code, out = await jobs.run(_LEN.pack(int(split or 0)) + body)
