@@ -83,6 +83,7 @@ def test_record_a_span_and_download_the_gif(ui):
 def test_record_a_digits_span_as_a_sample_grid_webp(ui):
     pg = open_digits(ui)
     a, b, data, name = record_span(pg, "webp", 4, 30)
+    assert pg.is_visible("[data-record-layer=epoch]") and not pg.is_visible("[data-record-layer=heatmap]")
     assert name.endswith(f"-epochs{a}-{b}.webp")
     with Image.open(io.BytesIO(data)) as im:  # 8 x 8 digits of 8 px at scale 8, 1 px gaps, the epoch strip
         assert im.format == "WEBP" and im.n_frames == frames_for(b - a, every_for(b - a, 4))
