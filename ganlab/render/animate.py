@@ -44,13 +44,14 @@ def _palette_colors() -> list[tuple[int, int, int]]:
 
 
 _PALETTE: Image.Image | None = None
+CLEAR = 255  # the palette index left free for "unchanged since the last frame" (GIF transparency)
 
 
 def fixed_palette() -> Image.Image:
     """A "P" image holding the fixed GIF palette (built once)."""
     global _PALETTE
     if _PALETTE is None:
-        cols = _palette_colors()
+        cols = _palette_colors()[:CLEAR]
         flat = [v for c in cols for v in c] + [0] * (3 * (256 - len(cols)))
         _PALETTE = Image.new("P", (1, 1))
         _PALETTE.putpalette(flat)
@@ -60,6 +61,24 @@ def fixed_palette() -> Image.Image:
 def to_palette(frame: Image.Image) -> Image.Image:
     """An RGB frame on the fixed palette (nearest colour, no dithering: flat areas stay flat)."""
     return frame.convert("RGB").quantize(palette=fixed_palette(), dither=Image.Dither.NONE)
+
+
+def _unchanged_transparent(frames: list[Image.Image]) -> list[Image.Image] | None:
+    """Frames on the fixed palette with every pixel equal to the previous frame's set to CLEAR:
+    shown over the previous frame (GIF disposal 1), they decode to the same pictures, and long
+    runs of one index compress far better (about an eighth smaller for a training run). None
+    when a frame already uses CLEAR (it cannot be spared)."""
+    arrays = [np.asarray(f) for f in frames]
+    if any((a == CLEAR).any() for a in arrays):
+        return None
+    out = [frames[0]]
+    pal = frames[0].getpalette()
+    for prev, a in zip(arrays, arrays[1:], strict=False):
+        d = np.where(a == prev, np.uint8(CLEAR), a)
+        img = Image.fromarray(d, "P")
+        img.putpalette(pal)
+        out.append(img)
+    return out
 
 
 def encode(frames: list[Image.Image], path: str | Path, fmt: str | None = None, fps: float = 10,
@@ -72,7 +91,11 @@ def encode(frames: list[Image.Image], path: str | Path, fmt: str | None = None, 
     ms = max(20, round(1000 / fps))
     if fmt == "gif":  # grayscale frames (sample grids) keep Pillow's 256-grey palette
         p = [f if f.mode in ("P", "L") else to_palette(f) for f in frames]
-        p[0].save(path, format="GIF", save_all=True, append_images=p[1:], duration=ms, loop=loop, optimize=False)
+        extra = {}
+        if all(f.mode == "P" for f in p) and (unchanged := _unchanged_transparent(p)) is not None:
+            p, extra = unchanged, {"transparency": CLEAR, "disposal": 1}
+        p[0].save(path, format="GIF", save_all=True, append_images=p[1:], duration=ms, loop=loop, optimize=False,
+                  **extra)
     elif fmt == "webp":
         rgb = [f if f.mode == "L" else f.convert("RGB") for f in frames]
         rgb[0].save(path, format="WEBP", save_all=True, append_images=rgb[1:], duration=ms, loop=loop,
