@@ -16,6 +16,7 @@ import {MixtureEditor} from "./mixture.js";
 import {TrainedButton} from "./trained.js";
 import {DigitsView, IMAGE_LAYERS, paintGraphThumbs, shapes} from "./digits.js";
 import {setupRuns, chartRow} from "./runs/index.js";
+import {RecordControl} from "./record.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
@@ -118,6 +119,7 @@ function startValues() {
 function newExperiment(fromFile = false, run = null) {
   const wasReplaying = app.exp.replaying;
   app.exp.begin(startValues(), fromFile);
+  app.recorder?.cancel("training started again");
   showReplay();
   if (wasReplaying) say("Replay stopped: training started again.");
   charts.clear();
@@ -631,6 +633,11 @@ $("export-png").addEventListener("click", guard(async () => {
   });
   download(`ganlab-${stamp()}.png`, blob);
 }));
+app.recorder = new RecordControl($("record"), {
+  session: () => app.session, edits: () => app.exp.edits, epoch: () => app.counts.epoch,
+  canvas: () => (app.imageMode ? $("digit-fakes") : $("data-view")), name: () => `ganlab-${app.server.data || "ganlab"}`,
+  say, download,
+});
 $("export-csv").addEventListener("click", () => download(`ganlab-${stamp()}-metrics.csv`, new Blob([charts.toCSV()], {type: "text/csv"})));
 $("copy-link").addEventListener("click", async () => {
   writeHash();
@@ -930,6 +937,7 @@ function connect() {
     if (e.detail.type !== "snapshot") return;
     app.exp.snapEdits = app.exp.edits.length;
     app.runs.recorder.onSnapshot(e.detail.msg.snapshot, performance.now() - (e.detail.ms || 0));
+    app.recorder?.keep(e.detail.msg.snapshot ?? e.detail.msg.bytes, app.exp.edits.length); // "Save since" (record.js)
   });
   s.addEventListener("scheduled", (e) => onScheduled(e.detail));
   s.addEventListener("disconnected", () => { app.wasRunning = app.running || app.wasRunning; setConn("offline", "bad"); });

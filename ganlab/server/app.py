@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from ganlab import __version__
 
-from . import balance, image_uploads, logs, pointfiles, prometheus, trained
+from . import animate, balance, image_uploads, logs, pointfiles, prometheus, trained
 from .frames import dumps
 from .offload import HeavyPool
 from .origins import HostCheck, origin_allowed, served_hosts
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(trained.router)  # GET /api/trained/<name>
     pointfiles.register(app)  # POST /api/points: the page's point-file import
     image_uploads.register_route(app)  # POST /api/images: the page's image-set import
+    animate.register(app)  # POST /api/animate: the page's Record control
 
     @app.websocket("/ws")
     async def ws_endpoint(ws: WebSocket):

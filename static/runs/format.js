@@ -3,7 +3,7 @@
 // ganlab/runs/format.py and run.py do, with the same words; `toFile` writes one.
 
 import {readZip, writeZip, RunError, LIMITS, commas} from "./zip.js";
-import {FORMAT, VERSION, snapshotName, thumbName, encode} from "./names.js";
+import {FORMAT, VERSION, SNAPSHOT_KINDS, snapshotName, thumbName, encode, binHeader} from "./names.js";
 
 const KEYS = ["format", "version", "ganlab", "name", "created", "config", "start_epoch", "epochs",
   "duration_seconds", "status", "edits", "metrics", "snapshots", "thumbs", "media"];
@@ -90,8 +90,8 @@ function checkFields(m) {
     const e = whole(s.epoch, `${w}.epoch`);
     if (e <= last) throw fail(`${w}.epoch`, `must be greater than the previous snapshot's (${last})`);
     last = e;
-    choice(s.kind, `${w}.kind`, ["json"]);
-    if (s.file !== snapshotName(e)) throw fail(`${w}.file`, `must be '${snapshotName(e)}'`);
+    const kind = choice(s.kind, `${w}.kind`, Object.keys(SNAPSHOT_KINDS));
+    if (s.file !== snapshotName(e, kind)) throw fail(`${w}.file`, `must be '${snapshotName(e, kind)}'`);
     whole(s.edits_done, `${w}.edits_done`, 0, edits.length);
   });
   last = -1;
@@ -157,7 +157,7 @@ export function fromFile(u8, where) {
     rows = parseMetrics(mu8);
     for (const s of manifest.snapshots) {
       const data = need(entries, s.file);
-      const snap = json(data, s.file);
+      const snap = s.kind === "bin" ? binHeader(data) : json(data, s.file);
       if (type(snap) !== "dict" || snap.format !== "ganlab-snapshot") throw new RunError(`${s.file}: not a ganlab snapshot`);
       if (snap.epoch !== s.epoch) throw new RunError(`${s.file}: holds epoch ${snap.epoch ?? "None"}, run.json says ${s.epoch}`);
       files.set(s.file, data.slice());

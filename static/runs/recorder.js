@@ -10,7 +10,7 @@
 // snapshots and thumbnails up to its end are already there (the engine is deterministic) and
 // are not recorded twice. A change during the retrace makes a branch (rewind.js).
 
-import {FORMAT, VERSION, snapshotName, thumbName, encode, decode} from "./names.js";
+import {FORMAT, VERSION, snapshotName, thumbName, encode, decode, binHeader} from "./names.js";
 
 export const MAX_SNAPSHOTS = 40;            // per run; past it the snapshots thin out, log-spaced
 export const SNAPSHOT_BUDGET = 8 << 20;     // bytes of snapshots per run
@@ -61,7 +61,19 @@ export class Run {
   dropFile(name) { this.files.delete(name); if (this.saved.has(name)) { this.saved.delete(name); this.gone.push(name); } }
 
   snapshotAt(epoch) { return this.m.snapshots.find((s) => s.epoch === epoch) || null; }
-  snapshot(epoch) { const s = this.snapshotAt(epoch); return s ? decode(this.files.get(s.file)) : null; }
+  /** The snapshot at `epoch` as `restore` takes it: an object, or a binary one's bytes. */
+  snapshot(epoch) {
+    const s = this.snapshotAt(epoch);
+    if (!s) return null;
+    const u8 = this.files.get(s.file);
+    return s.kind === "bin" ? u8.slice().buffer : decode(u8);
+  }
+
+  /** The config in force at a snapshot. */
+  configAt(epoch) {
+    const s = this.snapshotAt(epoch);
+    return s.kind === "bin" ? binHeader(this.files.get(s.file)).config : this.snapshot(epoch).config;
+  }
 }
 
 /** Bytes of a thumbnail: the canvas scaled to THUMB_SIZE px on its longer side, as PNG. */

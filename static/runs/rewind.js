@@ -31,7 +31,7 @@ export function startRetrace(rec, from) {
 function branch(rec, R, from, done) {
   const now = rec.host.epoch(), snap = R.snapshotAt(from);
   const thumbs = R.m.thumbs.filter((t) => t.epoch >= from && t.epoch <= now);
-  const m = {...structuredClone(R.m), name: branchName(R.m.name, from), created: iso(), config: R.snapshot(from).config,
+  const m = {...structuredClone(R.m), name: branchName(R.m.name, from), created: iso(), config: R.configAt(from),
     start_epoch: from, epochs: now, status: "running", parent: {name: R.m.name, epoch: from},
     // The original's later edits the server applied before the change are the branch's own.
     edits: rec.host.edits().slice(rec.editBase + done).map((x) => ({...x})),
