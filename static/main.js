@@ -15,7 +15,6 @@ import {Hints} from "./hints.js";
 import {MixtureEditor} from "./mixture.js";
 import {TrainedButton} from "./trained.js";
 import {DigitsView, IMAGE_LAYERS, paintGraphThumbs, shapes} from "./digits.js";
-import {setupRuns, chartRow} from "./runs/index.js";
 import {RecordControl} from "./record.js";
 
 const $ = (id) => document.getElementById(id);
@@ -774,7 +773,7 @@ function rewindTo(epoch) { // one at a time: a second waits for the first's sche
   return p;
 }
 async function rewindNow(epoch) {
-  const {rewindPoint, startRetrace} = await import("./runs/rewind.js");
+  const {rewindPoint, startRetrace, chartRow} = await import("./runs/rewind.js");
   const rec = app.runs.recorder, pt = rewindPoint(rec, epoch);
   if (!pt) return;
   if (app.running) await pause();
@@ -807,7 +806,28 @@ async function openRun(run) {
   await rewindTo(last);
   say(`Opened run "${run.m.name}" at epoch ${last} (paused): play continues it; the timeline rewinds it.`);
 }
-app.runs = setupRuns({app, say, download: (n, b) => download(n, b), rewind: rewindTo, open: openRun, button: $("runs-button"), timeline: $("timeline")});
+
+// The runs code (runs/index.js) loads when training first moves or the Runs button is pressed,
+// so the page's first load stays small; until then the recorder's calls wait here, a run's start
+// with the moment and the config it was made at (frames without metrics: only the latest).
+const runsEarly = {calls: [], first: null, version: null};
+app.runs = {host: runsEarly, recorder: new Proxy({retrace: null, run: null, editBase: 0},
+  {get: (t, k) => (k in t ? t[k] : (...args) => waitRuns(k, args))})};
+function waitRuns(name, args) {
+  const {calls} = runsEarly, last = calls[calls.length - 1];
+  if (name === "begin") { calls.length = 0; runsEarly.first = null; }
+  if (name === "onFrame" && last?.name === "onFrame" && !last.args[0].metrics) calls.pop();
+  calls.push({name, args, since: performance.now(), when: new Date(), edits: app.exp.edits.length,
+    server: name === "begin" ? {...app.server} : null});
+  const meta = name === "onFrame" ? args[0] : null, state = meta && `${meta.epoch},${meta.d_steps},${meta.g_steps}`;
+  if (meta) runsEarly.first ??= state;
+  if (name === "onEdit" || name === "adopt" || (meta && (meta.running || state !== runsEarly.first))) loadRuns().catch(() => {});
+}
+let runsLoading = null;
+const loadRuns = app.loadRuns = () => (runsLoading ??= import("./runs/index.js").then(({setupRuns}) =>
+  setupRuns({app, say, download: (n, b) => download(n, b), rewind: rewindTo, open: openRun, timeline: $("timeline")}, runsEarly))
+  .catch((e) => { say(`Runs: ${e.message}`, "error"); throw e; }));
+$("runs-button").addEventListener("click", () => loadRuns().then((r) => r.openPanel()).then((p) => (p.el.hidden ? p.show() : p.hide())).catch(() => {}));
 
 // --- session -------------------------------------------------------------------------------------
 function onFrame({meta, layers}) {

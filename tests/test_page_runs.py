@@ -32,6 +32,7 @@ else:
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = "window.ganlab && window.ganlab.ready && window.ganlab.frames > 0"
+STORE = "(await (await ganlab.loadRuns()).loadStore())"  # the runs code loads when first needed
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +102,7 @@ def flush(pg) -> None:
 
 def stored(pg) -> list[dict]:
     """The runs in IndexedDB: name, epochs, metric rows, snapshot epochs, pinned."""
-    return pg.evaluate("""async () => (await (await ganlab.runs.loadStore()).list()).map((r) => ({
+    return pg.evaluate("async () => (await " + STORE + """.list()).map((r) => ({
         id: r.id, name: r.manifest.name, epochs: r.manifest.epochs, rows: r.rows.length,
         snaps: r.manifest.snapshots.map((s) => s.epoch),
         parent: r.manifest.parent, edits: r.manifest.edits, config: r.manifest.config, pinned: r.pinned}))""")
@@ -129,7 +130,7 @@ def test_runs_survive_a_reload_and_a_server_restart(browser, tmp_path):
         # From its start: the rows taken before the recorder loaded are kept.
         assert pg.evaluate("ganlab.runs.recorder.run.rows[0].epoch") == 0
         flush(pg)
-        until(pg, "async () => (await (await ganlab.runs.loadStore()).list()).some((r) => r.manifest.epochs === 120)")
+        until(pg, f"async () => (await {STORE}.list()).some((r) => r.manifest.epochs === 120)")
         pg.reload()
         pg.wait_for_function(READY)
         got = stored(pg)
@@ -254,7 +255,7 @@ def test_rewind_then_continue_equals_the_run_bit_for_bit_and_a_change_branches(u
     assert branch["edits"] == [{"epoch": 100, "changes": {"d_optimizer.lr": 0.001}}]
     train_to(pg, 150)
     flush(pg)
-    until(pg, "async () => (await (await ganlab.runs.loadStore()).list()).length === 2")
+    until(pg, f"async () => (await {STORE}.list()).length === 2")
     runs = {r["name"]: r for r in stored(pg)}
     assert runs[name]["epochs"] == 320 and runs[name]["parent"] is None
     assert runs[name]["edits"] == [{"epoch": 200, "changes": {"d_optimizer.lr": 0.03}}]
@@ -366,9 +367,9 @@ def test_a_cli_run_round_trips_through_the_pages_import_and_bad_files_are_refuse
 
 def test_over_the_count_bound_the_oldest_unpinned_run_goes_and_the_user_is_told(ui, cli_run, tmp_path):
     pg = ui.open()
-    pg.evaluate("async () => { (await ganlab.runs.loadStore()).maxRuns = 2; }")
     pg.click("#runs-button")
     pg.wait_for_selector("#runs", state="visible")
+    pg.evaluate(f"async () => {{ {STORE}.maxRuns = 2; }}")
     names = []
     for i in range(3):
         p = tmp_path / f"r{i}.zip"
@@ -383,7 +384,7 @@ def test_over_the_count_bound_the_oldest_unpinned_run_goes_and_the_user_is_told(
         if i == 0:  # the first is pinned: it stays
             first = ids[0]
             pg.click(f'#runs-list tr.run-row[data-id="{first}"] .run-pin')
-            until(pg, "async (id) => (await (await ganlab.runs.loadStore()).get(id)).pinned", first)
+            until(pg, f"async (id) => (await {STORE}.get(id)).pinned", first)
     assert len(names) == 2 and first in names
     status = pg.text_content("#status")
     assert "Dropped the oldest unpinned run" in status and "at most 2 runs" in status
@@ -399,7 +400,7 @@ def test_over_the_count_bound_the_oldest_unpinned_run_goes_and_the_user_is_told(
 
     # A store that fails (quota) keeps the current run in memory and says so, with an export.
     pg.click("#runs-close")
-    pg.evaluate("""async () => { (await ganlab.runs.loadStore()).save = async () => {
+    pg.evaluate("async () => { " + STORE + """.save = async () => {
         throw new DOMException('the quota is used up', 'QuotaExceededError'); }; }""")
     pg.evaluate("ganlab.session.request('schedule', {edits: [], pause_at: 60})")
     pg.click("#play")

@@ -48,3 +48,12 @@ function branch(rec, R, from, done) {
   rec.host.say(`Branched at epoch ${from}: this is a new run, "${m.name}"; "${R.m.name}" stays as it was.`);
   rec.changed();
 }
+
+/** A metric row of a run as the page's charts keep it (charts.js add()). */
+export function chartRow(r) {
+  const n = (v) => (typeof v === "number" ? v : null);
+  return {epoch: r.epoch, d_steps: null, g_steps: null, d_loss: n(r.d_loss), g_loss: n(r.g_loss), kl: n(r.kl), js: n(r.js),
+    modes_captured: n(r.modes_captured ?? r.classes_captured), modes_total: n(r.modes_total ?? r.classes_total),
+    high_quality: typeof r.high_quality === "number" ? 100 * r.high_quality : typeof r.confident === "number" ? 100 * r.confident : null,
+    kl_floor: n(r.kl_floor), js_floor: n(r.js_floor), fd: n(r.fd), fd_floor: n(r.fd_floor)};
+}
