@@ -62,6 +62,9 @@ class Settings:
     # epochs/s until one before them pauses (server/image_slots.py).
     max_image_sessions: float = 1.0
     capped_image_speed: float = 10.0
+    # The key of the labs routes (server/labs.py): set by the notebook that starts the server;
+    # empty (the default) means the server has no labs.
+    lab_key: str = ""
     static_dir: str = ""  # "" = <repo>/static next to the package
     templates_dir: str = ""  # "" = <repo>/templates next to the package
 
