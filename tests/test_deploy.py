@@ -678,10 +678,18 @@ def test_the_page_under_a_path_prefix_trains_snapshots_and_reconnects(browser, t
             pg.wait_for_function("window.ganlab.running && window.ganlab.lastMeta.epoch > 100")
             held = pg.evaluate("window.ganlab.session.refreshSnapshot().then((s) => s.epoch)")
             assert held > 100
-            pg.evaluate("window.ganlab.session.drop()")
+            before = pg.evaluate("""() => {
+                const s = window.ganlab.session;
+                window.after = [];
+                s.addEventListener("reconnected", () => s.addEventListener("frame",
+                    (e) => window.after.push(e.detail.meta.epoch)));
+                s.drop();
+                return s.hello.session;
+            }""")
             pg.wait_for_function(f"""window.ganlab.session.connected && window.ganlab.running &&
-                window.ganlab.lastMeta.epoch > {held} + 50""", timeout=20_000)
-            assert "restored" in pg.text_content("#status") or pg.text_content("#conn") == "connected"
+                window.after.some((e) => e > {held} + 50)""", timeout=20_000)
+            assert pg.evaluate("window.ganlab.session.hello.session") != before  # a new session...
+            assert min(pg.evaluate("window.after")) >= held  # ...restored from the snapshot
             assert not problems, problems
             prefix = (lb.url("/ganlab/"), lb.url("/ganlab/", scheme="ws"))
             assert any(u.startswith(prefix[1] + "ws") for u in urls), urls
