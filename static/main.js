@@ -624,15 +624,20 @@ $("export-csv").addEventListener("click", () => download(`ganlab-${stamp()}-metr
 $("copy-link").addEventListener("click", async () => {
   writeHash();
   const {exp} = app;
+  // A notebook's lab page (?lab=) links to the experiment, not to the lab: opened elsewhere, the
+  // link must not become the lab's page that the notebook reads.
+  const link = new URL(location.href);
+  link.searchParams.delete("lab");
+  const href = link.href;
   if (exp.fromFile) { offerSave("This experiment was loaded from a state file: a link would start its config from epoch 0 and cannot rebuild the weights."); return; }
-  if (exp.edits.length > MAX_EDITS || location.href.length > MAX_LINK) {
-    offerSave(`This experiment is too big for a link (${exp.edits.length} live edits, ${(location.href.length / 1024).toFixed(1)} kB; at most ${MAX_EDITS} edits and ${MAX_LINK / 1024} kB).`);
+  if (exp.edits.length > MAX_EDITS || href.length > MAX_LINK) {
+    offerSave(`This experiment is too big for a link (${exp.edits.length} live edits, ${(href.length / 1024).toFixed(1)} kB; at most ${MAX_EDITS} edits and ${MAX_LINK / 1024} kB).`);
     return;
   }
   const what = app.counts.epoch ? ` up to epoch ${app.counts.epoch}` : "";
   const edits = exp.edits.length ? ` with its ${exp.edits.length} live edit${exp.edits.length > 1 ? "s" : ""}` : "";
-  try { await navigator.clipboard.writeText(location.href); say(`Link copied: it replays this experiment${edits}${what}.`); }
-  catch { say(`Link: ${location.href}`, "sticky"); }
+  try { await navigator.clipboard.writeText(href); say(`Link copied: it replays this experiment${edits}${what}.`); }
+  catch { say(`Link: ${href}`, "sticky"); }
 });
 
 /** Say why a link will not do, with a button that saves the state file instead. */

@@ -127,6 +127,7 @@ def test_show_opens_the_notebooks_trainer_and_gives_the_pages_state_back(browser
         src = re.search(r'<iframe src="([^"]+)"', first["html"]).group(1).replace("&amp;", "&")
         assert re.fullmatch(rf"http://127\.0\.0\.1:{first['port']}/\?lab=[0-9a-f]{{32}}", src), src
         context = browser.new_context(viewport={"width": 900, "height": 900}, accept_downloads=True)
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
         pg = context.new_page()
         problems: list[str] = []
         pg.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
@@ -162,6 +163,16 @@ def test_show_opens_the_notebooks_trainer_and_gives_the_pages_state_back(browser
         again = kernel.ask("show")
         assert (again["pid"], again["port"]) == (first["pid"], first["port"])  # the same server
         assert again["url"] != src
+        # The second lab (a dict config) opens in its own page; its link names the experiment,
+        # not the lab (opened elsewhere it must not become the lab's page).
+        other = context.new_page()
+        other.goto(again["url"])
+        other.wait_for_function("window.ganlab && window.ganlab.ready && window.ganlab.frames > 0")
+        assert other.evaluate("[window.ganlab.server.data, window.ganlab.server.seed]") == ["line", 1]
+        other.click("#copy-link")
+        link = other.evaluate("navigator.clipboard.readText()")
+        assert "lab=" in other.url and "lab=" not in link and "#" in link, link
+        other.close()
 
         lab.evaluate("location.reload()")  # JupyterLab re-attaching an output reloads its iframe
         lab.wait_for_function("window.ganlab && window.ganlab.ready && window.ganlab.frames > 0", timeout=30_000)
