@@ -833,7 +833,7 @@ async function onHello(msg) {
   adoptConfig(app.server);
   newExperiment(!fromUrl && msg.epoch > 0); // a lab past epoch 0: a link cannot rebuild its weights
   if (lab?.restored) say(`Opened the notebook's experiment at epoch ${msg.epoch}.`);
-  else if (lab) say(lab.message, "sticky");
+  else if (lab?.message) say(lab.message, "sticky");
   if (app.emptyDrawing) showEmptyDrawing(true);
   // The link's live edits, applied by the server at their epochs; it pauses where the link was copied.
   const edits = state.get("edits"), at = state.get("at");

@@ -253,6 +253,10 @@ def test_a_labs_state_opens_in_its_session_once_and_comes_back_after_it(client):
         assert hello["lab"]["restored"] is True and hello["epoch"] == 0
     with client.websocket_connect("/ws?lab=" + "f" * 32) as stranger:  # an unknown lab: no lab
         assert "lab" not in stranger.receive_json()
+    fresh = post_lab(client, b"").json()["lab"]  # show(None): the server's default experiment
+    with client.websocket_connect(f"/ws?lab={fresh}") as ws:
+        hello = ws.receive_json()
+        assert hello["lab"] == {"restored": False, "message": None} and hello["epoch"] == 0
 
 
 def test_the_hand_offs_are_bounded_and_expire():

@@ -60,8 +60,7 @@ class Labs:
         self.known[token] = time.monotonic()
         while len(self.known) > 4 * self.max_labs:  # tokens are small; still bounded
             self.known.popitem(last=False)
-        if state:
-            self.put(token, state)
+        self.put(token, state)
         return token
 
     def put(self, token: str, state: bytes) -> bool:
@@ -108,6 +107,8 @@ async def open_lab(labs: Labs, token: str, session: Session) -> dict:
     if state is None:
         return {"restored": False, "message": "this lab's state was taken by another page; "
                                               "this page starts afresh"}
+    if not state:  # a lab of the server's default experiment
+        return {"restored": False, "message": None}
     try:
         await asyncio.to_thread(snapshots.restore_bytes, session.trainer, state)
     except ValueError as e:  # checked when it was handed over: a bug, but never a dead session
@@ -143,14 +144,14 @@ def register(app: FastAPI, key: str) -> None:
         if (no := refused(request)) is not None:
             return no
         state = await request.body()
+        if len(state) > MAX_BYTES:
+            return JSONResponse({"error": "too_large", "message": f"the state is {len(state)} "
+                                 f"bytes; a lab holds at most {MAX_BYTES}"}, 413)
         if state:
             try:  # refused here, naming what is wrong, rather than in a page later
                 await asyncio.to_thread(check_state, state)
             except ValueError as e:
                 return JSONResponse({"error": "bad_snapshot", "message": str(e)}, 400)
-            if len(state) > MAX_BYTES:
-                return JSONResponse({"error": "too_large", "message": f"the state is {len(state)} "
-                                     f"bytes; a lab holds at most {MAX_BYTES}"}, 413)
         return {"lab": app.state.labs.create(state)}
 
     @app.get("/api/labs/{token}/snapshot")
