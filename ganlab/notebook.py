@@ -39,7 +39,7 @@ from typing import Any
 
 KEY_HEADER = "X-Ganlab-Lab-Key"  # server/labs.py
 START_TIMEOUT = 60.0  # seconds for a child server to answer /healthz (a loaded machine is slow)
-DEFAULT_HEIGHT = 900  # px: the lab's header, panels and charts without an inner scroll bar
+DEFAULT_HEIGHT = 900  # px: at a notebook's width the header, graph, charts and data view; the controls scroll below
 CANNOT_LISTEN = 4  # `ganlab serve`'s exit status when its port is taken (cli.py)
 
 _server: _Server | None = None

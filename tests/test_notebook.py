@@ -141,6 +141,13 @@ def test_show_opens_the_notebooks_trainer_and_gives_the_pages_state_back(browser
         assert "notebook's experiment at epoch 300" in frame.locator("#status").text_content()
         page_state = lab.evaluate("window.ganlab.session.refreshSnapshot()")
         assert same_state(page_state, given) == []  # weights, optimizer state, epoch arrived
+        # The websocket's URL, beside the page wherever it is served, with its lab.
+        urls = lab.evaluate("""import("./static/socket.js").then(({socketUrl}) => [
+            socketUrl(new URL("https://hub.example.org/user/x/proxy/8000/?lab=ab12#seed=1")),
+            socketUrl(new URL("http://127.0.0.1:8000/ganlab/?a=1&lab=ab12"), false),
+            socketUrl(location)])""")
+        assert urls == ["wss://hub.example.org/user/x/proxy/8000/ws?lab=ab12",
+                        "ws://127.0.0.1:8000/ganlab/ws", src.replace("http://", "ws://").replace("/?", "/ws?")]
         pg.screenshot(path=str(tmp_path / "iframe.png"))
 
         frame.locator("#speed-max").click()
@@ -186,6 +193,25 @@ def test_show_opens_the_notebooks_trainer_and_gives_the_pages_state_back(browser
             kernel.proc.stdin.close()  # the "kernel" exits: atexit stops its server
             kernel.proc.wait(20)
     wait_for(lambda: not alive(first["pid"]), 10, "the server to end with its kernel")
+
+
+def test_behind_jupyters_proxy_the_iframe_goes_through_it_and_any_host_is_answered():
+    """On a JupyterHub (its prefix in the environment) the iframe points at jupyter-server-proxy's
+    <prefix>proxy/<port>/, and the server answers the hub's Host that the proxy passes on."""
+    code = ("import ganlab, ganlab.notebook as nb; lab = ganlab.show(); "
+            "print(lab.url, nb._server.port, flush=True); input()")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, text=True, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT), JUPYTERHUB_SERVICE_PREFIX="/user/ada"))
+    try:
+        url, port = proc.stdout.readline().split()
+        assert re.fullmatch(rf"/user/ada/proxy/{port}/\?lab=[0-9a-f]{{32}}", url), url
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": "hub.example.org"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert r.status == 200
+    finally:
+        proc.stdin.close()
+        proc.wait(20)
 
 
 def test_the_server_ends_when_its_kernel_is_killed():
