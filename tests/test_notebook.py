@@ -297,6 +297,12 @@ def test_the_hand_offs_are_bounded_and_expire():
     late = labs.create(b"w")
     time.sleep(0.3)
     assert labs.take(late) is None  # expired
+    # Lab tokens are bounded too, but a lab whose page is open stays known.
+    page = object()
+    labs.attach(tokens[0], page)
+    for _ in range(40):
+        labs.create(b"")
+    assert len(labs.known) == 4 * 3 and tokens[0] in labs.known and tokens[1] not in labs.known
 
 
 # --- jupyter-server-proxy ---------------------------------------------------------------------

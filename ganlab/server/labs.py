@@ -58,8 +58,11 @@ class Labs:
         """A new lab whose first page starts from ``state`` (b"": from the server's default)."""
         token = secrets.token_hex(16)
         self.known[token] = time.monotonic()
-        while len(self.known) > 4 * self.max_labs:  # tokens are small; still bounded
-            self.known.popitem(last=False)
+        for old in list(self.known):  # tokens are small; still bounded (a lab with a page stays)
+            if len(self.known) <= 4 * self.max_labs:
+                break
+            if old not in self.live:
+                del self.known[old]
         self.put(token, state)
         return token
 
@@ -82,6 +85,7 @@ class Labs:
 
     def attach(self, token: str, session: Session) -> None:
         self.known[token] = time.monotonic()
+        self.known.move_to_end(token)
         self.live[token] = session  # the newest page of a lab is the one the notebook reads
 
     def detach(self, token: str, session: Session, state: bytes | None) -> None:
