@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from test_deploy import browser, wait_for  # noqa: F401  (browser: a fixture)
 
 from ganlab import Trainer
 from ganlab.server.app import create_app
@@ -24,7 +25,6 @@ from ganlab.server.labs import KEY_HEADER, Labs
 from ganlab.server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
 COMPARED = ("config", "epoch", "d_steps", "g_steps", "generator", "discriminator", "g_optimizer",
             "d_optimizer")
 
@@ -49,19 +49,6 @@ for line in sys.stdin:
     else:
         break
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("GANLAB_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"GANLAB_REQUIRE_BROWSER=1 but no chromium at {CHROMIUM}")
-        pytest.skip(f"system chromium not found at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
 
 
 class Kernel:
@@ -91,15 +78,6 @@ def alive(pid: int) -> bool:
         return f.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def wait_for(cond, seconds: float, what: str):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
-
-
 def same_state(a: dict, b: dict) -> list[str]:
     return [k for k in COMPARED if a[k] != b[k]]
 
@@ -114,7 +92,7 @@ def test_import_ganlab_starts_and_imports_no_server():
 
 
 @pytest.mark.timeout(180)
-def test_show_opens_the_notebooks_trainer_and_gives_the_pages_state_back(browser, tmp_path):
+def test_show_opens_the_notebooks_trainer_and_gives_the_pages_state_back(browser, tmp_path):  # noqa: F811
     """The kernel's trainer (epoch 300, Adam) opens in the iframe with its weights, optimizer
     state and epoch; the page trains on; lab.trainer() is exactly the page's state; the page's
     saved state file loads with Trainer.from_snapshot; a second show reuses the server; a
