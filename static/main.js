@@ -15,6 +15,7 @@ import {Hints} from "./hints.js";
 import {MixtureEditor} from "./mixture.js";
 import {TrainedButton} from "./trained.js";
 import {DigitsView, IMAGE_LAYERS, paintGraphThumbs, shapes} from "./digits.js";
+import {RecordControl} from "./record.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
@@ -116,6 +117,7 @@ function startValues() {
 function newExperiment(fromFile = false) {
   const wasReplaying = app.exp.replaying;
   app.exp.begin(startValues(), fromFile);
+  app.recorder?.cancel("training started again");
   showReplay();
   if (wasReplaying) say("Replay stopped: training started again.");
   charts.clear();
@@ -620,6 +622,11 @@ $("export-png").addEventListener("click", guard(async () => {
   });
   download(`ganlab-${stamp()}.png`, blob);
 }));
+app.recorder = new RecordControl($("record"), {
+  session: () => app.session, edits: () => app.exp.edits, epoch: () => app.counts.epoch,
+  canvas: () => (app.imageMode ? $("digit-fakes") : $("data-view")), name: () => `ganlab-${app.server.data || "ganlab"}`,
+  say, download,
+});
 $("export-csv").addEventListener("click", () => download(`ganlab-${stamp()}-metrics.csv`, new Blob([charts.toCSV()], {type: "text/csv"})));
 $("copy-link").addEventListener("click", async () => {
   writeHash();
@@ -873,7 +880,11 @@ function connect() {
   s.addEventListener("hello", (e) => onHello(e.detail).catch((err) => say(String(err), "error")));
   s.addEventListener("frame", (e) => onFrame(e.detail));
   s.addEventListener("reconnected", (e) => onReconnected(e).catch(() => {}));
-  s.addEventListener("ack", (e) => { if (e.detail.type === "snapshot") app.exp.snapEdits = app.exp.edits.length; });
+  s.addEventListener("ack", (e) => {
+    if (e.detail.type !== "snapshot") return;
+    app.exp.snapEdits = app.exp.edits.length;
+    app.recorder?.keep(e.detail.msg.snapshot ?? e.detail.msg.bytes, app.exp.edits.length); // "Save since" (record.js)
+  });
   s.addEventListener("scheduled", (e) => onScheduled(e.detail));
   s.addEventListener("disconnected", () => { app.wasRunning = app.running || app.wasRunning; setConn("offline", "bad"); });
   s.addEventListener("reconnecting", (e) => say(`Connection lost; reconnecting in ${(e.detail.in / 1000).toFixed(1)} s…`, "sticky"));

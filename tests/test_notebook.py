@@ -325,3 +325,13 @@ def test_show_on_a_taken_port_says_so():
         port = s.getsockname()[1]
         with pytest.raises(ServerError, match=rf"status 4:\s+ganlab: port {port} on 127.0.0.1 is in use"):
             show(port=port)
+
+
+def test_the_page_names_no_url_from_the_servers_root():
+    """Under a prefix (/ganlab/, /proxy/8000/) a root-relative URL would miss the server: every
+    URL the page's modules and template name is relative (the Chromium tests above and in
+    test_deploy follow what one visit requests; this catches a new module's fetch)."""
+    root_relative = re.compile(r"""(fetch\(\s*|new WebSocket\(\s*|url\s*=\s*|(?:href|src)=)["'`]/(?!/)""")
+    found = [f"{p.name}: {m.group(0)}" for p in [*(ROOT / "static").glob("*.js"), ROOT / "templates" / "index.html"]
+             for m in root_relative.finditer(p.read_text())]
+    assert not found, found

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from ganlab import __version__
 
-from . import balance, image_uploads, labs, logs, pointfiles, prometheus, trained
+from . import animate, balance, image_uploads, labs, logs, pointfiles, prometheus, trained
 from .frames import dumps
 from .offload import HeavyPool
 from .origins import HostCheck, origin_allowed, served_hosts
@@ -53,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The app. One websocket at ``/ws`` is one training session (docs/protocol.md)."""
     settings = settings or Settings()
     tune_malloc()
+    # numpy imports numpy.ma on the first percentile (the health hints' data box): ~40-90 ms of
+    # one session's first metrics frame, during which its worker's other sessions stood still.
+    import numpy.ma  # noqa: F401
     logs.install()  # client-triggered log lines are rate-limited
     app = FastAPI(title="ganlab", version=__version__, docs_url=None, redoc_url=None,
                   lifespan=_lifespan)
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(trained.router)  # GET /api/trained/<name>
     pointfiles.register(app)  # POST /api/points: the page's point-file import
     image_uploads.register_route(app)  # POST /api/images: the page's image-set import
+    animate.register(app)  # POST /api/animate: the page's Record control
     labs.register(app, settings.lab_key)  # /api/labs: a notebook's experiment in the page
 
     @app.websocket("/ws")
