@@ -659,7 +659,7 @@ def test_the_page_under_a_path_prefix_trains_snapshots_and_reconnects(browser, t
     /proxy/PORT/ or /ganlab/): every URL the page uses (static modules, api/..., the websocket)
     stays under the prefix, and the page trains, snapshots and comes back after a dropped
     connection. nginx's own `location /` would hide a root-relative URL, so each request is checked."""
-    replica = Replica()
+    replica = Replica(heavy_nice=0)  # the Record's replay process: not starved on a busy machine
     lb = None
     try:
         lb = Nginx(tmp_path, [replica.port], include=(ROOT / "deploy" / "ganlab-prefix.conf",))
@@ -678,6 +678,12 @@ def test_the_page_under_a_path_prefix_trains_snapshots_and_reconnects(browser, t
             pg.wait_for_function("window.ganlab.running && window.ganlab.lastMeta.epoch > 100")
             held = pg.evaluate("window.ganlab.session.refreshSnapshot().then((s) => s.epoch)")
             assert held > 100
+            # The Record control's POST api/animate, through the prefix's own location for it.
+            frames = pg.evaluate("""import("./static/record.js").then(({recordSpan}) => {
+                const snapshot = window.ganlab.session.snapshot;
+                return recordSpan({snapshot, to: snapshot.epoch + 20, every: 10, size: 64})
+                    .then((r) => r.frames); })""")
+            assert frames == 3
             before = pg.evaluate("""() => {
                 const s = window.ganlab.session;
                 window.after = [];
@@ -693,7 +699,7 @@ def test_the_page_under_a_path_prefix_trains_snapshots_and_reconnects(browser, t
             assert not problems, problems
             prefix = (lb.url("/ganlab/"), lb.url("/ganlab/", scheme="ws"))
             assert any(u.startswith(prefix[1] + "ws") for u in urls), urls
-            assert any("/ganlab/api/schema" in u for u in urls), urls
+            assert any("/ganlab/api/schema" in u for u in urls) and any("/ganlab/api/animate" in u for u in urls), urls
             stray = [u for u in urls if not u.startswith(prefix) and not u.startswith(("data:", "blob:"))]
             assert not stray, stray
         finally:
