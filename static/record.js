@@ -33,11 +33,11 @@ export function snapshotEpoch(snap) {
   return JSON.parse(new TextDecoder().decode(new Uint8Array(snap, 16, len))).epoch;
 }
 
-/** POST /api/animate: resolves with {blob, frames}; rejects with the server's message. */
+/** POST api/animate (beside the page): resolves with {blob, frames}; rejects with the server's message. */
 export async function recordSpan({snapshot, edits = [], to, every, format = "gif", layers, legend = true, epoch = true, size = 400, grid = "8x8"}) {
   const req = {to, every, format, edits, legend, epoch, size, grid};
   if (layers) req.layers = layers;
-  let body, url = "/api/animate", type = "application/json";
+  let body, url = "api/animate", type = "application/json";
   if (snapshot instanceof ArrayBuffer) { // an image model: the binary snapshot after the JSON
     const head = new TextEncoder().encode(JSON.stringify(req));
     body = new Blob([head, snapshot]);

@@ -70,6 +70,9 @@ class Settings:
     # animate_jobs at once per worker (0: refused), each killed after animate_seconds.
     animate_jobs: int = 1
     animate_seconds: float = 120.0
+    # The key of the labs routes (server/labs.py): set by the notebook that starts the server;
+    # empty (the default) means the server has no labs.
+    lab_key: str = ""
     static_dir: str = ""  # "" = <repo>/static next to the package
     templates_dir: str = ""  # "" = <repo>/templates next to the package
 

@@ -82,7 +82,7 @@ export function setupRuns(page, early) {
     if (!runs.panel) {
       const link = document.createElement("link");
       link.rel = "stylesheet";
-      link.href = "/static/runs/runs.css";
+      link.href = new URL("./runs.css", import.meta.url).href; // relative: the page may sit under a prefix
       document.head.appendChild(link);
       const [{RunsPanel}, store] = await Promise.all([import("./panel.js"), runs.loadStore()]);
       runs.panel ??= new RunsPanel({
