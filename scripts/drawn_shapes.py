@@ -14,9 +14,13 @@ on 5,000 samples of the shown G (ganlab.metrics.strokes):
 
     python scripts/drawn_shapes.py                          # 4 shapes x seeds 0 1 2, 30 s each
     python scripts/drawn_shapes.py --shapes S --seeds 0 --seconds 30 --jobs 2
-    python scripts/drawn_shapes.py --epochs 20000 --seconds 1000 --set g_ema=0.999   # try a recipe
+    python scripts/drawn_shapes.py --epochs 38000 --every 4000 --curve --set g_ema=0.99  # a recipe
+    python scripts/drawn_shapes.py --cost 20 --epochs 38000 --set r1=0.1   # its cost per epoch
 
-The machine may be shared: the epochs column says how far each run got in its budget.
+The machine may be shared: the epochs column says how far each run got in its budget, ep/s its
+wall-clock rate and cpu ep/s its rate per CPU second (close to a quiet core's whatever the load).
+On a shared machine give an epoch budget (``--epochs`` alone: no time limit): a quiet 30 s is
+about 38,000 epochs of the shipped preset; ``--cost`` scales that to a variant's cost per epoch.
 """
 
 from __future__ import annotations
