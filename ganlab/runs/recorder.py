@@ -48,6 +48,21 @@ def metrics_row(trainer, seconds: float) -> dict[str, Any]:
     return finite(row)
 
 
+def record_failure(run_dir: str | Path, config: dict, message: str) -> Path:
+    """A run whose trainer could not even be built: status ``stopped`` at epoch 0, the config as
+    given and the error as its ``message`` (no metrics, snapshots or thumbnails)."""
+    d = Path(run_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / METRICS).write_text("")
+    m = {"format": FORMAT, "version": VERSION, "ganlab": __version__, "name": d.name,
+         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "config": config,
+         "start_epoch": 0, "epochs": 0, "duration_seconds": 0.0, "status": "stopped", "message": message,
+         "edits": [], "metrics": {"file": METRICS, "every": 1, "rows": 0}, "snapshots": [], "thumbs": [],
+         "media": [], "parent": None, "final": None}
+    (d / MANIFEST).write_text(json.dumps(finite(m), allow_nan=False, separators=(",", ":")))
+    return d
+
+
 class _Series:
     """Entries at epochs start + i * every, thinned to every other one (interval doubled) when
     more than ``limit`` are kept or their bytes exceed ``budget``."""
@@ -129,6 +144,7 @@ class Recorder:
         self._t0: float | None = None
         self.created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         self.status = "running"
+        self.message: str | None = None  # the error that stopped the run (see fail)
         for sub in ("snapshots", "thumbs", "media"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         (self.dir / METRICS).write_text("")
@@ -261,6 +277,12 @@ class Recorder:
         self._write_manifest()
         return self.dir
 
+    def fail(self, message: str) -> Path:
+        """Mark the run stopped by an error (``message`` says which) and write the manifest."""
+        self.status, self.message = "stopped", message
+        self._write_manifest()
+        return self.dir
+
     def __enter__(self) -> Recorder:
         return self
 
@@ -282,7 +304,9 @@ class Recorder:
             "thumb_size": self.thumb_size, "parent": self.parent,
             "final": self.rows[-1] if self.rows else None,
         }
-        if not t.status.ok:
+        if self.message is not None:
+            m["message"] = self.message
+        elif not t.status.ok:
             m["message"] = t.status.message
         tmp = self.dir / (MANIFEST + ".part")
         tmp.write_text(json.dumps(finite(m), allow_nan=False, separators=(",", ":")))
