@@ -222,7 +222,10 @@ class Recorder:
 
     def _snapshot(self) -> None:
         t = self.trainer
-        data = json.dumps(t.snapshot(), separators=(",", ":")).encode()
+        snap = t.snapshot()
+        # A divergence can leave a loss infinite; a run file holds strict JSON (null restores).
+        snap["losses"] = finite(snap["losses"])
+        data = json.dumps(snap, separators=(",", ":"), allow_nan=False).encode()
         if len(data) > MAX_ENTRY_BYTES:
             raise RunError(f"a snapshot of this model is {len(data):,} bytes; a run file entry holds at most "
                            f"{MAX_ENTRY_BYTES:,}")

@@ -58,6 +58,8 @@ def run_sweep(spec: Spec, out: str | Path, jobs: int | None = None, scheduler: s
             bar.update(task.name, r["status"], r.get("seconds", 0.0))
     except KeyboardInterrupt:
         interrupted = True
+        for name, r in finished(spec, out).items():  # runs that ended while their result was on its way
+            results.setdefault(name, r)
     finally:
         bar.close()
     rows = run_rows(spec, results)  # also after Ctrl-C: the summary of what has finished

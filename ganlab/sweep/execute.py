@@ -21,6 +21,7 @@ from .spec import Budget, Task
 from .task import run
 
 Job = tuple[Task, str]  # a task and its run directory
+CONNECT_TIMEOUT = "20s"  # to reach a remote Dask scheduler
 
 
 class ClusterError(RuntimeError):
@@ -50,6 +51,7 @@ def _serial(jobs: list[Job], budget: Budget) -> Iterator[dict]:
 
 def _quiet_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the sweep's: it ends the pool
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # and that ends a worker at once, whatever it inherited
 
 
 def _pool(jobs: list[Job], budget: Budget, workers: int) -> Iterator[dict]:
@@ -78,7 +80,7 @@ def _dask(jobs: list[Job], budget: Budget, workers: int, scheduler: str) -> Iter
         client = Client(cluster)
     else:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as e:
             raise ClusterError(f"--scheduler {scheduler}: cannot reach the Dask scheduler: {e}") from None
     futures = []

@@ -79,7 +79,7 @@ class Task:
 class Spec:
     path: str
     base: dict[str, Any]
-    grid: dict[str, list]  # dotted key -> values ("variant" first when there are variants)
+    grid: dict[str, list]  # dotted key -> values ("variant" last when there are variants)
     variants: dict[str, dict[str, Any]]
     seeds: list[int]
     budget: Budget
@@ -149,7 +149,7 @@ def parse_spec(doc: dict, where: str = "spec") -> Spec:
     if "variant" in grid:
         fail("[grid] variant", "is the axis of [variants.NAME] tables; define variants there")
     if variants:
-        grid = {"variant": list(variants), **grid}
+        grid = {**grid, "variant": list(variants)}
 
     seeds = run.get("seeds", [0])
     if (not isinstance(seeds, list) or not seeds

@@ -37,8 +37,9 @@ def run_rows(spec: Spec, results: dict[str, dict]) -> list[dict[str, Any]]:
 
 
 def write_csv(rows: list[dict], path: str | Path) -> None:
+    names = list(dict.fromkeys(k for row in rows for k in row)) or ["run"]  # a missing run lacks some
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["run"])
+        w = csv.DictWriter(f, fieldnames=names, restval="")
         w.writeheader()
         for row in rows:
             w.writerow({k: "" if v is None else v for k, v in row.items()})
