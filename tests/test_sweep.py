@@ -79,6 +79,8 @@ def test_a_pool_sweep_writes_every_run_and_the_summary(pool_sweep):
         assert int(r["worst_epoch"]) == worst["epoch"]
         assert float(r["worst_high_quality"]) == worst["high_quality"]
         assert r["passed"] == str(all(m["modes_captured"] == m["modes_total"] for m in later))  # bar 0 % HQ
+        full = [m["epoch"] for m in run.metrics if m["modes_captured"] == m["modes_total"]]
+        assert r["all_modes_at"] == (str(full[0]) if full else "")
     assert [m["epoch"] for m in Run(out / "runs" / table[0]["run"]).metrics] == [0, 100, 200]
     assert text.splitlines()[0].startswith("| setting | runs ok | modes | % HQ | kl | js |")
     assert "| d_optimizer.lr=0.001 | 2/2 |" in text and "| d_optimizer.lr=0.0003 | 2/2 |" in text
@@ -208,7 +210,8 @@ def test_ctrl_c_keeps_finished_runs_and_a_rerun_resumes(tmp_path, sig, jobs):
     """SIGINT (Ctrl-C) to `ganlab sweep --jobs 2`, or SIGTERM to a serial sweep, once a run has
     finished: exit 130 with how to resume; the finished runs are kept byte for byte and skipped
     by the re-run, which does the rest."""
-    text = SMALL.replace("seeds = [0, 1]", "seeds = [0, 1, 2]").replace("epochs = 200", "epochs = 3000").replace("every = 100", "every = 500")
+    text = SMALL.replace("seeds = [0, 1]", "seeds = [0, 1, 2]").replace("epochs = 200", "epochs = 3000")
+    text = text.replace("every = 100", "every = 500")
     p = spec_file(tmp_path, text)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "ganlab", "sweep", str(p), "--out", str(out), "--jobs", jobs]

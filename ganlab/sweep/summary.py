@@ -16,7 +16,8 @@ PERCENT = {"high_quality", "worst_high_quality", "precision", "recall", "d_accur
 
 def run_rows(spec: Spec, results: dict[str, dict]) -> list[dict[str, Any]]:
     """One row per task, in the spec's order: grid fields, seed, status, reason, epochs, seconds,
-    the final metrics, the worst checkpoint (when rows held mode metrics), passed (with a bar)."""
+    the final metrics, the worst checkpoint and the first with every mode (when rows held mode
+    metrics), passed (with a bar)."""
     rows = []
     for task in spec.tasks:
         r = results.get(task.name, {"status": "missing", "reason": "not run", "final": {}})
@@ -28,7 +29,7 @@ def run_rows(spec: Spec, results: dict[str, dict]) -> list[dict[str, Any]]:
             row[m] = final.get(m)
         if "modes_captured" in final and "modes_total" not in spec.metrics:
             row["modes_total"] = final.get("modes_total")
-        for k in ("worst_epoch", "worst_modes_captured", "worst_high_quality"):
+        for k in ("worst_epoch", "worst_modes_captured", "worst_high_quality", "all_modes_at"):
             row[k] = r.get(k)
         if spec.budget.pass_high_quality is not None:
             row["passed"] = r.get("passed")

@@ -99,13 +99,15 @@ def result_of(run_dir: str | Path, budget: Budget | None = None) -> dict[str, An
 
 def worst_checkpoint(curve: list[tuple], budget: Budget) -> dict[str, Any]:
     """The checkpoint from ``worst_from`` on (never the untrained epoch 0) with the fewest modes,
-    then the lowest high quality (the last checkpoint when none is that late); ``passed``: every
-    such checkpoint kept all modes and >= ``pass_high_quality`` high quality."""
+    then the lowest high quality (the last checkpoint when none is that late); ``all_modes_at``:
+    the first checkpoint with every mode captured (None: never); ``passed``: every checkpoint from
+    ``worst_from`` on kept all modes and >= ``pass_high_quality`` high quality."""
     if not curve:
         return {}
     tail = [c for c in curve if c[0] >= budget.worst_from and c[0] > 0] or curve[-1:]
     e, modes, total, hq = min(tail, key=lambda c: (c[1] if c[1] is not None else -1, c[3]))
-    out: dict[str, Any] = {"worst_epoch": e, "worst_modes_captured": modes, "worst_high_quality": hq}
+    out: dict[str, Any] = {"worst_epoch": e, "worst_modes_captured": modes, "worst_high_quality": hq,
+                           "all_modes_at": next((c[0] for c in curve if c[1] is not None and c[1] == c[2]), None)}
     if budget.pass_high_quality is not None:
         out["passed"] = all(c[1] == c[2] and c[3] >= budget.pass_high_quality for c in tail)
     return out
