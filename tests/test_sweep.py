@@ -348,3 +348,21 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch
 def test_jobs_must_be_positive(tmp_path, capsys):
     assert main(["sweep", str(spec_file(tmp_path, SMALL)), "--out", str(tmp_path / "o"), "--jobs", "0"]) == 2
     assert "--jobs: must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_the_table_aggregates_seeds_as_median_and_range():
+    from ganlab.sweep.summary import table
+
+    spec = parse_spec({"base": {"data": "ring8"}, "grid": {"preset": ["recommended", "none"]},
+                       "run": {"seeds": [0, 1, 2], "epochs": 10, "pass_high_quality": 0.5}})
+    assert [t.config["batch_size"] for t in spec.tasks] == [512] * 3 + [150] * 3  # preset as a grid axis
+    rows = []
+    for t, hq, modes, st in zip(spec.tasks, [0.5, 0.9, 0.7, 0.1, 0.1, 0.1], [8, 6, 7, 1, 1, 1],
+                                ["ok", "ok", "ok", "ok", "diverged", "ok"], strict=True):
+        rows.append({"run": t.name, "status": st, "reason": "boom" if st != "ok" else "", "high_quality": hq,
+                     "modes_captured": modes, "modes_total": 8, "kl": None, "js": 2.0, "passed": hq >= 0.5})
+    lines = table(spec, rows).splitlines()
+    assert lines[0] == "| setting | runs ok | modes | % HQ | kl | js | passed |"
+    assert lines[2] == "| preset=recommended | 3/3 | 7/8 (6-8) | 70.0 (50.0-90.0) | - | 2 | 3/3 |"
+    assert lines[3] == "| preset=none | 2/3 | 1/8 | 10.0 | - | 2 | 0/3 |"
+    assert lines[-1] == "preset=none__seed=1: diverged: boom"

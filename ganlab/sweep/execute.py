@@ -81,7 +81,7 @@ def _dask(jobs: list[Job], budget: Budget, workers: int, scheduler: str) -> Iter
     else:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError, ValueError) as e:
             raise ClusterError(f"--scheduler {scheduler}: cannot reach the Dask scheduler: {e}") from None
     futures = []
     try:
