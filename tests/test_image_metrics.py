@@ -157,3 +157,14 @@ def test_gaussian_blob_generator_is_far(ref):
     assert m["classes_captured"] <= 3
     assert m["digit_score"] < 3.0
     assert min(d["distance"] for d in m["nearest_real"]) > 1.0
+
+
+def test_measure_without_neighbours_or_samples(ref):
+    """neighbours=0 asks for no nearest-real pairs (it crashed reshaping an empty batch); an empty
+    batch is refused by name instead of a numpy reshape error."""
+    fakes = np.random.default_rng(5).uniform(-1, 1, (8, ref.reals.shape[1])).astype(np.float32)
+    assert ref.measure(fakes, neighbours=0)["nearest_real"] == []
+    idx, dist = nearest_real(fakes[:0], ref.reals)
+    assert idx.shape == (0,) and dist.shape == (0,)
+    with pytest.raises(ValueError, match="at least one generated sample"):
+        ref.measure(fakes[:0])

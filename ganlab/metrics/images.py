@@ -101,7 +101,7 @@ def nearest_real(fakes: np.ndarray, reals: np.ndarray, real_sq: np.ndarray | Non
     b = np.asarray(reals).reshape(len(reals), -1)
     if b.dtype.kind != "f":
         b = b.astype(np.float32)
-    a = np.asarray(fakes, b.dtype).reshape(len(fakes), -1)
+    a = np.asarray(fakes, b.dtype).reshape(len(fakes), b.shape[1])  # -1 cannot be inferred for 0 fakes
     if real_sq is None:
         real_sq = np.einsum("ij,ij->i", b, b)
     k = (real_sq[None, :] - 2.0 * (a @ b.T)).argmin(axis=1)  # |a|^2 is the same along each row
@@ -154,6 +154,8 @@ class ImageReference:
     def measure(self, samples: np.ndarray, neighbours: int = 4, confidence: float = CONFIDENCE,
                 min_share: float = MIN_SHARE) -> dict:
         """Every metric of the module docstring for generated samples (n, h*w) in [-1, 1]."""
+        if len(samples) == 0:
+            raise ValueError("measuring needs at least one generated sample, got 0")
         x = np.asarray(samples, np.float32).reshape(len(samples), -1)
         logits, feats = self.classifier.logits_and_features(x)
         z = logits - logits.max(axis=1, keepdims=True)
