@@ -91,7 +91,6 @@ def test_a_pool_sweep_writes_every_run_and_the_summary(pool_sweep):
 def test_every_executor_gives_the_same_runs(pool_sweep, tmp_path):
     """Determinism across executors: in process, a local pool of 2 and a Dask LocalCluster of 2
     worker processes give bit-identical final weights, optimizer states and metric rows."""
-    pytest.importorskip("dask.distributed")
     spec, out, _, _ = pool_sweep
     run_sweep(spec, tmp_path / "dask", jobs=2, scheduler="local", quiet=True)
     run_sweep(spec, tmp_path / "serial", jobs=1, quiet=True)
@@ -336,7 +335,6 @@ def test_the_shipped_mode_collapse_spec_is_valid():
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch):
-    pytest.importorskip("dask.distributed")
     from ganlab.sweep import execute
 
     monkeypatch.setattr(execute, "CONNECT_TIMEOUT", "1s")
@@ -366,3 +364,13 @@ def test_the_table_aggregates_seeds_as_median_and_range():
     assert lines[2] == "| preset=recommended | 3/3 | 7/8 (6-8) | 70.0 (50.0-90.0) | - | 2 | 3/3 |"
     assert lines[3] == "| preset=none | 2/3 | 1/8 | 10.0 | - | 2 | 0/3 |"
     assert lines[-1] == "preset=none__seed=1: diverged: boom"
+
+
+def test_dask_is_imported_only_for_a_scheduler(tmp_path):
+    p = spec_file(tmp_path, SMALL.replace("seeds = [0, 1]", "seeds = [0]").replace("epochs = 200", "epochs = 20")
+                  .replace("every = 100", "every = 10").replace("worst_from = 100", "worst_from = 10"))
+    code = ("import sys\nfrom ganlab.cli import main\n"
+            f"rc = main(['sweep', {str(p)!r}, '--out', {str(tmp_path / 'out')!r}, '--jobs', '2'])\n"
+            "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stderr
