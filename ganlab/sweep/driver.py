@@ -44,7 +44,7 @@ def run_sweep(spec: Spec, out: str | Path, jobs: int | None = None, scheduler: s
     (the rows of summary.csv, the printed table). Ctrl-C (KeyboardInterrupt) leaves the finished
     runs in place, writes the summary of what finished (unfinished runs: status ``missing``) and
     propagates."""
-    out = Path(out)
+    out = Path(out).absolute()  # workers elsewhere (Dask) may start in another directory
     (out / RUNS).mkdir(parents=True, exist_ok=True)
     results = finished(spec, out)
     todo = [(t, str(out / RUNS / t.name)) for t in spec.tasks if t.name not in results]
