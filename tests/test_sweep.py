@@ -283,6 +283,8 @@ def test_a_bad_grid_value_is_named_in_the_words_of_set(tmp_path, capsys, grid, i
     ('[run]\nepochs = 10\nworst_from = 20', "[run] worst_from: is past the run's end (epochs = 10)"),
     ('[run]\nepochs = 10\npass_high_quality = 80', "[run] pass_high_quality: must be a share in 0..1, got 80"),
     ('[base]\nseed = 3\n[run]\nepochs = 10', "[base] seed: set by [run] seeds"),
+    ('[base]\npreset = "none"\n[run]\nepochs = 10\npreset = "none"', "[base] preset: also set in [run]; give it once"),
+    ('[base]\npreset = "best"\n[run]\nepochs = 10', "[base] preset: must be one of recommended, none, got 'best'"),
     ('[bsae]\ndata = "ring8"\n[run]\nepochs = 10',
      "bsae: unknown section; a spec has [base], [grid], [variants], [run]"),
     ('[base]\ndata = "ring8"', "[run]: missing; it names the seeds and the budget (epochs or seconds)"),
@@ -316,6 +318,8 @@ def test_the_issues_spec_shape_and_its_extensions_expand_as_documented():
                            "run": {"epochs": 10}})
     assert [t.name for t in variants.tasks] == ["data=ring8__variant=plain__seed=0", "data=ring8__variant=rec__seed=0"]
     assert [t.config["batch_size"] for t in variants.tasks] == [150, 512]
+    in_base = parse_spec({"base": {"data": "ring8", "preset": "none"}, "run": {"epochs": 10}})
+    assert in_base.tasks[0].config["batch_size"] == 150 and "preset" not in in_base.base
     with pytest.raises(SpecError, match=r"seconds"):
         parse_spec({"run": {"seconds": 1, "epochs": 1}})
 

@@ -11,7 +11,8 @@
     [run]
     seeds = [0, 1, 2]
     epochs = 5000               # or: seconds = 60 (CPU seconds of the run's thread)
-    preset = "recommended"      # or "none": start from ganlab's defaults (GAN Lab's experiment)
+    preset = "recommended"      # or "none": start from ganlab's defaults (GAN Lab's experiment);
+                                # also accepted in [base], or as a [grid] axis or in a variant
     every = 500                 # epochs between checkpoints (a metrics row; default epochs / 20)
     worst_from = 0              # the summary's worst checkpoint is taken from this epoch on
     pass_high_quality = 0.8     # optional: a run passes when every checkpoint from worst_from on
@@ -130,8 +131,6 @@ def parse_spec(doc: dict, where: str = "spec") -> Spec:
         for k in keys:
             if k in NOT_FIELDS:
                 fail(f"{section} {k}", NOT_FIELDS[k])
-            if k == "preset" and section == "[base]":
-                fail(f"{section} {k}", "set the preset in [run] (or as a [grid] axis or in a variant)")
     for k, v in grid.items():
         if not isinstance(v, list) or not v:
             fail(f"[grid] {k}", f"must be a non-empty list of values, got {short(v)}")
@@ -181,9 +180,12 @@ def parse_spec(doc: dict, where: str = "spec") -> Spec:
     bar = run.get("pass_high_quality")
     if bar is not None and not (isinstance(bar, int | float) and not isinstance(bar, bool) and 0 <= bar <= 1):
         fail("[run] pass_high_quality", f"must be a share in 0..1, got {short(bar)}")
-    preset = run.get("preset", "recommended")
+    if "preset" in base and "preset" in run:
+        fail("[base] preset", "also set in [run]; give it once")
+    preset_key = "[base] preset" if "preset" in base else "[run] preset"
+    preset = base.pop("preset") if "preset" in base else run.get("preset", "recommended")
     if preset not in PRESETS:
-        fail("[run] preset", f"must be one of {', '.join(PRESETS)}, got {short(preset)}")
+        fail(preset_key, f"must be one of {', '.join(PRESETS)}, got {short(preset)}")
     metrics = run.get("metrics", list(DEFAULT_METRICS))
     if not isinstance(metrics, list) or not metrics:
         fail("[run] metrics", f"must be a non-empty list of metric names, got {short(metrics)}")
