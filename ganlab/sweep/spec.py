@@ -119,8 +119,8 @@ def parse_spec(doc: dict, where: str = "spec") -> Spec:
     for k in SECTIONS:
         if k in doc and not isinstance(doc[k], dict):
             fail(k, f"must be a table ([{k}]), got {short(doc[k])}")
-    base = flatten(doc.get("base", {}), stop_at_lists=False)
-    grid = flatten(doc.get("grid", {}), stop_at_lists=True)
+    base = flatten(doc.get("base", {}))
+    grid = flatten(doc.get("grid", {}))
     run = doc.get("run")
     if run is None:
         fail("[run]", "missing; it names the seeds and the budget (epochs or seconds)")
@@ -142,7 +142,7 @@ def parse_spec(doc: dict, where: str = "spec") -> Spec:
             fail(f"[variants.{name}]", "a variant's name is 1-40 of A-Z a-z 0-9 _ - .")
         if not isinstance(fields, dict):
             fail(f"[variants.{name}]", f"must be a table of config fields, got {short(fields)}")
-        for k in flatten(fields, stop_at_lists=False):
+        for k in flatten(fields):
             if k in NOT_FIELDS:
                 fail(f"[variants.{name}] {k}", NOT_FIELDS[k])
     if "variant" in grid:
@@ -195,7 +195,7 @@ def parse_spec(doc: dict, where: str = "spec") -> Spec:
     budget = Budget(epochs=epochs, seconds=float(seconds) if seconds is not None else None, every=every,
                     snapshot_every=snapshot_every, worst_from=worst_from,
                     pass_high_quality=float(bar) if bar is not None else None)
-    spec = Spec(where, base, grid, {k: flatten(v, stop_at_lists=False) for k, v in variants.items()},
+    spec = Spec(where, base, grid, {k: flatten(v) for k, v in variants.items()},
                 list(seeds), budget, preset, list(metrics))
     spec.tasks = expand(spec)
     return spec
@@ -245,14 +245,14 @@ def build_config(spec: Spec, point: dict, changes: dict, preset: Any) -> dict:
     return cfg.model_dump(mode="json")
 
 
-def flatten(d: dict, stop_at_lists: bool, prefix: str = "") -> dict[str, Any]:
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     """A TOML table as dotted config paths: ``[base.d_optimizer] lr = 1`` and ``"d_optimizer.lr" = 1``
     both give ``{"d_optimizer.lr": 1}``. ``data_params`` is one field (its value a table)."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict) and key != "data_params":
-            out.update(flatten(v, stop_at_lists, key + "."))
+            out.update(flatten(v, key + "."))
         else:
             out[key] = v
     return out
