@@ -8,8 +8,8 @@ which ``metrics_hz`` (5) carry the metrics, each frame encoded with its JSON hea
 cost c (core-seconds per second) gives about ``1 / c`` sessions per core. This leaves out the event
 loop, websockets and message handling, so it is an upper bound; ``scripts/load.py --speed 50
 --workers 1`` measures a real server (``server_cores``, ``sessions_per_core_at_pace``) and is
-the figure to trust on a quiet machine. Under load the server shares frames out (800 per second
-per process), so past ~27 sessions a process sends each fewer than 30 frames per second: the
+the figure to trust on a quiet machine. Under load the server shares frames out (520 per second
+per process), so past ~17 sessions a process sends each fewer than 30 frames per second: the
 table shows that case too.
 """
 

@@ -97,6 +97,47 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
+def usage(port: int, workers: int, tries: int = 200) -> dict[int, dict]:
+    """Each worker's ``/debug/sessions`` (worker pid -> its answer): a request reaches whichever
+    worker accepts it, so ask until every one of ``workers`` has answered."""
+    seen: dict[int, dict] = {}
+    for _ in range(tries):
+        if len(seen) >= workers:
+            break
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/sessions", timeout=5) as r:
+            d = json.loads(r.read())
+        seen.setdefault(d["worker"], d)
+    return seen
+
+
+def costs(before: dict[int, dict], after: dict[int, dict], seconds: float) -> list[dict]:
+    """Per worker, what its work cost over ``seconds`` between two :func:`usage` readings, from
+    the sessions' own CPU accounting (``time.thread_time`` around each stretch of work): CPU per
+    epoch trained, per frame built and encoded, per training chunk, and the rest of the
+    process's CPU (event loop, websocket I/O, scheduling) per second and per frame sent."""
+    rows = []
+    for pid in sorted(set(before) & set(after)):
+        b = {s["session"]: s for s in before[pid]["sessions"]}
+        a = {s["session"]: s for s in after[pid]["sessions"] if s["session"] in b}
+        d = {k: sum(a[i][k] - b[i][k] for i in a) for k in ("epochs", "frames", "chunks", "cpu")}
+        by = {k: sum(a[i]["cpu_by"][k] - b[i]["cpu_by"][k] for i in a) for k in ("train", "frames", "messages")}
+        proc = after[pid]["process_cpu"] - before[pid]["process_cpu"]
+        rest = proc - d["cpu"]
+        rows.append({
+            "worker": pid, "sessions": len(a), "cores": proc / seconds,
+            "train_ms_per_epoch": 1e3 * by["train"] / max(1, d["epochs"]),
+            "frame_ms": 1e3 * by["frames"] / max(1, d["frames"]),
+            "chunk_us": 1e6 * by["train"] / max(1, d["chunks"]),
+            "epochs_per_chunk": d["epochs"] / max(1, d["chunks"]),
+            "messages_ms_per_s": 1e3 * by["messages"] / seconds,
+            "rest_ms_per_s": 1e3 * rest / seconds,
+            "rest_ms_per_frame": 1e3 * rest / max(1, d["frames"]),
+            "share_train": by["train"] / proc, "share_frames": by["frames"] / proc,
+            "share_rest": rest / proc,
+        })
+    return rows
+
+
 def frame_epoch(msg: str) -> int | None:
     """The epoch of a frame's JSON head, read from its first bytes (a client counting frames for
     hundreds of sessions cannot afford to parse each), or None if ``msg`` is not a frame."""
@@ -218,7 +259,8 @@ def pct(xs: list[float], q: float) -> float:
 
 async def one_run(port: int, n: int, warmup: float, seconds: float, fps: int | None,
                   stagger: float, pause_every: float, pause_for: float,
-                  speed: float | None = None, server_pid: int | None = None) -> dict:
+                  speed: float | None = None, server_pid: int | None = None,
+                  cost_workers: int = 0) -> dict:
     clients = [Client(f"ws://127.0.0.1:{port}/ws", fps, pause_every, pause_for, speed)
                for _ in range(n)]
     start = asyncio.Event()
@@ -232,8 +274,15 @@ async def one_run(port: int, n: int, warmup: float, seconds: float, fps: int | N
     start.set()
     await asyncio.sleep(warmup)
     cpu0, t0 = (tree_cpu(server_pid) if server_pid else 0.0), time.perf_counter()
+    own0 = time.process_time()  # this client's CPU: on one machine it is taken from the server
+    if cost_workers:  # read while every session still plays (they close when done)
+        use0, tu0 = await asyncio.to_thread(usage, port, cost_workers), time.perf_counter()
+        await asyncio.sleep(max(0.0, t0 + seconds - 0.5 - time.perf_counter()))
+        use1 = await asyncio.to_thread(usage, port, cost_workers)
+        cost_rows = costs(use0, use1, time.perf_counter() - tu0)
     await asyncio.gather(*tasks)
     cpu1, t1 = (tree_cpu(server_pid) if server_pid else 0.0), time.perf_counter()
+    own1 = time.process_time()
     fr, ep, wall = zip(*(c.rates() for c in clients), strict=True)
     rtt = [x for c in clients for x in c.pause_rtt]
     out = {
@@ -247,13 +296,27 @@ async def one_run(port: int, n: int, warmup: float, seconds: float, fps: int | N
         "rebalanced": sum(c.retries for c in clients),
         # Cores the server used: its processes' CPU time / wall time over the window.
         "server_cores": (cpu1 - cpu0) / (t1 - t0) if server_pid else 0.0,
+        "client_cores": (own1 - own0) / (t1 - t0),
     }
     if speed and out["server_cores"] > 0:
         # Sessions at that pace that one core's CPU time sustains: the epochs all sessions got
         # per second, in sessions' worth of the pace, per core of CPU the server used. CPU time,
         # so a busy machine slows the sessions but barely moves this figure.
         out["sessions_per_core_at_pace"] = sum(wall) / speed / out["server_cores"]
+    if cost_workers:
+        out["costs"] = cost_rows
     return out
+
+
+def print_costs(rows: list[dict]) -> None:
+    cols = [("worker", "{:d}"), ("sessions", "{:d}"), ("cores", "{:.2f}"),
+            ("train_ms_per_epoch", "{:.4f}"), ("frame_ms", "{:.3f}"), ("chunk_us", "{:.0f}"),
+            ("epochs_per_chunk", "{:.1f}"), ("messages_ms_per_s", "{:.1f}"),
+            ("rest_ms_per_s", "{:.0f}"), ("rest_ms_per_frame", "{:.3f}"), ("share_train", "{:.2f}"),
+            ("share_frames", "{:.2f}"), ("share_rest", "{:.2f}")]
+    print("  " + " ".join(f"{name:>{max(8, len(name))}}" for name, _ in cols))
+    for r in rows:
+        print("  " + " ".join(f"{fmt.format(r[name]):>{max(8, len(name))}}" for name, fmt in cols))
 
 
 def main() -> None:
@@ -270,6 +333,9 @@ def main() -> None:
                     help="mean seconds between two pauses of a session (0: never pause)")
     ap.add_argument("--pause-for", type=float, default=0.0,
                     help="seconds a session stays paused after the ack before playing again")
+    ap.add_argument("--costs", action="store_true",
+                    help="print each worker's CPU per epoch, per frame, per chunk and the rest "
+                    "(the server's own accounting, GET /debug/sessions; loopback only)")
     ap.add_argument("--speed", type=float, default=None,
                     help="epochs/s each session asks for (the page's default pace is 50; default: "
                     "as fast as possible)")
@@ -281,10 +347,13 @@ def main() -> None:
         for i in range(args.repeat):
             r = run_loop(one_run(port, args.sessions, args.warmup, args.seconds, args.fps,
                                   args.stagger, args.pause_every, args.pause_for, args.speed,
-                                  proc.pid if proc else None))
+                                  proc.pid if proc else None, args.workers if args.costs else 0))
+            rows = r.pop("costs", None)
             runs.append(r)
             print(f"run {i + 1}: " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
                                                for k, v in r.items()), flush=True)
+            if rows:
+                print_costs(rows)
         if len(runs) > 1:
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "per_worker"}
             print("median: " + ", ".join(f"{k} {v:.1f}" for k, v in med.items()))

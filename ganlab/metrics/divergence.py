@@ -43,13 +43,16 @@ def histogram(points: np.ndarray, bins: int = DEFAULT_BINS) -> np.ndarray:
     both from 0 at the low edge; x = 1 or y = 1 falls in the last cell), then the outside bin.
     Non-finite points count as outside."""
     x = np.asarray(points, dtype=float).reshape(-1, 2)
+    u, v = x[:, 0], x[:, 1]
+    # Column by column and without compacting the inside points: a live frame bins 20,000
+    # fakes, and ``.all(axis=1)`` on (n, 2) plus a boolean gather took 3.7x as long. Outside
+    # and non-finite points get a garbage cell (a NaN's cast is undefined), then the outside bin.
     with np.errstate(invalid="ignore"):
-        inside = ((x >= 0) & (x <= 1)).all(axis=1)
-    xi = np.minimum((x[inside] * bins).astype(np.intp), bins - 1)
-    idx = xi[:, 1] * bins + xi[:, 0]
-    counts = np.bincount(idx, minlength=bins * bins + 1).astype(float)
-    counts[-1] = len(x) - inside.sum()
-    return counts
+        inside = (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
+        cell = np.minimum((u * bins).astype(np.intp), bins - 1)
+        cell += bins * np.minimum((v * bins).astype(np.intp), bins - 1)
+    cell[~inside] = bins * bins
+    return np.bincount(cell, minlength=bins * bins + 1).astype(float)
 
 
 def smooth(counts: np.ndarray, eps: float = DEFAULT_EPS) -> np.ndarray:

@@ -56,12 +56,30 @@ def _dead_layer(D, x: np.ndarray) -> str | None:
     return None
 
 
-def health_hints(trainer, real: np.ndarray, fake: np.ndarray) -> list[dict[str, str]]:
+class RealSide:
+    """What the checks need of the real points alone: the first ``N`` of them, their spread and
+    the data's box. Live frames check against one fixed real set, so the metrics keep this per
+    data set (``ganlab.metrics.training``) instead of taking two percentiles every frame."""
+
+    __slots__ = ("points", "spread", "lo", "hi")
+
+    def __init__(self, real: np.ndarray):
+        r = self.points = np.asarray(real, dtype=float).reshape(-1, 2)[:N]
+        self.spread = spread(r)
+        self.lo = self.hi = None
+        if len(r):
+            self.lo = np.percentile(r, 0.5, axis=0) - BOX_MARGIN
+            self.hi = np.percentile(r, 99.5, axis=0) + BOX_MARGIN
+
+
+def health_hints(trainer, real: np.ndarray | RealSide, fake: np.ndarray) -> list[dict[str, str]]:
     """[{"code", "message"}, ...] for the failures of the module doc seen on (the first 500 of)
-    ``real`` and ``fake`` (the shown G's samples); [] when healthy or before epoch 500."""
+    ``real`` (points, or their :class:`RealSide`) and ``fake`` (the shown G's samples); [] when
+    healthy or before epoch 500."""
     if trainer.epoch < MIN_EPOCH or not trainer.status.ok:
         return []
-    r = np.asarray(real, dtype=float).reshape(-1, 2)[:N]
+    side = real if isinstance(real, RealSide) else RealSide(real)
+    r = side.points
     f = np.asarray(fake, dtype=float).reshape(-1, 2)[:N]
     f = f[np.isfinite(f).all(axis=1)]
     if len(r) < 2 or len(f) < 2:
@@ -88,13 +106,13 @@ def health_hints(trainer, real: np.ndarray, fake: np.ndarray) -> list[dict[str, 
                           f"samples correctly (D = {dr.mean():.2f} on real, {df.mean():.2f} on "
                           f"fake{loss_txt}), so the generator gets little useful gradient; lower "
                           f"D's learning rate or its updates per epoch."})
-    sr, sf = spread(r), spread(f)
+    sr, sf = side.spread, spread(f)
     if sr > 0 and sf < COLLAPSE_RATIO * sr:
         hints.append({"code": "g_collapsed", "message":
                       f"The generator has collapsed: its samples spread {sf:.3f} against the "
                       f"data's {sr:.3f} ({100 * sf / sr:.0f}%), nearly all on one spot; try "
                       f"another seed, a lower G learning rate or a gradient penalty."})
-    lo, hi = np.percentile(r, 0.5, axis=0) - BOX_MARGIN, np.percentile(r, 99.5, axis=0) + BOX_MARGIN
+    lo, hi = side.lo, side.hi
     off_view = ((f < 0) | (f > 1)).any(axis=1)
     off_box = ((f < lo) | (f > hi)).any(axis=1)
     share = float((off_view | off_box).mean())

@@ -11,7 +11,7 @@ import numpy as np
 from ..data import modes_of
 from ..jsonsafe import finite
 from .divergence import DEFAULT_BINS, count_divergences, divergence_floor, histogram
-from .health import health_hints
+from .health import RealSide, health_hints
 from .modes import DEFAULT_SAMPLES, mode_coverage
 from .precision_recall import knn_radii, pr_from_radii
 
@@ -69,6 +69,7 @@ class _Reference:
         self.points = trainer.sampler(rng, REF_SAMPLES)
         self.counts = histogram(self.points, bins)
         self.radii = knn_radii(self.points[:PR_SAMPLES], PR_K)
+        self.health = RealSide(self.points)  # the health checks' real side (box, spread)
         self.floors: dict[int, dict[str, float]] = {}
 
     def floor(self, n: int) -> dict[str, float]:
@@ -145,5 +146,5 @@ def frame_metrics(trainer, real: np.ndarray | None = None, fake: np.ndarray | No
     r = ref.points[:PR_SAMPLES] if real is None else np.asarray(real, dtype=float)[:PR_SAMPLES]
     out["d_accuracy"] = d_accuracy(trainer, r, f)
     out.update(grad_norms(trainer))
-    out["hints"] = health_hints(trainer, ref.points, fakes)
+    out["hints"] = health_hints(trainer, ref.health, fakes)
     return finite(out)

@@ -53,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The app. One websocket at ``/ws`` is one training session (docs/protocol.md)."""
     settings = settings or Settings()
     tune_malloc()
+    # numpy imports numpy.ma on the first percentile (the health hints' data box): ~40-90 ms of
+    # one session's first metrics frame, during which its worker's other sessions stood still.
+    import numpy.ma  # noqa: F401
     logs.install()  # client-triggered log lines are rate-limited
     app = FastAPI(title="ganlab", version=__version__, docs_url=None, redoc_url=None,
                   lifespan=_lifespan)

@@ -70,8 +70,9 @@ def capped(session: Any) -> bool:
 
 def pace(session: Any) -> float | None:
     """The epochs/s the session trains at: its own speed, at most the capped speed when it is
-    beyond the worker's full-speed image sessions (None = as fast as possible)."""
-    if not capped(session):
+    beyond the worker's full-speed image sessions (None = as fast as possible). Asked before
+    every training chunk: a 2D session answers without looking at the line."""
+    if not is_image(session) or not capped(session):
         return session.speed
     slow = session.settings.capped_image_speed
     return slow if session.speed is None else min(session.speed, slow)

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import json
 import logging
 import math
+import operator
 import os
 import pickle
 import secrets
@@ -75,6 +77,9 @@ FAIR_NAP = 0.005  # seconds between two looks at the shares while ahead
 REJOIN_GRACE = 1.0  # seconds a share may leave the set (not to sleep) and keep its place
 
 
+_USED = operator.attrgetter("used")
+
+
 class Share:
     """A session's account of the process's time: CPU seconds used while it wanted the CPU."""
 
@@ -117,8 +122,14 @@ class Load:
             share.left = -1e9 if idle else time.monotonic()
 
     def floor(self, share: Share) -> float | None:
-        """The least CPU time used by another share in the set (None if there is none)."""
-        return min((s.used for s in self.active.values() if s is not share), default=None)
+        """The least CPU time used by another share in the set (None if there is none). Asked
+        before every stretch of work: scans in C (``min``, and ``nsmallest`` when ``share`` is
+        itself the least served), not a generator over the set."""
+        least = min(self.active.values(), key=_USED, default=None)
+        if least is not share:
+            return None if least is None else least.used
+        two = heapq.nsmallest(2, self.active.values(), key=_USED)
+        return two[1].used if len(two) > 1 else None
 
     def lead(self, share: Share) -> float:
         """How far ``share`` is ahead of the least-served other share that wants the CPU."""
@@ -141,6 +152,40 @@ async def wait_event(event: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             await event.wait()
+
+
+class Charged:
+    """``with Charged(session, kind):`` adds the CPU time of the block to the session's share,
+    its ``cpu`` and ``cpu_by[kind]``. A plain class rather than a generator context manager: it
+    wraps every training chunk and frame, and costs a third as much. The clock is the thread's
+    CPU time (a system call, ~0.6-0.9 us here: no vDSO for CPU clocks), read twice per block."""
+
+    __slots__ = ("session", "kind", "t0")
+
+    def __init__(self, session: Session, kind: str):
+        self.session, self.kind = session, kind
+
+    def __enter__(self) -> None:
+        self.t0 = time.thread_time()
+
+    def __exit__(self, *exc) -> None:
+        dt = time.thread_time() - self.t0
+        s = self.session
+        s.share.used += dt
+        s.cpu += dt
+        s.cpu_by[self.kind] += dt
+
+
+def next_frame_due(due: float, now: float, fps: float, not_before: float) -> float:
+    """When the frame after the one due at ``due`` is due, at ``fps``, ``now`` being when that
+    one went out. The schedule holds through a late wake-up of up to half a period (a turn of a
+    busy loop: ~30 ms at 20 sessions a worker, near the 33-40 ms period), so late frames do not
+    lower the rate (measured before: 20.7 frames/s at 30); later than that, the schedule starts
+    again from ``now``: never a burst of frames to catch up. ``not_before``: a frame that cost c
+    CPU seconds is followed by at least c seconds without one, so a heavy view takes at most
+    half of its session's share and training keeps the rest."""
+    period = 1.0 / fps
+    return max(due + period, now - 0.5 * period, not_before)
 
 
 class Closed(Exception):
@@ -188,6 +233,10 @@ class Session(Commands):
         self.busy = asyncio.Lock()
         self.share = Share()
         self.cpu = 0.0  # CPU seconds of this session's work (the share's `used` also jumps)
+        # The same split by kind of work, and the training chunks run (for /debug/sessions and
+        # scripts/load.py --costs: CPU per epoch, per frame, and the rest of the process's time).
+        self.cpu_by = {"train": 0.0, "frames": 0.0, "messages": 0.0}
+        self.chunks = 0
         self.frame_cost = 0.0  # CPU seconds the last frame took to build
         self.metrics_cost = 0.002  # CPU seconds a frame with metrics takes (moving average)
         self.frame_done = 0.0  # when it was built (time.monotonic)
@@ -448,7 +497,7 @@ class Session(Commands):
                 # default frame (~0.2 ms, ~2.5 ms with metrics) is one stretch, not one per part
                 # (each costs two CPU-clock system calls and a loop turn); a heavy frame still
                 # gives the loop back after every network pass.
-                with self._charged():
+                with self._charged("frames"):
                     end = time.perf_counter() + stretch
                     try:
                         while True:
@@ -578,7 +627,8 @@ class Session(Commands):
         """What this session has cost its process so far (``/debug/sessions``); a session moved
         to a heavy process names it (its own accounting is there)."""
         return {"session": self.id, "cpu": round(self.cpu, 4), "epochs": self.trained,
-                "frames": self.seq, "running": self.running,
+                "frames": self.seq, "running": self.running, "chunks": self.chunks,
+                "cpu_by": {k: round(v, 4) for k, v in self.cpu_by.items()},
                 "process": self.remote[0].pid if self.remote else os.getpid()}
 
     def running_peers(self) -> int:
@@ -595,17 +645,11 @@ class Session(Commands):
         finally:
             self.load.unwant(self.share, idle=not self.running)  # paused: it sleeps next
 
-    @contextlib.contextmanager
-    def _charged(self):
-        """Charge the synchronous work inside to this session's share (CPU time of the thread:
-        no await may happen inside, or other sessions' work would be charged too)."""
-        t0 = time.thread_time()
-        try:
-            yield
-        finally:
-            dt = time.thread_time() - t0
-            self.share.used += dt
-            self.cpu += dt
+    def _charged(self, kind: str = "messages") -> Charged:
+        """Charge the synchronous work inside (a ``with`` block) to this session's share (CPU
+        time of the thread: no await may happen inside, or other sessions' work would be charged
+        too), and to its ``kind`` of work (``cpu_by``)."""
+        return Charged(self, kind)
 
     async def _turn(self, yield_first: bool = True) -> None:
         """Let the loop run others once (``yield_first``), then wait while this session is more
@@ -678,8 +722,9 @@ class Session(Commands):
                     failed = None
                     updates, cpu = t.d_steps + t.g_steps, self.cpu
                     try:
-                        with self._charged():
+                        with self._charged("train"):
                             done = t.train(n, seconds=chunk)
+                        self.chunks += 1
                     except Exception as e:  # a bug must stop this session's training, not the session
                         log.exception("session %s: training failed", self.id)
                         failed = e
@@ -751,10 +796,7 @@ class Session(Commands):
             fps = self.frames.view["fps"]
             if self.running:
                 fps = min(fps, max(1.0, s.frame_budget / self.running_peers()))
-            # Never catch up in bursts; and a frame that cost c CPU seconds to build is followed
-            # by at least c seconds without one, so a heavy view takes at most half of its
-            # session's share and training keeps the rest.
-            due = max(due + 1.0 / fps, now, self.frame_done + self.frame_cost)
+            due = next_frame_due(due, now, fps, self.frame_done + self.frame_cost)
             await asyncio.sleep(due - now)
             if not self.running and self._key() == self.sent_key:
                 # Paused and drawn: sleep until something changes (or it is time to idle out).
@@ -789,7 +831,7 @@ class Session(Commands):
                 elif isinstance(msg, SETTLING):
                     # What `settle` would do in one stretch (up to a whole epoch: ~0.6 s on the
                     # maximum config, measured under a flood of `config` messages), in slices.
-                    await self._train_while(lambda: self.trainer.mid_epoch)
+                    await self._train_while(lambda: self.trainer.mid_epoch, last_turn=False)
                 with self._charged():
                     msg_type, reply = (None, msg) if isinstance(msg, dict) else self._apply(msg, text)
                 out = await self._encode(reply)
@@ -854,15 +896,19 @@ class Session(Commands):
         await self._train_while(lambda: t.updates_left > 1)
         self.step_begun = t.mid_epoch  # on_step must finish this epoch, not settle it and add one
 
-    async def _train_while(self, more) -> None:
-        """Single updates while ``more()`` holds, a chunk of ``chunk_seconds`` per loop turn."""
+    async def _train_while(self, more, last_turn: bool = True) -> None:
+        """Single updates while ``more()`` holds, a chunk of ``chunk_seconds`` per loop turn;
+        without ``last_turn``, no turn after the last chunk: the rest of a default epoch (a few
+        updates) that a ``pause`` settles fits one chunk, and its ack then leaves without waiting
+        for another pass of the loop over every running session (~20 ms at 20 a worker)."""
         t, s = self.trainer, self.settings
         while t.status.ok and more():
             end = time.perf_counter() + s.chunk_seconds
             with self._charged():
                 while t.status.ok and more() and time.perf_counter() < end:
                     t.train(1, seconds=0)  # exactly one update
-            await self._turn()
+            if last_turn or (t.status.ok and more()):
+                await self._turn()
 
     def _parse(self, text: str) -> m.Message | dict:
         """The validated message, or the error reply as a dict."""

@@ -39,12 +39,16 @@ class Settings:
     metrics_hz: float = 5.0  # metrics (KL/JS, modes, precision/recall) per second while running
     metrics_budget: float = 80.0  # metrics computations per second for a whole process
     # Share of a process's time its running sessions' metrics may take: a frame's metrics cost
-    # ~2 ms (KL/JS on 20,000 fakes, modes, precision/recall) against ~0.2 ms for its layers, so
-    # 80 a second took 16% of a worker from the training of 20 sessions.
-    metrics_share: float = 0.05
+    # ~1.8 ms (KL/JS on 20,000 fakes, modes, precision/recall) against ~0.2 ms for its layers, so
+    # 80 a second took 16% of a worker from the training of 20 sessions. 4% gives 20 sessions a
+    # set about once a second each, as 5% did when a set cost 2.5 ms.
+    metrics_share: float = 0.04
     chunk_seconds: float = 0.001  # longest stretch of training before the loop runs others
     round_seconds: float = 0.02  # target time for every running session to get one chunk
-    frame_budget: float = 800.0  # frames per second for all running sessions of a process
+    # Frames per second for all running sessions of a process: 26 each at 20 (a frame costs
+    # ~0.2 ms of CPU with its sends, so 30 a second took 6 ms of every session's second from
+    # training where 24 are asked for; 30 each up to 17 sessions).
+    frame_budget: float = 520.0
     # Heavy sessions move to processes of their own (server/offload.py): at most this many per
     # worker (0: never move, share the worker), at this niceness, when an update costs more than
     # heavy_update CPU seconds or a frame more than heavy_frame (a default session's update is
