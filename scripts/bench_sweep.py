@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import tempfile
@@ -29,15 +30,22 @@ def spec_for(args) -> dict:
             "run": {"seeds": [0, 1, 2, 3], "epochs": args.epochs, "every": args.every}}
 
 
-def timed(spec, out: Path, jobs: int, scheduler: str | None) -> float:
+def cpu() -> float:
+    """CPU seconds of this process and its finished children (the pool's workers, once joined)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(spec, out: Path, jobs: int, scheduler: str | None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one sweep."""
     shutil.rmtree(out, ignore_errors=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu()
     rows, _ = run_sweep(spec, out, jobs=jobs, scheduler=scheduler, quiet=True)
-    seconds = time.perf_counter() - t0
+    seconds, used = time.perf_counter() - t0, cpu() - c0
     bad = [r["run"] for r in rows if r["status"] != "ok"]
     if bad:
         raise SystemExit(f"runs not ok: {bad}")
-    return seconds
+    return seconds, used
 
 
 def final_snapshots(out: Path) -> dict[str, bytes]:
@@ -65,13 +73,18 @@ def main() -> None:
             serial.append(timed(spec, Path(tmp) / "serial", 1, None))
             pool.append(timed(spec, Path(tmp) / "pool", args.jobs, args.scheduler))
         same = final_snapshots(Path(tmp) / "serial") == final_snapshots(Path(tmp) / "pool")
-    s, q = statistics.median(serial), statistics.median(pool)
+    s, q = statistics.median(w for w, _ in serial), statistics.median(w for w, _ in pool)
     side = f"--scheduler {args.scheduler}, {args.jobs} workers" if args.scheduler else f"--jobs {args.jobs}"
     print(f"{n} runs of {args.data} (recommended preset), {args.epochs} epochs each, checkpoint every {args.every}; "
           f"median of {args.repeat}")
-    print("| how | wall s | s per run | each measurement, s |\n|---|---|---|---|")
-    print(f"| one after another (--jobs 1) | {s:.1f} | {s / n:.2f} | {', '.join(f'{x:.1f}' for x in serial)} |")
-    print(f"| {side} | {q:.1f} | {q / n:.2f} | {', '.join(f'{x:.1f}' for x in pool)} |")
+    # "cores used" = CPU s / wall s: about 1 and about --jobs on a quiet machine; less when others
+    # take the cores (then the ratio measures the machine, not the sweep). Dask workers' CPU is not
+    # counted (they are not this process's children).
+    print("| how | wall s | s per run | CPU s | cores used | each measurement (wall s) |\n|---|---|---|---|---|---|")
+    for label, ms, med in (("one after another (--jobs 1)", serial, s), (side, pool, q)):
+        c = statistics.median(u for _, u in ms)
+        print(f"| {label} | {med:.1f} | {med / n:.2f} | {c:.1f} | {c / med:.2f} | "
+              f"{', '.join(f'{w:.1f}' for w, _ in ms)} |")
     print(f"ratio parallel / serial: {q / s:.2f} (bar <= 0.6); final snapshots identical: {'yes' if same else 'NO'}")
 
 
