@@ -24,4 +24,14 @@ __version__ = "0.1.0"
 from .config import Config, ConfigError, make_config  # noqa: E402
 from .trainer import Status, Trainer  # noqa: E402
 
-__all__ = ["Config", "ConfigError", "Status", "Trainer", "__version__", "make_config"]
+
+def show(experiment=None, **options):
+    """GAN Lab inline in a notebook, opened with ``experiment`` (a Trainer, a Config or dict, a data
+    set's name, or None); see :func:`ganlab.notebook.show`. The server starts on first use, in a
+    child process: importing ganlab starts nothing."""
+    from .notebook import show as _show
+
+    return _show(experiment, **options)
+
+
+__all__ = ["Config", "ConfigError", "Status", "Trainer", "__version__", "make_config", "show"]

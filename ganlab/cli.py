@@ -116,10 +116,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     every = args.report_every or max(1, args.epochs // 20)
     from .cli_runs import TrainHooks
 
-    if t.image_shape is not None:  # runs and animations draw the 2D data view
-        for flag, given in (("--run-dir", args.run_dir), ("--animate", args.animate)):
-            if given:
-                raise ConfigError([(flag, f"records 2D data only for now, not the image set {t.config.data!r}")])
     hooks = TrainHooks(args, t, every)  # --run-dir, --animate: checked before training starts
     tty = sys.stderr.isatty() and not args.json
     start = time.perf_counter()

@@ -6,6 +6,7 @@
     ganlab runs compare runs/a runs/b ... [--png curves.png]
     ganlab runs export runs/a a.zip
     ganlab runs continue runs/a --from-epoch E --epochs TOTAL --run-dir runs/b [--set KEY=JSON]
+        [--animate span.gif --every N]
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ def add_train_flags(t: argparse.ArgumentParser) -> None:
                    help="epochs between the run's snapshots (default 0: as --report-every)")
     g.add_argument("--thumb-every", type=int, default=0, metavar="N",
                    help="epochs between the run's thumbnails (default 0: as --report-every)")
-    g.add_argument("--animate", metavar="FILE", help="write an animation of the data view: .gif, .webp "
-                   "or .png (APNG)")
+    add_animate_flags(g)
+
+
+def add_animate_flags(g) -> None:
+    """--animate and its options (``ganlab train`` and ``ganlab runs continue``)."""
+    g.add_argument("--animate", metavar="FILE", help="write an animation of the data view (image data: the "
+                   "sample grid): .gif, .webp or .png (APNG)")
     g.add_argument("--every", type=int, default=100, metavar="N", help="epochs between animation frames "
                    "(default: %(default)s)")
     g.add_argument("--animate-size", type=int, default=400, metavar="PX", help="animation frame size "
@@ -38,6 +44,27 @@ def add_train_flags(t: argparse.ArgumentParser) -> None:
     g.add_argument("--view-layers", default="heatmap,real,fake,d_grad", metavar="LIST",
                    help="layers of the animation: heatmap, real, fake, d_grad, g_grad, manifold "
                    "(default: %(default)s)")
+    g.add_argument("--animate-grid", default="8x8", metavar="ROWSxCOLS",
+                   help="image data: the animation's sample grid (default: %(default)s; fixed noise)")
+
+
+def animation_of(args: argparse.Namespace, trainer):
+    """The animation hook that ``--animate`` asks for: the data view (2D data) or the sample grid
+    (image data); ConfigError naming the flag otherwise."""
+    from .images_out import GridError, parse_grid
+    from .render import Animation, GridAnimation, ViewSpec
+
+    try:
+        if trainer.image_shape is not None:
+            rows, cols = parse_grid(args.animate_grid)
+            return GridAnimation(args.animate, args.every, rows, cols, fps=args.fps)
+        spec = ViewSpec(layers=tuple(x.strip() for x in args.view_layers.split(",") if x.strip()),
+                        size=args.animate_size)
+        return Animation(args.animate, args.every, spec, args.fps)
+    except GridError as e:
+        raise ConfigError([("--animate-grid", str(e).removeprefix("--grid: "))]) from None
+    except ValueError as e:
+        raise ConfigError([("--animate", str(e))]) from None
 
 
 class TrainHooks:
@@ -47,14 +74,7 @@ class TrainHooks:
         self.trainer, self.args = trainer, args
         self.anim = self.recorder = None
         if args.animate:
-            from .render import Animation, ViewSpec
-
-            try:
-                spec = ViewSpec(layers=tuple(x.strip() for x in args.view_layers.split(",") if x.strip()),
-                                size=args.animate_size)
-                self.anim = Animation(args.animate, args.every, spec, args.fps)
-            except ValueError as e:
-                raise ConfigError([("--animate", str(e))]) from None
+            self.anim = animation_of(args, trainer)
         if args.run_dir:
             from .runs import Recorder
 
@@ -161,11 +181,17 @@ def cmd_runs_continue(args: argparse.Namespace) -> int:
     snap_every = (snaps[1]["epoch"] - snaps[0]["epoch"]) if len(snaps) > 1 else every
     # Unchanged, the new run replays the original's later edits; changed, it is a branch that
     # follows its own (the change, at the starting epoch).
+    anim = animation_of(args, t) if args.animate else None
     rec = Recorder(t, args.run_dir, metrics_every=every, snapshot_every=snap_every, thumb_every=every,
-                   parent={"name": run.name, "epoch": epoch}, edits=None if changes else run.later_edits(epoch))
+                   parent={"name": run.name, "epoch": epoch}, edits=None if changes else run.later_edits(epoch),
+                   hooks=[anim] if anim else ())
     if changes:
         rec.update(changes)
     rec.train(args.epochs - t.epoch)
+    if anim is not None:
+        size = anim.close(t)
+        print(f"animation written to {args.animate} ({len(anim.frames)} frames, {size:,} bytes)")
+        rec.add_media(args.animate, frames=len(anim.frames), every=anim.every)
     rec.close()
     m = rec.rows[-1] if rec.rows else {}
     print(f"continued {run.name} from epoch {epoch} to {t.epoch}: D loss {m.get('d_loss')}, "
@@ -202,4 +228,5 @@ def add_runs_commands(sub) -> None:
     k.add_argument("--run-dir", required=True, help="the new run's directory")
     k.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="a live change at the starting epoch (makes a branch), e.g. --set d_optimizer.lr=0.01")
+    add_animate_flags(k.add_argument_group("animation of the span"))
     k.set_defaults(func=cmd_runs_continue)

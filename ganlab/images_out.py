@@ -68,18 +68,24 @@ def sample_images(trainer, rows: int, cols: int, seed: int = 0) -> np.ndarray:
     return np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8).reshape(-1, *trainer.image_shape)
 
 
-def sample_grid_png(trainer, rows: int, cols: int, seed: int = 0, scale: int = 0) -> bytes:
-    """PNG bytes of :func:`sample_images` laid out by ``ganlab.render.image_grid`` (mid-grey
-    1-pixel gaps), each pixel drawn ``scale`` x ``scale`` (0: 3 for 28x28 images, 8 for 8x8)."""
+def sample_grid_image(trainer, rows: int, cols: int, seed: int = 0, scale: int = 0):
+    """A grayscale Pillow image of :func:`sample_images` laid out by ``ganlab.render.image_grid``
+    (mid-grey 1-pixel gaps), each pixel drawn ``scale`` x ``scale`` (0: 3 for 28x28 images, 8 for
+    8x8). The same ``seed`` gives the same noise: grids of one run at two epochs compare."""
     from .render.grid import image_grid
 
     if not 0 <= scale <= 16:
         raise GridError(f"--scale: must be 1..16 (or 0 for the default), got {scale}")
     images = sample_images(trainer, rows, cols, seed)
     scale = scale or (8 if trainer.image_shape[0] <= 8 else 3)
+    return image_grid(images, cols=cols, scale=scale, pad=GAP, background=128)
+
+
+def sample_grid_png(trainer, rows: int, cols: int, seed: int = 0, scale: int = 0) -> bytes:
+    """PNG bytes of :func:`sample_grid_image`."""
     buf = io.BytesIO()
-    image_grid(images, cols=cols, scale=scale, pad=GAP, background=128).save(buf, format="PNG")
+    sample_grid_image(trainer, rows, cols, seed, scale).save(buf, format="PNG")
     return buf.getvalue()
 
 
-__all__ = ["GridError", "parse_grid", "sample_grid_png", "sample_images", "trainer_from_file"]
+__all__ = ["GridError", "parse_grid", "sample_grid_image", "sample_grid_png", "sample_images", "trainer_from_file"]

@@ -701,6 +701,10 @@ class Trainer:
 
     @classmethod
     def from_snapshot(cls, snap: dict) -> Trainer:
+        """A trainer from ``snapshot()`` output, or from the page's saved state file (its JSON,
+        whose ``page`` entry holds the page's own settings: layers, speed, drawing; set aside)."""
+        if isinstance(snap, dict) and isinstance(snap.get("page"), dict):
+            snap = {k: v for k, v in snap.items() if k != "page"}
         t = cls.__new__(cls)
         t.restore(snap)
         return t

@@ -2,6 +2,7 @@
 
     python scripts/bench_animate.py [--frames 200] [--size 400] [--every 50] [--data ring8]
                                     [--repeat 3] [--formats gif,webp,apng] [--keep DIR]
+    python scripts/bench_animate.py --route [--data gaussians] [--frames 200] [--every 50] ...
 
 Renders ``--frames`` frames of the data view (the page's default layers: heatmap, real, fake,
 dD/dx arrows; legend and epoch) of a training run, one every ``--every`` epochs, with
@@ -10,6 +11,12 @@ encoder as ``ganlab train --animate`` does, ``--repeat`` times, and prints the m
 (wall and CPU) and the file size. For GIF the encode includes mapping the RGB frames onto the fixed
 palette. Target (issue 11): 200 frames of a 400 px view encode in under 2 s and stay under 4 MB
 as GIF.
+
+With ``--route`` it measures what the page's Record control waits for instead: a ``ganlab serve``
+is started, and for each format the time from sending POST /api/animate (the snapshot at epoch 0
+of ``--data`` with its recommended preset, default the page's default data, and a span of
+``--frames`` frames every ``--every`` epochs) to having the whole file: the job process's start,
+the replay (training), the rendering and the encoding. Median of ``--repeat``, with the size.
 """
 
 from __future__ import annotations
@@ -44,18 +51,63 @@ def _preset(data: str) -> dict:
     return dict(DISTRIBUTIONS[data].preset) if data in DISTRIBUTIONS else {}
 
 
+def route(a) -> None:
+    """Time POST /api/animate from request to file, per format, through a real server."""
+    import json
+    import sys
+    import urllib.request
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from load import free_port, start_server, stop_server
+
+    snap = Trainer(data=a.data, seed=a.seed, **_preset(a.data)).snapshot()
+    to = a.every * (a.frames - 1)
+    port = free_port()
+    proc, _ = start_server(port, 1, 8)
+    print(f"POST /api/animate: {a.data} (recommended preset) epochs 0..{to:,}, a frame every {a.every} "
+          f"({a.frames} frames of {a.size} px), median of {a.repeat}")
+    print(f"{'format':<7} {'request->file s':>16} {'frames':>7} {'bytes':>12} {'MB':>6}")
+    try:
+        for fmt in a.formats.split(","):
+            body = json.dumps({"snapshot": snap, "to": to, "every": a.every, "format": fmt, "size": a.size,
+                               "fps": a.fps}).encode()
+            times, size, frames = [], 0, 0
+            for _ in range(a.repeat):
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/api/animate", data=body,
+                                             headers={"Content-Type": "application/json"})
+                t0 = time.perf_counter()
+                with urllib.request.urlopen(req, timeout=600) as r:
+                    data = r.read()
+                    frames = int(r.headers["X-Frames"])
+                times.append(time.perf_counter() - t0)
+                size = len(data)
+                if a.keep:
+                    Path(a.keep).mkdir(parents=True, exist_ok=True)
+                    (Path(a.keep) / f"route{EXT[fmt]}").write_bytes(data)
+            print(f"{fmt:<7} {statistics.median(times):>16.2f} {frames:>7} {size:>12,} {size / 1e6:>6.2f}")
+    finally:
+        stop_server(proc)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--size", type=int, default=400, help="frame side in px")
     ap.add_argument("--every", type=int, default=50, help="epochs between frames")
-    ap.add_argument("--data", default="ring8")
+    ap.add_argument("--data", default=None, help="distribution (default: ring8; with --route the page's "
+                    "default, gaussians)")
+    ap.add_argument("--route", action="store_true", help="time POST /api/animate through a server instead")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--fps", type=float, default=10)
     ap.add_argument("--formats", default="gif,webp,apng")
     ap.add_argument("--keep", help="keep the files in this directory")
     a = ap.parse_args()
+    if a.route:
+        a.data = a.data or "gaussians"
+        route(a)
+        return
+    a.data = a.data or "ring8"
     frames, render_s = render_frames(a.data, a.frames, a.size, a.every, a.seed)
     print(f"{len(frames)} frames of {a.size} x {a.size} px ({a.data}, every {a.every} epochs): "
           f"trained and rendered in {render_s:.2f} s ({1000 * render_s / len(frames):.1f} ms a frame)")

@@ -1,7 +1,7 @@
 // Glue: loads the schema, builds the views and controls, keeps the URL hash in step with the
 // experiment, and turns clicks, keys and server messages into updates of the views.
 
-import {Session} from "./socket.js";
+import {Session, socketUrl} from "./socket.js";
 import {State, SETTINGS, LAYERS, SPEEDS, DEFAULT_SPEED, addConfigFields, quantise} from "./state.js";
 import {DataView} from "./dataview.js";
 import {Graph, STAGES} from "./graph.js";
@@ -15,6 +15,7 @@ import {Hints} from "./hints.js";
 import {MixtureEditor} from "./mixture.js";
 import {TrainedButton} from "./trained.js";
 import {DigitsView, IMAGE_LAYERS, paintGraphThumbs, shapes} from "./digits.js";
+import {RecordControl} from "./record.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_DATA = new Set(["drawn", "points"]);   // distributions whose data lives in the page
@@ -116,6 +117,7 @@ function startValues() {
 function newExperiment(fromFile = false) {
   const wasReplaying = app.exp.replaying;
   app.exp.begin(startValues(), fromFile);
+  app.recorder?.cancel("training started again");
   showReplay();
   if (wasReplaying) say("Replay stopped: training started again.");
   charts.clear();
@@ -620,19 +622,29 @@ $("export-png").addEventListener("click", guard(async () => {
   });
   download(`ganlab-${stamp()}.png`, blob);
 }));
+app.recorder = new RecordControl($("record"), {
+  session: () => app.session, edits: () => app.exp.edits, epoch: () => app.counts.epoch,
+  canvas: () => (app.imageMode ? $("digit-fakes") : $("data-view")), name: () => `ganlab-${app.server.data || "ganlab"}`,
+  say, download,
+});
 $("export-csv").addEventListener("click", () => download(`ganlab-${stamp()}-metrics.csv`, new Blob([charts.toCSV()], {type: "text/csv"})));
 $("copy-link").addEventListener("click", async () => {
   writeHash();
   const {exp} = app;
+  // A notebook's lab page (?lab=) links to the experiment, not to the lab: opened elsewhere, the
+  // link must not become the lab's page that the notebook reads.
+  const link = new URL(location.href);
+  link.searchParams.delete("lab");
+  const href = link.href;
   if (exp.fromFile) { offerSave("This experiment was loaded from a state file: a link would start its config from epoch 0 and cannot rebuild the weights."); return; }
-  if (exp.edits.length > MAX_EDITS || location.href.length > MAX_LINK) {
-    offerSave(`This experiment is too big for a link (${exp.edits.length} live edits, ${(location.href.length / 1024).toFixed(1)} kB; at most ${MAX_EDITS} edits and ${MAX_LINK / 1024} kB).`);
+  if (exp.edits.length > MAX_EDITS || href.length > MAX_LINK) {
+    offerSave(`This experiment is too big for a link (${exp.edits.length} live edits, ${(href.length / 1024).toFixed(1)} kB; at most ${MAX_EDITS} edits and ${MAX_LINK / 1024} kB).`);
     return;
   }
   const what = app.counts.epoch ? ` up to epoch ${app.counts.epoch}` : "";
   const edits = exp.edits.length ? ` with its ${exp.edits.length} live edit${exp.edits.length > 1 ? "s" : ""}` : "";
-  try { await navigator.clipboard.writeText(location.href); say(`Link copied: it replays this experiment${edits}${what}.`); }
-  catch { say(`Link: ${location.href}`, "sticky"); }
+  try { await navigator.clipboard.writeText(href); say(`Link copied: it replays this experiment${edits}${what}.`); }
+  catch { say(`Link: ${href}`, "sticky"); }
 });
 
 /** Say why a link will not do, with a button that saves the state file instead. */
@@ -701,7 +713,7 @@ $("file-points").addEventListener("change", guard(async () => {
   // The server's parser (the CLI's): the same rules and the same messages, line and column named.
   let reply;
   try {
-    const r = await fetch(`/api/points?name=${encodeURIComponent(f.name)}`, {method: "POST", body: f});
+    const r = await fetch(`api/points?name=${encodeURIComponent(f.name)}`, {method: "POST", body: f});
     reply = await r.json();
     if (!r.ok) { say(reply.error || `${f.name}: HTTP ${r.status}`, "error"); return; }
   } catch (e) { say(`${f.name}: ${e.message}`, "error"); return; }
@@ -730,7 +742,7 @@ $("file-images").addEventListener("change", guard(async () => {
   say(`Reading ${images.name}${labels ? ` and ${labels.name}` : ""}…`, "sticky");
   let reply;
   try {
-    const r = await fetch(`/api/images?${q}`, {method: "POST", body: labels ? new Blob([images, labels]) : images});
+    const r = await fetch(`api/images?${q}`, {method: "POST", body: labels ? new Blob([images, labels]) : images});
     reply = await r.json();
     if (!r.ok) { say(reply.error || `${images.name}: HTTP ${r.status}`, "error"); return; }
   } catch (e) { say(`${images.name}: ${e.message}`, "error"); return; }
@@ -789,7 +801,10 @@ async function onHello(msg) {
   say("");
   // A non-empty hash is an experiment to reproduce: its config (defaults + the hash) replaces the
   // server's, then a reset makes it start from epoch 0 exactly as it would from scratch.
-  const fromUrl = location.hash.length > 1;
+  // A notebook's lab (ganlab.show) opens with the notebook's trainer: its state wins over a hash
+  // (an iframe reloaded after the page wrote one).
+  const lab = msg.lab ?? null;
+  const fromUrl = location.hash.length > 1 && !lab?.restored;
   const server = flatten(msg.config);
   app.server = server;
   showCounts(msg);
@@ -823,7 +838,9 @@ async function onHello(msg) {
     adoptConfig(msg.config);
   }
   adoptConfig(app.server);
-  newExperiment();
+  newExperiment(!fromUrl && msg.epoch > 0); // a lab past epoch 0: a link cannot rebuild its weights
+  if (lab?.restored) say(`Opened the notebook's experiment at epoch ${msg.epoch}.`);
+  else if (lab?.message) say(lab.message, "sticky");
   if (app.emptyDrawing) showEmptyDrawing(true);
   // The link's live edits, applied by the server at their epochs; it pauses where the link was copied.
   const edits = state.get("edits"), at = state.get("at");
@@ -838,7 +855,7 @@ async function onHello(msg) {
   app.ready = true;
   if (!app.previewsLoaded) { // after the experiment is in place: first paint and setup come first
     app.previewsLoaded = true;
-    loadPreviews(app.session.url, app.picker.missing(), (name, pts) => app.picker.icon(name, pts));
+    loadPreviews(socketUrl(location, false), app.picker.missing(), (name, pts) => app.picker.icon(name, pts));
   }
 }
 
@@ -859,12 +876,15 @@ async function onReconnected(e) {
 }
 
 function connect() {
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const s = app.session = new Session(`${proto}//${location.host}/ws`);
+  const s = app.session = new Session(socketUrl(location));
   s.addEventListener("hello", (e) => onHello(e.detail).catch((err) => say(String(err), "error")));
   s.addEventListener("frame", (e) => onFrame(e.detail));
   s.addEventListener("reconnected", (e) => onReconnected(e).catch(() => {}));
-  s.addEventListener("ack", (e) => { if (e.detail.type === "snapshot") app.exp.snapEdits = app.exp.edits.length; });
+  s.addEventListener("ack", (e) => {
+    if (e.detail.type !== "snapshot") return;
+    app.exp.snapEdits = app.exp.edits.length;
+    app.recorder?.keep(e.detail.msg.snapshot ?? e.detail.msg.bytes, app.exp.edits.length); // "Save since" (record.js)
+  });
   s.addEventListener("scheduled", (e) => onScheduled(e.detail));
   s.addEventListener("disconnected", () => { app.wasRunning = app.running || app.wasRunning; setConn("offline", "bad"); });
   s.addEventListener("reconnecting", (e) => say(`Connection lost; reconnecting in ${(e.detail.in / 1000).toFixed(1)} s…`, "sticky"));
@@ -887,11 +907,11 @@ async function start() {
   showSpeed();
   let schema = {};
   try {
-    const r = await fetch("/api/schema");
+    const r = await fetch("api/schema");
     if (!r.ok) throw new Error(`HTTP ${r.status}`);
     schema = await r.json();
   } catch (e) {
-    say(`Could not load /api/schema (${e.message}); controls are unavailable.`, "error");
+    say(`Could not load api/schema (${e.message}); controls are unavailable.`, "error");
   }
   const {fields, distributions} = normaliseSchema(schema);
   app.fields = fields;

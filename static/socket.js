@@ -30,6 +30,19 @@ export const HELLO_TIMEOUT = 10000;
 // once a minute, its websocket messages are not.
 export const SNAPSHOT_EVERY = 5000;
 
+/** The websocket URL of the page at `loc` (a Location or URL): `ws` beside the page, so that a page
+ * served under a path prefix (/proxy/8000/, /ganlab/) reaches its own server, with the page's
+ * `lab` (a notebook's experiment, ganlab.show) unless `withLab` is false. */
+export function socketUrl(loc, withLab = true) {
+  const url = new URL("ws", loc.href);
+  url.protocol = loc.protocol === "https:" ? "wss:" : "ws:";
+  url.search = "";
+  url.hash = "";
+  const lab = new URLSearchParams(loc.search).get("lab");
+  if (lab && withLab) url.searchParams.set("lab", lab);
+  return url.href;
+}
+
 /** Milliseconds to wait before reconnect attempt `attempt` (0, 1, ...). */
 export function backoffDelay(attempt, random = Math.random) {
   const ceiling = Math.min(BACKOFF_CAP, BACKOFF_BASE * 2 ** Math.min(attempt, 16));

@@ -24,7 +24,7 @@ export class TrainedButton {
     if (!d) return;
     this.button.disabled = true;
     try {
-      const r = await fetch(`/api/trained/${encodeURIComponent(d.name)}`);
+      const r = await fetch(`api/trained/${encodeURIComponent(d.name)}`);
       if (!r.ok) {
         let why = `HTTP ${r.status}`;
         try { const j = await r.json(); why = j.message || j.detail || j.error || why; } catch { /* not JSON */ }

@@ -141,11 +141,3 @@ def test_image_preset_choice(capsys):
                  "--report-every", "1"]) == 0
     assert main(["train", "--data", "gaussians", "--epochs", "1", "--g-units", "200"]) == 2
     assert "generator.units: at most 128 for 2D data (up to 1024 for image data); got 200" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("flag", [["--run-dir", "RUN"], ["--animate", "RUN.gif"]])
-def test_runs_and_animations_of_image_data_are_refused_by_name(flag, tmp_path, capsys):
-    args = [a.replace("RUN", str(tmp_path / "r")) for a in flag]
-    assert main(["train", "--data", "digits8", "--epochs", "5", *SMALL, *args]) == 2
-    assert f"{flag[0]}: records 2D data only for now, not the image set 'digits8'" in capsys.readouterr().err
-    assert not list(tmp_path.iterdir())

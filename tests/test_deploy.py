@@ -121,9 +121,14 @@ class Replica:
 class Nginx:
     """Debian's nginx with deploy/ganlab.conf, every path in ``tmp``, balancing ``ports``."""
 
-    def __init__(self, tmp: Path, ports: list[int]):
+    def __init__(self, tmp: Path, ports: list[int], include: tuple[Path, ...] = ()):
+        """``include``: files included in ganlab.conf's server block (deploy/ganlab-prefix.conf)."""
         self.port = free_port()
         conf = (ROOT / "deploy" / "ganlab.conf").read_text()
+        if include:
+            conf = conf.rstrip()
+            assert conf.endswith("}"), "deploy/ganlab.conf: no longer ends with its server block"
+            conf = conf[:-1] + "".join(f"    include {p};\n" for p in include) + "}\n"
         servers = "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n" for p in ports)
         conf, n = re.subn(r"(    server \S+:8000 [^\n]*\n)+", servers, conf)
         assert n == 1, "deploy/ganlab.conf: the upstream's server lines moved"
@@ -646,3 +651,61 @@ def test_a_lingering_client_holds_the_drain_only_until_the_deadline():
         raw.close()
     finally:
         replica.stop()
+
+
+@needs_nginx
+def test_the_page_under_a_path_prefix_trains_snapshots_and_reconnects(browser, tmp_path):
+    """deploy/ganlab-prefix.conf serves the lab at /ganlab/ (as jupyter-server-proxy serves it at
+    /proxy/PORT/ or /ganlab/): every URL the page uses (static modules, api/..., the websocket)
+    stays under the prefix, and the page trains, snapshots and comes back after a dropped
+    connection. nginx's own `location /` would hide a root-relative URL, so each request is checked."""
+    replica = Replica(heavy_nice=0)  # the Record's replay process: not starved on a busy machine
+    lb = None
+    try:
+        lb = Nginx(tmp_path, [replica.port], include=(ROOT / "deploy" / "ganlab-prefix.conf",))
+        assert status(lb.url("/ganlab")) == 200  # redirected to /ganlab/ (urllib follows it)
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
+        pg = context.new_page()
+        urls: list[str] = []
+        pg.on("request", lambda r: urls.append(r.url))
+        pg.on("websocket", lambda ws: urls.append(ws.url))
+        problems: list[str] = []
+        pg.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+        try:
+            pg.goto(lb.url("/ganlab/"))
+            pg.wait_for_function("window.ganlab && window.ganlab.ready && window.ganlab.frames > 0")
+            pg.click("#play")
+            pg.wait_for_function("window.ganlab.running && window.ganlab.lastMeta.epoch > 100")
+            held = pg.evaluate("window.ganlab.session.refreshSnapshot().then((s) => s.epoch)")
+            assert held > 100
+            # The Record control's POST api/animate, through the prefix's own location for it.
+            frames = pg.evaluate("""import("./static/record.js").then(({recordSpan}) => {
+                const snapshot = window.ganlab.session.snapshot;
+                return recordSpan({snapshot, to: snapshot.epoch + 20, every: 10, size: 64})
+                    .then((r) => r.frames); })""")
+            assert frames == 3
+            before = pg.evaluate("""() => {
+                const s = window.ganlab.session;
+                window.after = [];
+                s.addEventListener("reconnected", () => s.addEventListener("frame",
+                    (e) => window.after.push(e.detail.meta.epoch)));
+                s.drop();
+                return s.hello.session;
+            }""")
+            pg.wait_for_function(f"""window.ganlab.session.connected && window.ganlab.running &&
+                window.after.some((e) => e > {held} + 50)""", timeout=20_000)
+            assert pg.evaluate("window.ganlab.session.hello.session") != before  # a new session...
+            assert min(pg.evaluate("window.after")) >= held  # ...restored from the snapshot
+            assert not problems, problems
+            prefix = (lb.url("/ganlab/"), lb.url("/ganlab/", scheme="ws"))
+            assert any(u.startswith(prefix[1] + "ws") for u in urls), urls
+            assert any("/ganlab/api/schema" in u for u in urls) and any("/ganlab/api/animate" in u for u in urls), urls
+            stray = [u for u in urls if not u.startswith(prefix) and not u.startswith(("data:", "blob:"))]
+            assert not stray, stray
+        finally:
+            context.close()
+    finally:
+        if lb is not None:
+            lb.stop()
+        replica.stop()
+

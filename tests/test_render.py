@@ -128,3 +128,23 @@ def test_long_animations_are_thinned(tmp_path, monkeypatch):
     anim.close(t)
     with Image.open(tmp_path / "a.gif") as im:
         assert im.n_frames <= 6
+
+
+def test_gif_frames_mark_unchanged_pixels_transparent_and_decode_the_same(tmp_path):
+    """Pixels equal to the previous frame's are stored as the free palette index (disposal 1):
+    the file is smaller and every decoded frame is the frame that was drawn."""
+    from ganlab.render.animate import CLEAR, to_palette
+
+    t = Trainer(seed=0)
+    anim = Animation(tmp_path / "a.png", every=5, spec=ViewSpec(size=96, heatmap=30, samples=100))  # RGB frames
+    train_with(t, 40, [anim])
+    rgb = [f for _, f in anim.frames]
+    size = encode(rgb, tmp_path / "a.gif")
+    pal = [to_palette(f) for f in rgb]
+    pal[0].save(tmp_path / "plain.gif", save_all=True, append_images=pal[1:], duration=100, loop=0, optimize=False)
+    assert size < (tmp_path / "plain.gif").stat().st_size
+    with Image.open(tmp_path / "a.gif") as im:
+        assert im.n_frames == len(rgb) and im.info.get("transparency") == CLEAR
+        for k, f in enumerate(pal):
+            im.seek(k)
+            assert np.array_equal(np.asarray(im.convert("RGB")), np.asarray(f.convert("RGB"))), k

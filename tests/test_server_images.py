@@ -107,7 +107,10 @@ def test_a_conditional_grid_has_one_row_per_class(iconn):
     c.ok("config", changes={"conditional": True})
     head, layers = c.step()
     assert layers["fakes_grid"].shape == (80, 64)
-    _, first = c.frame_with(lambda h, ls: "reals_grid" in ls, since=n)  # once, after the change
+    # The real grid comes again after the change, now one row per class. (A frame built before
+    # the change may still arrive after its ack, with the old 64-row grid: the first 80-row one
+    # counts, not the first grid.)
+    _, first = c.frame_with(lambda h, ls: "reals_grid" in ls and ls["reals_grid"].shape[0] == 80, since=n)
     assert first["reals_grid"].shape == (80, 64)
 
 
@@ -191,13 +194,19 @@ def test_a_capped_image_session_is_told_why_and_trains_at_the_capped_speed():
 
         capped = await frame(second, lambda f: f.get("capped"))
         assert "max_image_sessions" in capped["capped"] and "5 epochs/s" in capped["capped"]
-        start_epoch, t0 = capped["epoch"], time.monotonic()
-        await asyncio.sleep(2.0)
-        rate = (second.frames[-1]["epoch"] - start_epoch) / (time.monotonic() - t0)
+        # Rates from the latest frames at both ends of a 3 s window (a frame read late counts at
+        # both ends alike), not from the "capped" frame, which may have waited in the buffer.
+        await frame(second, lambda f: f["epoch"] > capped["epoch"])
+        e1, e2, t0 = first.frames[-1]["epoch"], second.frames[-1]["epoch"], time.monotonic()
+        await asyncio.sleep(3.0)
+        seconds = time.monotonic() - t0
+        rate = (second.frames[-1]["epoch"] - e2) / seconds
         assert rate <= 5.0 * 1.5 + 1, rate
-        assert first.frames[-1]["capped"] is None and first.frames[-1]["epochs_per_sec"] > 20
+        # The uncapped one trains at full speed: far faster than the cap, even on a loaded machine.
+        assert first.frames[-1]["capped"] is None
+        assert (first.frames[-1]["epoch"] - e1) / seconds > 4 * 5.0, (first.frames[-1]["epoch"] - e1) / seconds
         await first.request("pause")  # the next in line trains at full speed
-        free = await frame(second, lambda f: f.get("capped") is None and f["epochs_per_sec"] > 20)
+        free = await frame(second, lambda f: f.get("capped") is None and f["epoch"] > e2 + 400)
         assert free["capped"] is None
         for c in (first, second):
             await c.ws.close()

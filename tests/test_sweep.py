@@ -288,7 +288,7 @@ def test_a_bad_grid_value_is_named_in_the_words_of_set(tmp_path, capsys, grid, i
     ('[bsae]\ndata = "ring8"\n[run]\nepochs = 10',
      "bsae: unknown section; a spec has [base], [grid], [variants], [run]"),
     ('[base]\ndata = "ring8"', "[run]: missing; it names the seeds and the budget (epochs or seconds)"),
-    ('[base]\ndata = "mnist"\n[run]\nepochs = 10', "[base]: data: runs record 2D data only for now, not the image set"),
+    ('[base]\ndata = "mnist"\n[run]\nepochs = 10', "[base]: data: a sweep trains 2D data only for now"),
     ('[base]\ndata = "ring8"\n[variants.a]\nloss = "bogus"\n[run]\nepochs = 10',
      "[grid] variant = a: loss: Value error, unknown loss 'bogus'"),
     ('[grid]\nvariant = ["a"]\n[run]\nepochs = 10', "[grid] variant: is the axis of [variants.NAME] tables"),

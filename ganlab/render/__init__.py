@@ -7,12 +7,12 @@ from :mod:`ganlab.views` and the trainer, so there is no second copy of the math
 page's (static/dataview.js): green real, purple fake.
 """
 
-from .animate import FORMATS, Animation, animation_format, encode
+from .animate import FORMATS, Animation, GridAnimation, animation_format, encode
 from .chart import plot_curves
 from .dataview import ViewSpec, render_view
 from .extent import AutoExtent, needed_extent
 from .grid import image_grid
 from .ranges import plot_ranges
 
-__all__ = ["FORMATS", "Animation", "AutoExtent", "ViewSpec", "animation_format", "encode", "image_grid",
-           "needed_extent", "plot_curves", "plot_ranges", "render_view"]
+__all__ = ["FORMATS", "Animation", "AutoExtent", "GridAnimation", "ViewSpec", "animation_format", "encode",
+           "image_grid", "needed_extent", "plot_curves", "plot_ranges", "render_view"]

@@ -16,7 +16,8 @@ LOG_METRICS = {"kl", "js", "kl_floor", "js_floor"}
 PERCENT = {"high_quality"}  # stored as shares, drawn as %
 TITLES = {"d_loss": "D loss", "g_loss": "G loss", "kl": "KL(real || fake), bits (log)",
           "js": "JS, bits (log)", "high_quality": "% high quality", "modes_captured": "modes captured",
-          "precision": "precision", "recall": "recall", "d_accuracy": "D accuracy"}
+          "precision": "precision", "recall": "recall", "d_accuracy": "D accuracy",
+          "fd": "FD (classifier features)", "classes_captured": "classes captured", "digit_score": "digit score"}
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:

@@ -27,7 +27,8 @@ class ViewSpec:
     """What to draw. ``layers`` from LAYERS (the page's default four); ``size`` px of the square
     image; ``heatmap`` grid cells a side (30..200), ``samples`` real and fake points, ``manifold``
     noise grid a side; ``extent`` (x0, y0, x1, y1) or None to fit the fakes as the page does;
-    ``legend`` draws the legend, the epoch and the captions (none on thumbnails);
+    ``legend`` draws the legend and the captions (none on thumbnails); ``epoch`` the epoch
+    (None: as ``legend``);
     ``supersample`` paints at k times the size and scales down (smooth dots and lines)."""
 
     layers: tuple[str, ...] = ("heatmap", "real", "fake", "d_grad")
@@ -39,6 +40,11 @@ class ViewSpec:
     legend: bool = True
     supersample: int = 2
     title: str | None = None
+    epoch: bool | None = None
+
+    @property
+    def shows_epoch(self) -> bool:
+        return self.legend if self.epoch is None else self.epoch
 
     def __post_init__(self) -> None:
         bad = [x for x in self.layers if x not in LAYERS]
@@ -133,8 +139,8 @@ def paint(layers: dict[str, np.ndarray], spec: ViewSpec, extent, epoch: int | No
         _arrows(d, fake, layers["g_grad"], None, C.G_GRAD, px, py, W, k)
     if "fake" in spec.layers:
         _fakes(d, fake, px, py, W, r, k, spec.legend)
-    if spec.legend:
-        _legend(d, spec, epoch, k)
+    if spec.legend or spec.shows_epoch:
+        _legend(d, spec, epoch if spec.shows_epoch else None, k)
     if k > 1:
         img = img.resize((spec.size, spec.size), Image.Resampling.BOX)
     return img
@@ -226,7 +232,7 @@ def _manifold(d, M, A, px, py, k):
 def _legend(d, spec: ViewSpec, epoch, k):
     """Epoch (and title) over a legend of the shown layers, in a pale box at the bottom left."""
     f, fb = font(11 * k), font(13 * k)
-    rows = [(n, LEGEND[n]) for n in LAYERS if n in spec.layers]
+    rows = [(n, LEGEND[n]) for n in LAYERS if n in spec.layers] if spec.legend else []
     head = " · ".join(s for s in (spec.title, None if epoch is None else f"epoch {epoch:,}") if s)
     lh = 15 * k
     h = len(rows) * lh + (18 * k if head else 0) + 8 * k

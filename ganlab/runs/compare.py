@@ -10,8 +10,9 @@ from ..config import Config
 from .format import MANIFEST, RunError
 from .run import Run
 
-FINAL_METRICS = ("d_loss", "g_loss", "kl", "js", "modes_captured", "high_quality")
-SHORT = {"d_loss": "D", "g_loss": "G", "kl": "KL", "js": "JS", "modes_captured": "modes", "high_quality": "HQ"}
+FINAL_METRICS = ("d_loss", "g_loss", "kl", "js", "modes_captured", "high_quality", "classes_captured", "fd")
+SHORT = {"d_loss": "D", "g_loss": "G", "kl": "KL", "js": "JS", "modes_captured": "modes", "high_quality": "HQ",
+         "classes_captured": "classes", "fd": "FD"}
 HIDDEN = {"data", "data_params"}  # shown in their own column
 
 
@@ -27,10 +28,15 @@ def flat(d: dict, prefix: str = "") -> dict[str, Any]:
 
 def defaults(data: str | None = None) -> dict[str, Any]:
     """The default settings for ``data``: ganlab's defaults with that distribution's recommended
-    preset on top (what ``ganlab train --data NAME`` starts from), flattened to dotted keys."""
+    preset (an image set's "recommended" image preset) on top (what ``ganlab train --data NAME``
+    starts from), flattened to dotted keys."""
+    from ..config import make_config
     from ..data import DISTRIBUTIONS
+    from ..data.image_presets import IMAGE_PRESETS, image_preset
 
     dist = DISTRIBUTIONS.get(data) if data else None
+    if data in IMAGE_PRESETS:
+        return flat(make_config(image_preset(data), data=data).model_dump(mode="json"))
     return flat(Config(**(dist.preset if dist else {})).model_dump(mode="json"))
 
 
@@ -75,6 +81,8 @@ def show(v: Any) -> str:
 def final_metrics(run: Run) -> dict[str, Any]:
     f = run.manifest.get("final") or (run.metrics[-1] if run.metrics else {})
     out = {k: f.get(k) for k in FINAL_METRICS if k in f}
+    if f.get("classes_total") and out.get("classes_captured") is not None:
+        out["classes_captured"] = f"{out['classes_captured']}/{f['classes_total']}"
     if f.get("modes_total") and out.get("modes_captured") is not None:
         out["modes_captured"] = f"{out['modes_captured']}/{f['modes_total']}"
     if isinstance(out.get("high_quality"), float):
@@ -138,7 +146,10 @@ def compare_table(runs: list[Run]) -> str:
 
 
 def curve_metrics(runs: list[Run]) -> list[str]:
-    """The curves worth drawing for these runs: losses, KL, and mode quality when they have it."""
+    """The curves worth drawing for these runs: losses, KL, and mode quality when they have it;
+    for image runs the losses, FD and classes captured."""
+    if any(r.get("fd") is not None or r.get("classes_captured") is not None for run in runs for r in run.metrics):
+        return ["d_loss", "g_loss", "fd", "classes_captured"]
     out = ["d_loss", "g_loss", "kl"]
     if any(r.get("high_quality") is not None for run in runs for r in run.metrics):
         out.append("high_quality")

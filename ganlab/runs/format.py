@@ -44,10 +44,10 @@ MAX_MEDIA = 8
 MAX_EDITS = 10_000
 _FILE_LIMIT = f"a run file holds at most {MAX_FILE_BYTES:,} bytes ({MAX_FILE_BYTES // MiB} MiB)"
 
-# Snapshot kinds and their file suffixes. "json" is Trainer.snapshot(); image models (another
-# helper's binary snapshot) register their kind here with its suffix, and its reader in
+# Snapshot kinds and their file suffixes. "json" is Trainer.snapshot(); "bin" is the binary
+# snapshot (ganlab/snapshot_bin.py) that image models are recorded with. Each kind's reader is in
 # run.py (SNAPSHOT_EPOCH, SNAPSHOT_LOAD).
-SNAPSHOT_KINDS = {"json": ".json"}
+SNAPSHOT_KINDS = {"json": ".json", "bin": ".bin"}
 MEDIA_KINDS = {"gif": ".gif", "webp": ".webp", "apng": ".png", "webm": ".webm"}
 MEDIA_BY_SUFFIX = {**{v: k for k, v in MEDIA_KINDS.items()}, ".apng": "apng"}
 MEDIA_MAGIC = {"gif": (b"GIF87a", b"GIF89a"), "webp": (b"RIFF",), "apng": (b"\x89PNG\r\n\x1a\n",),

@@ -37,13 +37,21 @@ from .format import (
 def metrics_row(trainer, seconds: float) -> dict[str, Any]:
     """One line of metrics.jsonl: epoch, seconds of recorded training, d_loss, g_loss, and the
     live frame's metrics (:func:`ganlab.metrics.frame_metrics`: KL/JS with their floors, modes,
-    % high quality, precision/recall, D accuracy, gradient norms), hints as their codes. It
-    touches no random stream of the trainer: recording never changes training."""
-    m = frame_metrics(trainer)
+    % high quality, precision/recall, D accuracy, gradient norms), hints as their codes; for image
+    data the image metrics instead (:func:`ganlab.runs.image_rows.image_row_metrics`: classes
+    captured, confident share, digit score, FD and its floor, D's means). It touches no random
+    stream of the trainer: recording never changes training."""
     L = trainer.losses
     row = {"epoch": trainer.epoch, "seconds": round(seconds, 3), "d_loss": L.get("d"), "g_loss": L.get("g")}
-    row.update({k: v for k, v in m.items() if k != "hints"})
-    row["hints"] = [h["code"] for h in m["hints"]]
+    if trainer.image_shape is not None:
+        from .image_rows import image_row_metrics
+
+        row.update(image_row_metrics(trainer))
+        row["hints"] = []  # the failure hints read 2D geometry
+    else:
+        m = frame_metrics(trainer)
+        row.update({k: v for k, v in m.items() if k != "hints"})
+        row["hints"] = [h["code"] for h in m["hints"]]
     row["status"] = trainer.status.state
     return finite(row)
 
@@ -61,6 +69,25 @@ def record_failure(run_dir: str | Path, config: dict, message: str) -> Path:
          "media": [], "parent": None, "final": None}
     (d / MANIFEST).write_text(json.dumps(finite(m), allow_nan=False, separators=(",", ":")))
     return d
+
+
+THUMB_GRID = 4  # an image run's thumbnail: a 4 x 4 grid of samples
+
+
+def thumbnail(trainer, size: int = 96):
+    """A run's thumbnail: the data view (heatmap, real, fake) ``size`` px a side, or for image
+    data a THUMB_GRID x THUMB_GRID grid of G's samples on fixed noise (seed 0, as ``ganlab sample``
+    draws it), scaled to about ``size`` px: thumbnails at two epochs show G on the same noise."""
+    if trainer.image_shape is not None:
+        from ..images_out import sample_grid_image
+
+        side = trainer.image_shape[1]
+        scale = max(1, min(16, (size - THUMB_GRID - 1) // (THUMB_GRID * side)))
+        return sample_grid_image(trainer, THUMB_GRID, THUMB_GRID, seed=0, scale=scale)
+    from ..render import ViewSpec, render_view
+
+    return render_view(trainer, ViewSpec(layers=("heatmap", "real", "fake"), size=size, heatmap=30,
+                                         samples=300, legend=False, supersample=2))
 
 
 class _Series:
@@ -135,6 +162,7 @@ class Recorder:
         self.snapshots = _Series(snapshot_every, max_snapshots, snapshot_budget)
         self.thumbs = _Series(thumb_every, max_thumbs)
         self.thumb_size = thumb_size
+        self.snap_kind = "bin" if t.image_shape is not None else "json"  # image models: megabytes
         self.rows: list[dict] = []
         self.snap_entries: list[dict] = []
         self.thumb_entries: list[dict] = []
@@ -222,28 +250,29 @@ class Recorder:
 
     def _snapshot(self) -> None:
         t = self.trainer
-        snap = t.snapshot()
-        # A divergence can leave a loss infinite; a run file holds strict JSON (null restores).
-        snap["losses"] = finite(snap["losses"])
-        data = json.dumps(snap, separators=(",", ":"), allow_nan=False).encode()
+        kind = self.snap_kind
+        if kind == "bin":
+            data = t.snapshot_bytes()
+        else:
+            snap = t.snapshot()
+            # A divergence can leave a loss infinite; a run file holds strict JSON (null restores).
+            snap["losses"] = finite(snap["losses"])
+            data = json.dumps(snap, separators=(",", ":"), allow_nan=False).encode()
         if len(data) > MAX_ENTRY_BYTES:
             raise RunError(f"a snapshot of this model is {len(data):,} bytes; a run file entry holds at most "
                            f"{MAX_ENTRY_BYTES:,}")
-        name = snapshot_name(t.epoch)
+        name = snapshot_name(t.epoch, kind)
         (self.dir / name).write_bytes(data)
-        self.snap_entries.append({"epoch": t.epoch, "file": name, "kind": "json",
+        self.snap_entries.append({"epoch": t.epoch, "file": name, "kind": kind,
                                   "edits_done": len(self.edits) - t.edits_pending})
         for e in self.snapshots.add(t.epoch, len(data), self.start):
-            (self.dir / snapshot_name(e)).unlink(missing_ok=True)
+            (self.dir / snapshot_name(e, kind)).unlink(missing_ok=True)
         kept = {e for e, _ in self.snapshots.items}
         self.snap_entries = [s for s in self.snap_entries if s["epoch"] in kept]
 
     def _thumb(self) -> None:
-        from ..render import ViewSpec, render_view
-
         t = self.trainer
-        img = render_view(t, ViewSpec(layers=("heatmap", "real", "fake"), size=self.thumb_size, heatmap=30,
-                                      samples=300, legend=False, supersample=2))
+        img = thumbnail(t, self.thumb_size)
         name = thumb_name(t.epoch)
         img.save(self.dir / name, format="PNG", optimize=True)
         self.thumb_entries.append({"epoch": t.epoch, "file": name})

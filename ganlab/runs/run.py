@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import snapshot_bin
 from ..config import ConfigError, short
 from .format import (
     MANIFEST,
@@ -31,10 +32,25 @@ def _json_snapshot_epoch(data: bytes, name: str):
     return snap.get("epoch")
 
 
+def _bin_snapshot(data: bytes, name: str = "snapshot") -> dict:
+    """A binary snapshot decoded (its magic, sizes and CRC-32 checked), RunError naming the file."""
+    try:
+        return snapshot_bin.decode(data, MAX_ENTRY_BYTES)
+    except ValueError as e:
+        raise RunError(f"{name}: {e}") from None
+
+
+def _bin_snapshot_epoch(data: bytes, name: str):
+    snap = _bin_snapshot(data, name)
+    if snap.get("format") != "ganlab-snapshot":
+        raise RunError(f"{name}: not a ganlab snapshot")
+    return snap.get("epoch")
+
+
 # Per snapshot kind (format.SNAPSHOT_KINDS): how to read its epoch when checking a run, and how to
-# load it for Trainer.from_snapshot. Image models' binary snapshot adds its kind here.
-SNAPSHOT_EPOCH = {"json": _json_snapshot_epoch}
-SNAPSHOT_LOAD = {"json": json.loads}
+# load it for Trainer.from_snapshot (which takes either decoded form).
+SNAPSHOT_EPOCH = {"json": _json_snapshot_epoch, "bin": _bin_snapshot_epoch}
+SNAPSHOT_LOAD = {"json": json.loads, "bin": _bin_snapshot}
 
 
 class Run:

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from ganlab import __version__
 
-from . import balance, image_uploads, logs, pointfiles, prometheus, trained
+from . import animate, balance, image_uploads, labs, logs, pointfiles, prometheus, trained
 from .frames import dumps
 from .offload import HeavyPool
 from .origins import HostCheck, origin_allowed, served_hosts
@@ -114,6 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(trained.router)  # GET /api/trained/<name>
     pointfiles.register(app)  # POST /api/points: the page's point-file import
     image_uploads.register_route(app)  # POST /api/images: the page's image-set import
+    animate.register(app)  # POST /api/animate: the page's Record control
+    labs.register(app, settings.lab_key)  # /api/labs: a notebook's experiment in the page
 
     @app.websocket("/ws")
     async def ws_endpoint(ws: WebSocket):
@@ -165,6 +167,9 @@ async def live(ws: WebSocket, app: FastAPI) -> None:
         await ws.close(1013, balance.REBALANCE_REASON)
         return
     session = Session(ws, settings, app.state.load, app.state.heavy)
+    lab = labs.lab_token(app, ws.query_params.get("lab"))
+    if lab is not None:  # a notebook's lab: start from the state it handed over
+        session.lab = await labs.open_lab(app.state.labs, lab, session)
     sessions[session.id] = session
     prometheus.SESSIONS_OPENED.inc()
     if balancer is not None:
@@ -173,6 +178,11 @@ async def live(ws: WebSocket, app: FastAPI) -> None:
         await session.serve()
     finally:
         del sessions[session.id]
+        if lab is not None:
+            try:
+                labs.close_lab(app.state.labs, lab, session)
+            except Exception:  # never at the expense of the cleanup below
+                log.exception("lab %s: keeping the state of its page failed", lab[:8])
         app.state.recorder.ended(session.id, session)
         del session  # the last reference: its trainer and frames are freed here, then trimmed
         trim_soon(asyncio.get_running_loop())

@@ -207,6 +207,7 @@ class Session(Commands):
         self.unanswered = 0  # messages forwarded to the heavy process and not yet replied to
         self.answered = asyncio.Event()
         self.id = secrets.token_hex(8)
+        self.lab: dict | None = None  # a notebook's lab: whether its state was restored (labs.py)
         self.trainer = Trainer()
         self.frames = FrameBuilder(view={**DEFAULT_VIEW, "fps": settings.default_fps})
         self.frames.images.on_ready(self.changed)  # image metrics done in their thread: send them
@@ -259,11 +260,13 @@ class Session(Commands):
         return {
             "type": "hello", "protocol": PROTOCOL, "version": __version__, "session": self.id,
             "config": self.config_echo(), "epoch": self.trainer.epoch,
+            "d_steps": self.trainer.d_steps, "g_steps": self.trainer.g_steps,
             "view": dict(self.frames.view), "running": self.running, "worker": os.getpid(),
             "limits": {"max_message_bytes": s.max_message_bytes, "rate_limit": s.rate_limit,
                        "byte_rate": s.byte_rate,
                        "idle_timeout": s.idle_timeout, "max_sessions": s.max_sessions,
                        "max_image_sessions": s.max_image_sessions},
+            **({"lab": self.lab} if self.lab is not None else {}),
         }
 
     async def serve(self, resume: bool = False) -> None:

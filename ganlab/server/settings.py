@@ -66,6 +66,13 @@ class Settings:
     # epochs/s until one before them pauses (server/image_slots.py).
     max_image_sessions: float = 1.0
     capped_image_speed: float = 10.0
+    # POST /api/animate (server/animate.py): replays run in processes of their own, at most
+    # animate_jobs at once per worker (0: refused), each killed after animate_seconds.
+    animate_jobs: int = 1
+    animate_seconds: float = 120.0
+    # The key of the labs routes (server/labs.py): set by the notebook that starts the server;
+    # empty (the default) means the server has no labs.
+    lab_key: str = ""
     static_dir: str = ""  # "" = <repo>/static next to the package
     templates_dir: str = ""  # "" = <repo>/templates next to the package
 
@@ -87,9 +94,11 @@ class Settings:
             raise ValueError("drain_timeout must be >= 0")
         if self.max_image_sessions < 0:
             raise ValueError("max_image_sessions must be >= 0")
+        if self.animate_jobs < 0:
+            raise ValueError("animate_jobs must be >= 0")
         for name in ("idle_timeout", "rate_limit", "byte_rate", "chunk_seconds", "round_seconds",
                      "frame_budget", "metrics_hz", "metrics_budget", "metrics_share", "heavy_update",
-                     "heavy_frame", "capped_image_speed"):
+                     "heavy_frame", "capped_image_speed", "animate_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if not 1 <= self.default_fps <= 60:

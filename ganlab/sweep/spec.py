@@ -235,7 +235,8 @@ def build_config(spec: Spec, point: dict, changes: dict, preset: Any) -> dict:
         raise SpecError(f"{where}: preset: must be one of {', '.join(PRESETS)}, got {short(preset)}")
     data = changes.get("data", "gaussians")
     if is_image_data(data):
-        raise SpecError(f"{where}: data: runs record 2D data only for now, not the image set {data!r}")
+        raise SpecError(f"{where}: data: a sweep trains 2D data only for now (its summary reads the 2D metrics), "
+                        f"not the image set {data!r}")
     dist = DISTRIBUTIONS.get(data) if isinstance(data, str) else None
     base = dict(dist.preset) if preset == "recommended" and dist is not None else {}
     try:
