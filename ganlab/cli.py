@@ -1,5 +1,5 @@
 """Command line: ``ganlab`` (the web app), ``ganlab serve``, ``ganlab train``, ``ganlab sample``,
-``ganlab data``.
+``ganlab data``, ``ganlab runs``, ``ganlab sweep``.
 
 Every hyperparameter is a flag of ``ganlab train``, generated from the config models so the CLI can
 never disagree with them: ``generator.units`` is ``--g-units``, ``d_optimizer.lr`` is ``--d-lr``,
@@ -315,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_flags(t)
     t.set_defaults(func=cmd_train)
     add_runs_commands(sub)
+    from .cli_sweep import add_sweep_command
+
+    add_sweep_command(sub)
 
     sm = sub.add_parser("sample", help="write a grid of generated images from a snapshot as a PNG",
                         description="Draw a grid of G's images from a snapshot of an image GAN (binary "

@@ -249,3 +249,19 @@ def test_oversized_files_are_refused(tmp_path, run_file, monkeypatch):
     monkeypatch.setattr(fmt, "MAX_ENTRY_BYTES", 1000)
     with pytest.raises(RunError, match=r"entry metrics.jsonl is \d[\d,]* bytes; the limit is 1,000"):
         Run(run_file)
+
+
+def test_a_run_that_diverges_with_an_infinite_loss_reads_back(tmp_path):
+    """The divergence leaves G's last loss infinite; the final snapshot must still be strict JSON
+    (the reader refuses Infinity), and it rewinds with that loss unknown (null, read as NaN)."""
+    t = Trainer(data="ring8", seed=0, loss="lsgan", generator={"units": 16},
+                d_optimizer={"kind": "sgd", "lr": 10.0, "momentum": 0.99})
+    with Recorder(t, tmp_path / "dv", metrics_every=100, snapshot_every=100) as rec:
+        rec.train(300)
+    assert t.status.state == "diverged" and not np.isfinite(t.losses["g"])
+    run = Run(tmp_path / "dv")
+    assert run.manifest["status"] == "diverged" and run.snapshot_epochs[-1] == t.epoch < 300
+    back = run.trainer_at(t.epoch)
+    for k, v in t.losses.items():
+        assert back.losses[k] == v if np.isfinite(v) else np.isnan(back.losses[k])
+    assert np.array_equal(back.G.params, t.G.params)

@@ -47,8 +47,9 @@ def grid25(rng, n, params):
     return sample_mixture(rng, n, *_GRID25)
 
 
-# Recommended presets, tuned with scripts/mode_collapse.py on this 2-core machine (table in its
-# docstring), one recipe for both benchmarks. A non-saturating GAN with Adam (beta1 0.5) and large
+# Recommended presets, tuned with the mode-collapse study on this 2-core machine (then
+# scripts/mode_collapse.py, now `ganlab sweep examples/mode_collapse.toml`; README), one recipe
+# for both benchmarks. A non-saturating GAN with Adam (beta1 0.5) and large
 # batches finds the modes but loses one or two as it oscillates and leaves ~45% of its samples
 # between modes (grid25: 22-24 of 25, HQ 47-59%; WGAN-GP kept ring8's 8 modes at HQ 30-73%).
 # Lazy R1 (gamma 0.1 on every 4th D step, Mescheder et al. 2018) keeps D's gradient flat on the

@@ -5,7 +5,8 @@ or an animation. Below the server: uses the engine, data, metrics, views and the
 
 from .drive import train_with
 from .format import FORMAT, VERSION, RunError
-from .recorder import Recorder, metrics_row
+from .recorder import Recorder, metrics_row, record_failure
 from .run import Run, open_run
 
-__all__ = ["FORMAT", "VERSION", "Recorder", "Run", "RunError", "metrics_row", "open_run", "train_with"]
+__all__ = ["FORMAT", "VERSION", "Recorder", "Run", "RunError", "metrics_row", "open_run", "record_failure",
+           "train_with"]

@@ -56,6 +56,21 @@ def metrics_row(trainer, seconds: float) -> dict[str, Any]:
     return finite(row)
 
 
+def record_failure(run_dir: str | Path, config: dict, message: str) -> Path:
+    """A run whose trainer could not even be built: status ``stopped`` at epoch 0, the config as
+    given and the error as its ``message`` (no metrics, snapshots or thumbnails)."""
+    d = Path(run_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / METRICS).write_text("")
+    m = {"format": FORMAT, "version": VERSION, "ganlab": __version__, "name": d.name,
+         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "config": config,
+         "start_epoch": 0, "epochs": 0, "duration_seconds": 0.0, "status": "stopped", "message": message,
+         "edits": [], "metrics": {"file": METRICS, "every": 1, "rows": 0}, "snapshots": [], "thumbs": [],
+         "media": [], "parent": None, "final": None}
+    (d / MANIFEST).write_text(json.dumps(finite(m), allow_nan=False, separators=(",", ":")))
+    return d
+
+
 THUMB_GRID = 4  # an image run's thumbnail: a 4 x 4 grid of samples
 
 
@@ -157,6 +172,7 @@ class Recorder:
         self._t0: float | None = None
         self.created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         self.status = "running"
+        self.message: str | None = None  # the error that stopped the run (see fail)
         for sub in ("snapshots", "thumbs", "media"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         (self.dir / METRICS).write_text("")
@@ -235,7 +251,13 @@ class Recorder:
     def _snapshot(self) -> None:
         t = self.trainer
         kind = self.snap_kind
-        data = t.snapshot_bytes() if kind == "bin" else json.dumps(t.snapshot(), separators=(",", ":")).encode()
+        if kind == "bin":
+            data = t.snapshot_bytes()
+        else:
+            snap = t.snapshot()
+            # A divergence can leave a loss infinite; a run file holds strict JSON (null restores).
+            snap["losses"] = finite(snap["losses"])
+            data = json.dumps(snap, separators=(",", ":"), allow_nan=False).encode()
         if len(data) > MAX_ENTRY_BYTES:
             raise RunError(f"a snapshot of this model is {len(data):,} bytes; a run file entry holds at most "
                            f"{MAX_ENTRY_BYTES:,}")
@@ -287,6 +309,12 @@ class Recorder:
         self._write_manifest()
         return self.dir
 
+    def fail(self, message: str) -> Path:
+        """Mark the run stopped by an error (``message`` says which) and write the manifest."""
+        self.status, self.message = "stopped", message
+        self._write_manifest()
+        return self.dir
+
     def __enter__(self) -> Recorder:
         return self
 
@@ -308,7 +336,9 @@ class Recorder:
             "thumb_size": self.thumb_size, "parent": self.parent,
             "final": self.rows[-1] if self.rows else None,
         }
-        if not t.status.ok:
+        if self.message is not None:
+            m["message"] = self.message
+        elif not t.status.ok:
             m["message"] = t.status.message
         tmp = self.dir / (MANIFEST + ".part")
         tmp.write_text(json.dumps(finite(m), allow_nan=False, separators=(",", ":")))
