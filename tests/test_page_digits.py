@@ -8,7 +8,10 @@ import re
 
 import pytest
 
-from tests.test_page import Page, browser, epoch, server, updates  # noqa: F401  (fixtures)
+from tests import test_page as tp
+from tests.test_page import Page, epoch
+
+browser, server, ui = tp.browser, tp.server, tp.ui  # fixtures
 
 GRID_JS = """(id) => {
     const c = document.getElementById(id);
@@ -24,15 +27,6 @@ INK_JS = """(id) => {
     for (let i = 0; i < d.length; i += 4) if (d[i] < 128) n++;
     return n;
 }"""
-
-
-@pytest.fixture
-def ui(browser, server):  # noqa: F811
-    p = Page(browser, server)
-    yield p
-    problems = list(p.problems)
-    p.context.close()
-    assert not problems, problems
 
 
 def open_digits(ui, name="digits8"):

@@ -9,20 +9,12 @@ import math
 import re
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
-from tests.test_page import Page, browser, server  # noqa: F401  (fixtures)
+from tests import test_page as tp
 from tests.test_page_digits import open_digits
 
-
-@pytest.fixture
-def ui(browser, server):  # noqa: F811
-    p = Page(browser, server)
-    yield p
-    problems = list(p.problems)
-    p.context.close()
-    assert not problems, problems
+browser, server, ui = tp.browser, tp.server, tp.ui  # fixtures
 
 
 def every_for(span: int, frames: int) -> int:

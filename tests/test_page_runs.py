@@ -20,27 +20,16 @@ from ganlab.runs.format import RunError
 sys.path.insert(0, str(Path(__file__).parent))
 from test_server_live import free_port, start, stop  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
-if os.environ.get("GANLAB_REQUIRE_BROWSER") == "1":
-    assert os.path.exists(CHROMIUM), f"GANLAB_REQUIRE_BROWSER=1 but no chromium at {CHROMIUM}"
-    import playwright.sync_api as sync_api
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
-    pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"system chromium not found at {CHROMIUM}")
+# The browser set-up is test_page's (it skips without playwright, and fails without chromium
+# where GANLAB_REQUIRE_BROWSER=1).
+from tests import test_page as tp  # noqa: E402
+
+browser = tp.browser  # a fixture
+pytestmark = pytest.mark.skipif(not os.path.exists(tp.CHROMIUM), reason=f"system chromium not found at {tp.CHROMIUM}")
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = "window.ganlab && window.ganlab.ready && window.ganlab.frames > 0"
 STORE = "(await (await ganlab.loadRuns()).loadStore())"  # the runs code loads when first needed
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,11 @@ import pytest
 from ganlab import Trainer
 from ganlab.runs import Recorder, Run
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
-if os.environ.get("GANLAB_REQUIRE_BROWSER") == "1":
-    assert os.path.exists(CHROMIUM), f"GANLAB_REQUIRE_BROWSER=1 but no chromium at {CHROMIUM}"
-    import playwright.sync_api as sync_api
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
-    pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"system chromium not found at {CHROMIUM}")
+# The browser set-up is test_page's (it skips without playwright, and fails without chromium
+# where GANLAB_REQUIRE_BROWSER=1).
+from tests.test_page import ARGS, CHROMIUM, sync_api  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"system chromium not found at {CHROMIUM}")
 
 ZIP_JS = Path(__file__).resolve().parents[1] / "static" / "runs" / "zip.js"
 
