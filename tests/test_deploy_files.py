@@ -83,10 +83,10 @@ def test_the_images_files_exist_and_its_install_ships_every_file_the_package_loa
     # `pip install .` ships Python files and the package data pyproject lists: a data file that
     # is not listed is missing from the image (the tests here run from the checkout, where it is).
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["ganlab"]
-    tracked = subprocess.run(["git", "ls-files", "ganlab"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.split()
-    unshipped = [f for f in tracked if not f.endswith(".py")
-                 and not any(fnmatch.fnmatch(f.removeprefix("ganlab/"), p) for p in data)]
+    files = [f.relative_to(ROOT / "ganlab").as_posix() for f in (ROOT / "ganlab").rglob("*")
+             if f.is_file() and "__pycache__" not in f.parts and f.suffix not in (".py", ".pyc")]
+    assert "icon.svg" in files
+    unshipped = [f for f in files if not any(fnmatch.fnmatch(f, p) for p in data)]
     assert not unshipped, f"not in pyproject's package-data, so not in the image: {unshipped}"
 
 
