@@ -83,7 +83,7 @@ def ganlab_serves() -> list[int]:
                     args = f.read().split("\0")
             except OSError:
                 continue
-            if args[1:4] in (["-m", "ganlab", "serve"], ["-m", "ganlab.notebook", "--port"]) and alive(int(entry)):
+            if (args[1:4] == ["-m", "ganlab", "serve"] or args[1:3] == ["-m", "ganlab.notebook"]) and alive(int(entry)):
                 out.append(int(entry))
     return out
 
