@@ -1,8 +1,10 @@
 """ganlab inside a real Jupyter (ganlab/notebook.py): a real ``jupyter server`` with
-jupyter-server-proxy, whose launcher entry (ganlab's ``jupyter_serverproxy_servers`` entry point)
-serves the lab at ``<jupyter>/ganlab/``, driven in Chromium through Jupyter's proxy; and a real
-IPython kernel (ipykernel, run by nbclient) that calls ``ganlab.show``, whose iframe is opened
-through the same Jupyter server's ``proxy/<port>/``, as on a remote Jupyter or a JupyterHub.
+jupyter-server-proxy at a JupyterHub user's base URL (/user/ada/), whose launcher entry (ganlab's
+``jupyter_serverproxy_servers`` entry point) serves the lab at ``<jupyter>/ganlab/``, driven in
+Chromium through Jupyter's proxy, and ends with Jupyter even when Jupyter is killed; and a real
+IPython kernel (ipykernel, run by nbclient) with the hub's prefix that calls ``ganlab.show``,
+whose iframe is opened through the same Jupyter server's ``proxy/<port>/``. (Behind a real
+JupyterHub: scripts/check_jupyterhub.py, by hand.)
 
 Needs the ``notebook`` extra's packages plus nbclient and nbformat (all in the ``test`` extra);
 without them the tests skip with a reason, and fail where GANLAB_REQUIRE_JUPYTER=1 (CI)."""
@@ -153,7 +155,8 @@ def test_the_launcher_serves_the_lab_at_ganlab_through_jupyter(jupyter, browser)
     """Jupyter's launcher lists GAN Lab (the entry point, its icon); ``<jupyter>/ganlab`` starts
     ``ganlab serve`` and the page, opened through the proxy, trains over its websocket, records
     (POST api/animate) and reconnects, with every request under /ganlab/; without Jupyter's
-    token nothing of the lab is served."""
+    token nothing of the lab is served; with it, the token leaves the page's address, its Link
+    and the server's log."""
     code, body = get(jupyter.url("server-proxy/servers-info"))
     assert code == 200, body
     info = {s["name"]: s for s in json.loads(body)["server_processes"]}
