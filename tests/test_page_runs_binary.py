@@ -157,6 +157,51 @@ def test_a_cli_image_run_opens_rewinds_and_replays_to_the_clis_own_snapshot(ui, 
     same_state(server_state(pg), want.read(want.manifest["snapshots"][-1]["file"]))
 
 
+# -- bounds --------------------------------------------------------------------------------------
+
+
+def test_a_growing_digits_run_keeps_the_store_within_its_bound_and_its_snapshots_within_their_own(ui, cli_mnist):
+    pg = ui.open()
+    pg.click("#runs-button")
+    pg.wait_for_selector("#runs", state="visible")
+    tpr.import_file(pg, cli_mnist)
+    pg.wait_for_function("document.querySelector('#status').textContent.startsWith('Imported run')")
+    pg.click("#runs-close")
+    pg.click("#data-digits8")
+    pg.wait_for_function("ganlab.imageMode && ganlab.lastMeta && ganlab.lastMeta.image")
+    train_to(pg, 10)
+    flush(pg)
+    until(pg, f"async () => (await {STORE}.list()).some((r) => r.manifest.epochs === 10)")
+    total = pg.evaluate(f"async () => (await {STORE}.list()).reduce((n, r) => n + r.bytes, 0)")
+    # The store's byte bound just above what it holds; the digits run grows past it by a binary
+    # snapshot (0.2 MB) at every stop.
+    pg.evaluate(f"async () => {{ {STORE}.maxBytes = {total + 400_000}; }}")
+    pg.evaluate("""() => { window.said = []; const s = document.getElementById('status');
+        new MutationObserver(() => said.push(s.textContent))
+            .observe(s, {childList: true, characterData: true, subtree: true}); }""")
+    for e in (20, 30, 40, 50):
+        train_to(pg, e)
+    flush(pg)
+    # Grown past the store's bound: the oldest unpinned run went, and the user was told.
+    until(pg, f"async () => (await {STORE}.list()).length === 1")
+    pg.wait_for_function("said.some((t) => t.startsWith('Dropped the oldest unpinned run \"mn\"'))")
+    # The run's own snapshot bound, lowered to 3 of digits8's snapshots: thinned, and said.
+    pg.evaluate("ganlab.runs.recorder.budget = 700000")
+    train_to(pg, 60)
+    snaps = pg.evaluate("(() => { const r = ganlab.runs.recorder.run; return r.m.snapshots.map((s) =>"
+                        " [s.epoch, r.files.get(s.file).length]); })()")
+    assert snaps[0][0] == 0 and snaps[-1][0] == 60 and len(snaps) == 3, snaps
+    assert sum(n for _, n in snaps) <= 700_000
+    label = pg.text_content("#timeline-label")
+    assert label.startswith("epoch 60 (3 kept, 0.") and "of 0.67 MB: older ones thinned, log-spaced" in label
+    assert "at most 40 snapshots and 0.67 MB" in pg.get_attribute("#timeline-label", "title")
+    flush(pg)
+    until(pg, f"async () => (await {STORE}.list())[0].manifest.epochs === 60")
+    runs = pg.evaluate(f"async () => (await {STORE}.list()).map((r) => [r.manifest.config.data, r.bytes])")
+    assert len(runs) == 1 and runs[0][0] == "digits8"
+    assert runs[0][1] >= sum(n for _, n in snaps)  # the bytes counted hold the binary snapshots
+
+
 # -- 2D snapshots too big for one text message ----------------------------------------------------
 
 

@@ -117,6 +117,7 @@ export class Recorder {
    *  thumbSource() (canvas), editsInForce() (the experiment's edits), offerExport(run, text)}. */
   constructor(host) {
     this.host = host;
+    this.budget = SNAPSHOT_BUDGET; // bytes of snapshots a run keeps (a test may lower it)
     this.run = null;
     this.retrace = null;      // {run, from, to, doneAt}: replaying `run` from snapshot `from`
     this.lastThumb = 0;       // performance.now() of the last thumbnail
@@ -279,7 +280,7 @@ export class Recorder {
    * (never the first nor the last): what stays is roughly log-spaced, dense near the end. */
   thinSnapshots(r) {
     const s = r.m.snapshots, size = () => s.reduce((n, x) => n + r.files.get(x.file).length, 0);
-    while (s.length > 2 && (s.length > MAX_SNAPSHOTS || size() > SNAPSHOT_BUDGET)) {
+    while (s.length > 2 && (s.length > MAX_SNAPSHOTS || size() > this.budget)) {
       r.thinned = (r.thinned || 0) + 1; // the timeline says so
       let best = 1, gap = Infinity;
       const end = s[s.length - 1].epoch + 1;
@@ -340,7 +341,13 @@ export class Recorder {
       run.gone = run.gone.filter((n) => !gone.includes(n));
       run.stored = true;
       if (run.failed) { run.failed = false; this.host.say(`Run "${run.m.name}" is stored again.`); }
-      if (first) await this.host.enforce(this.run?.id);
+      // The store's bounds: checked when a run is first stored, and again whenever it has grown
+      // by a 64th of the byte bound (an image run's snapshots add megabytes as it trains).
+      const store = await this.host.loadStore(), size = run.bytes();
+      if (first || size - (run.enforced || 0) > store.maxBytes / 64) {
+        run.enforced = size;
+        await this.host.enforce(this.run?.id);
+      }
     } catch (e) {
       run.dirty = true;
       // Said at the first failure, and again at a later one if another message has replaced it.

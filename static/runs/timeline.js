@@ -5,7 +5,7 @@
 // makes a branch (recorder.js). The label says how much of the run's snapshot bound is used and
 // whether older snapshots were thinned to stay within it.
 
-import {MAX_SNAPSHOTS, SNAPSHOT_BUDGET} from "./recorder.js";
+import {MAX_SNAPSHOTS} from "./recorder.js";
 
 export class Timeline {
   /** host: {rewind(epoch) -> Promise, epoch() (shown now), say(text, kind)}. */
@@ -45,8 +45,8 @@ export class Timeline {
     if (e === undefined) { this.label.textContent = ""; return; }
     const mb = (n) => (n / 1048576).toFixed(n < 1048576 ? 2 : 1);
     const bytes = r.m.snapshots.reduce((n, s) => n + (r.files.get(s.file)?.length || 0), 0);
-    this.label.textContent = `epoch ${e} (${ep.length} ${r.thinned ? "kept" : "recorded"}, ${mb(bytes)} of ${mb(SNAPSHOT_BUDGET)} MB${r.thinned ? ": older ones thinned, log-spaced" : ""})`;
-    this.label.title = `A run keeps at most ${MAX_SNAPSHOTS} snapshots and ${mb(SNAPSHOT_BUDGET)} MB of them (an image model's are megabytes, so fewer); past either, the one whose neighbours are closest on a log scale of epochs goes (never the first nor the last): dense near now, sparse early.`;
+    this.label.textContent = `epoch ${e} (${ep.length} ${r.thinned ? "kept" : "recorded"}, ${mb(bytes)} of ${mb(this.recorder.budget)} MB${r.thinned ? ": older ones thinned, log-spaced" : ""})`;
+    this.label.title = `A run keeps at most ${MAX_SNAPSHOTS} snapshots and ${mb(this.recorder.budget)} MB of them (an image model's are megabytes, so fewer); past either, the one whose neighbours are closest on a log scale of epochs goes (never the first nor the last): dense near now, sparse early.`;
   }
 
   async go() {
