@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,7 +78,7 @@ def replay(pg, epoch: int) -> None:
 # -- digits ---------------------------------------------------------------------------------------
 
 
-def test_a_digits_run_rewound_and_continued_equals_the_run_bit_for_bit_and_survives_a_reload(ui):
+def test_a_digits_run_rewound_and_continued_equals_the_run_bit_for_bit_and_survives_a_reload(ui, tmp_path):
     pg = ui.open()
     pg.click("#data-digits8")
     pg.wait_for_function("ganlab.imageMode && ganlab.lastMeta && ganlab.lastMeta.image")
@@ -116,6 +117,13 @@ def test_a_digits_run_rewound_and_continued_equals_the_run_bit_for_bit_and_survi
     rewind(pg, 40)
     replay(pg, 70)
     same_state(server_state(pg), original)
+    # Exported from the page, the Python reader opens it: the same snapshot bytes.
+    tpr.open_panel(pg)
+    with pg.expect_download() as dl:
+        pg.click(f'#runs-list tr.run-row[data-name="{run["name"]}"] .run-export')
+    back = Run(Path(dl.value.path()).rename(tmp_path / "digits.zip"))
+    assert back.manifest["config"]["data"] == "digits8" and back.read("snapshots/000000070.bin") == original
+    assert back.trainer_at(20).epoch == 20
 
 
 # -- a CLI image run -----------------------------------------------------------------------------
