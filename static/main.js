@@ -978,6 +978,7 @@ function connect() {
     const m = e.detail;
     setRunning(!!m.running);
     showCounts(m);
+    if (!m.running) app.runs.recorder.onStopped(m.epoch);
     if (m.state === "diverged") app.runs.recorder.onDiverged(m.message);
     if (m.state === "diverged") say(`Training diverged: ${m.message} Change a hyperparameter or reset.`, "error");
     else if (m.state === "ok" && !m.running && app.exp.pauseAt === m.epoch) onReplayed(m);

@@ -203,19 +203,32 @@ export class Recorder {
     // to); a thumbnail every few seconds of training and where it stops.
     if (meta.epoch <= known) return;
     const lastSnap = r.m.snapshots[r.m.snapshots.length - 1];
-    const stopped = !meta.running && (!lastSnap || lastSnap.epoch < meta.epoch) && this.askedAt !== meta.epoch;
     // A big model's snapshot is asked for less often: at most ASK_RATE bytes per second.
     const every = Math.max(SNAPSHOT_EVERY, 1000 * (lastSnap ? r.files.get(lastSnap.file).length : 0) / ASK_RATE);
-    if ((meta.running && now - (this.lastAsk || 0) >= every) || stopped) {
+    if (!meta.running) this.onStopped(meta.epoch);
+    else if (now - (this.lastAsk || 0) >= every) {
       this.lastAsk = now;
       this.askedAt = meta.epoch;
-      this.host.askSnapshot(stopped);
+      this.host.askSnapshot();
     }
     const lastThumb = r.m.thumbs[r.m.thumbs.length - 1];
     if ((meta.running && now - this.lastThumb >= THUMB_EVERY) || (!meta.running && (!lastThumb || lastThumb.epoch < meta.epoch) && !this.thumbing)) {
       this.lastThumb = now;
       this.addThumb(meta.epoch).catch(() => {});
     }
+  }
+
+  /** Training stopped at `epoch` (a frame says so, or only the `status`: the server sends no new
+   * frame when its last one, built while running, already showed that epoch): a snapshot there,
+   * a natural point to rewind to, asked for even while another is on its way. */
+  onStopped(epoch) {
+    const r = this.run, last = r?.m.snapshots[r.m.snapshots.length - 1];
+    this.lastFrame = null;
+    if (!r || epoch < r.m.start_epoch || (this.retrace && epoch <= this.retrace.to)) return;
+    if ((last && last.epoch >= epoch) || this.askedAt === epoch) return;
+    this.lastAsk = performance.now();
+    this.askedAt = epoch;
+    this.host.askSnapshot(true);
   }
 
   async addThumb(epoch) {
