@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .rawnp import putmask
+
 LEAKY_SLOPE = 0.2  # the default leaky-ReLU slope c; a network may set its own
 ELU_ALPHA = 1.0  # fixed: the in-place kernels below rely on alpha = 1
 
@@ -76,7 +78,7 @@ class ReLU(Activation):
 
     def grad(self, d, a, s):
         np.less_equal(a, s.zeros, out=s.mask)
-        np.putmask(d, s.mask, 0.0)
+        putmask(d, s.mask, 0.0)
 
     def second(self, a):
         return np.zeros_like(a)
@@ -96,7 +98,7 @@ class LeakyReLU(Activation):
     def grad(self, d, a, s):
         np.less_equal(a, s.zeros, out=s.mask)
         np.multiply(d, s.slope, out=s.tmp)
-        np.putmask(d, s.mask, s.tmp)
+        putmask(d, s.mask, s.tmp)
 
     def second(self, a):
         return np.zeros_like(a)

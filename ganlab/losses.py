@@ -19,13 +19,29 @@ import numpy as np
 
 
 def softplus(t: np.ndarray) -> np.ndarray:
-    """log(1 + e^t), stable for any finite t."""
-    return np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))
+    """log(1 + e^t), stable for any finite t: max(t, 0) + log1p(exp(-|t|)), in two buffers."""
+    a = np.abs(t)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    np.log1p(a, out=a)
+    return np.add(np.maximum(t, 0.0), a, out=a)
 
 
 def sigmoid(t: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-t), stable for any t."""
-    return 0.5 + 0.5 * np.tanh(0.5 * np.asarray(t, dtype=float))
+    """1 / (1 + e^-t) = 0.5 + 0.5 tanh(t / 2), stable for any t; float64, in one buffer."""
+    x = np.asarray(t, dtype=float)
+    y = np.multiply(x, 0.5, out=np.empty(x.shape))
+    np.tanh(y, out=y)
+    np.multiply(y, 0.5, out=y)
+    np.add(y, 0.5, out=y)
+    return y if y.ndim else y[()]
+
+
+def mean(x: np.ndarray):
+    """``np.mean(x)`` of a 1D array, bit for bit (the same sum, divided as np.mean divides), without
+    its Python wrapper: ~3 us less a call, and a frame's loss values take three to five."""
+    total = np.add.reduce(x)
+    return total.dtype.type(total / np.intp(x.size))
 
 
 class Loss:
@@ -102,12 +118,12 @@ class LogLoss(_SigmoidAffine):
         real = softplus(-lr)
         if smooth:
             real = (1.0 - smooth) * real + smooth * softplus(lr)
-        return float(self.w * np.mean(real) + np.mean(softplus(lf)))
+        return float(self.w * mean(real) + mean(softplus(lf)))
 
     def g_value(self, lf):
         if self.saturating:
-            return float(-np.mean(softplus(lf)))
-        return float(np.mean(softplus(-lf)))
+            return float(-mean(softplus(lf)))
+        return float(mean(softplus(-lf)))
 
     def d_grad(self, l, nr, out, smooth=0.0):
         key = (l.shape[1], nr, l.dtype.char, smooth)
@@ -141,10 +157,10 @@ class LeastSquares(Loss):
     smoothing = True
 
     def d_value(self, lr, lf, smooth=0.0):
-        return float(np.mean((lr - (1.0 - smooth)) ** 2) + np.mean(lf**2))
+        return float(mean((lr - (1.0 - smooth)) ** 2) + mean(lf**2))
 
     def g_value(self, lf):
-        return float(np.mean((lf - 1.0) ** 2))
+        return float(mean((lf - 1.0) ** 2))
 
     def d_grad(self, l, nr, out, smooth=0.0):
         n = l.shape[1]
@@ -178,10 +194,10 @@ class Wasserstein(Loss):
         self.clips_weights = not penalty
 
     def d_value(self, lr, lf, smooth=0.0):
-        return float(np.mean(lf) - np.mean(lr))
+        return float(mean(lf) - mean(lr))
 
     def g_value(self, lf):
-        return float(-np.mean(lf))
+        return float(-mean(lf))
 
     def d_grad(self, l, nr, out, smooth=0.0):
         n = l.shape[1]
@@ -202,10 +218,10 @@ class Hinge(Loss):
     description = "Margin loss of SAGAN/BigGAN: D stops pushing once a point is 1 past the margin."
 
     def d_value(self, lr, lf, smooth=0.0):
-        return float(np.mean(np.maximum(1.0 - lr, 0.0)) + np.mean(np.maximum(1.0 + lf, 0.0)))
+        return float(mean(np.maximum(1.0 - lr, 0.0)) + mean(np.maximum(1.0 + lf, 0.0)))
 
     def g_value(self, lf):
-        return float(-np.mean(lf))
+        return float(-mean(lf))
 
     def d_grad(self, l, nr, out, smooth=0.0):
         n = l.shape[1]

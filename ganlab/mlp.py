@@ -21,6 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import ACTIVATIONS, LEAKY_SLOPE, Scratch
+from .rawnp import copyto, dot
+
+multiply, subtract, tanh = np.multiply, np.subtract, np.tanh
 
 INITS = ("ganlab", "he", "glorot")
 
@@ -49,6 +52,33 @@ class Workspace:
         self.out_s = Scratch((sizes[-1], batch), dt)
         # d[l] holds dLoss/d(input of layer l), shape (sizes[l], batch).
         self.d = [np.empty((n, batch), dt) for n in sizes[:-1]]
+        self.plans(net)
+
+    def plans(self, net: MLP) -> None:
+        """The hidden layers' operands as tuples, built once, so that a pass is a loop over them
+        without indexing or view-making (at GAN Lab sizes a numpy call costs ~1 us and the Python
+        around it as much): ``fwd`` and ``back`` without dropout, ``fwd_drop`` and ``back_drop``
+        reading the masked copies ``inp`` (once ``MLP.draw_dropout`` made them).
+
+        fwd[l - 1] = (W[l-1], h[l], s[l], next input, masked copy's rows or None, mask or None);
+        back[k] for l = L-1 .. 1 = (dW[l], inp[l]^T, W[l][:, :-1]^T or its buffer's transpose,
+        the buffer or None, W[l][:, :-1], d[l], mask or None, h[l], s[l])."""
+        drop = bool(self.mask)
+        for masked in (False, True) if drop else (False,):
+            inp = self.inp if masked else self.a
+            fwd, back = [], []
+            for l in range(1, len(net.sizes) - 1):
+                mask = self.mask[l - 1] if masked else None
+                fwd.append((net.W[l - 1], self.h[l], self.s[l], inp[l], inp[l][:-1] if masked else None, mask))
+            for l in range(len(net.W) - 1, 0, -1):
+                buf = net._wt_buf[l]
+                mask = self.mask[l - 1] if masked else None
+                back.append((net.dW[l], inp[l].T, net.WT[l] if buf is None else buf.T, buf, net.W[l][:, :-1],
+                             self.d[l], mask, self.h[l], self.s[l]))
+            if masked:
+                self.fwd_drop, self.back_drop = fwd, back
+            else:
+                self.fwd, self.back = fwd, back
 
 
 class MLP:
@@ -74,6 +104,7 @@ class MLP:
         self.slope = float(slope)  # leaky ReLU's c (ignored by the other activations)
         self.act = ACTIVATIONS[activation]
         self.output = output
+        self.tanh_out = output == "tanh"
         self.shapes = [(self.sizes[i + 1], self.sizes[i] + 1) for i in range(len(self.sizes) - 1)]
         self.size = sum(r * c for r, c in self.shapes)
         # float32 halves the cost of the matrix products that dominate wide networks; float64
@@ -152,6 +183,7 @@ class MLP:
             for l in range(1, len(self.sizes) - 1):
                 ws.inp.append(np.ones_like(ws.a[l]))
                 ws.mask.append(np.empty_like(ws.h[l]))
+            ws.plans(self)
         keep = 1.0 - rate
         for m, s in zip(ws.mask, ws.s[1:], strict=True):
             rng.random(out=m, dtype=m.dtype)
@@ -163,23 +195,22 @@ class MLP:
     def forward(self, ws: Workspace, x: np.ndarray) -> np.ndarray:
         """Returns ``ws.out`` = f(x) for ``x`` of shape (n_in + 1, B) whose last row is ones."""
         ws.a[0] = x
-        a, act, W = x, self.act, self.W
-        drop = ws.dropout
-        if drop:
+        if ws.dropout:
             ws.inp[0] = x
-        for l in range(1, len(W)):
-            h = ws.h[l]
-            np.dot(W[l - 1], a, out=h)
-            act.forward(h, ws.s[l])
-            if drop:
-                a = ws.inp[l]
-                np.multiply(h, ws.mask[l - 1], out=a[:-1])
-            else:
-                a = ws.a[l]
+            plan = ws.fwd_drop
+        else:
+            plan = ws.fwd
+        a, act = x, self.act.forward
+        for w, h, s, nxt, rows, mask in plan:
+            dot(w, a, h)
+            act(h, s)
+            if mask is not None:
+                multiply(h, mask, out=rows)
+            a = nxt
         out = ws.out
-        np.dot(W[-1], a, out=out)
-        if self.output == "tanh":
-            np.tanh(out, out=out)
+        dot(self.W[-1], a, out)
+        if self.tanh_out:
+            tanh(out, out=out)
         return out
 
     def backward(
@@ -191,33 +222,32 @@ class MLP:
         (shape (n_in, B), a workspace buffer).
         """
         d = dout
-        if self.output == "tanh":
+        if self.tanh_out:
             s = ws.out_s
-            np.multiply(ws.out, ws.out, out=s.tmp)
-            np.subtract(s.ones, s.tmp, out=s.tmp)
-            np.multiply(d, s.tmp, out=d)
-        W, dW, WT, act, buf = self.W, self.dW, self.WT, self.act, self._wt_buf
-        drop = ws.dropout
-        inp = ws.inp if drop else ws.a
-        for l in range(len(W) - 1, -1, -1):
+            multiply(ws.out, ws.out, out=s.tmp)
+            subtract(s.ones, s.tmp, out=s.tmp)
+            multiply(d, s.tmp, out=d)
+        grad = self.act.grad
+        for dW, aT, wt, buf, w, dprev, mask, h, s in ws.back_drop if ws.dropout else ws.back:
             if param_grad:
-                np.dot(d, inp[l].T, out=dW[l])
-            if l == 0 and not input_grad:
-                return None
-            wt = WT[l]
-            if buf[l] is not None:
-                np.copyto(buf[l], W[l][:, :-1])
-                wt = buf[l].T
-            if l == 0:
-                np.dot(wt, d, out=ws.d[0])
-                return ws.d[0]
-            dprev = ws.d[l]
-            np.dot(wt, d, out=dprev)
-            if drop:
-                np.multiply(dprev, ws.mask[l - 1], out=dprev)
-            act.grad(dprev, ws.h[l], ws.s[l])
+                dot(d, aT, dW)
+            if buf is not None:
+                copyto(buf, w)
+            dot(wt, d, dprev)
+            if mask is not None:
+                multiply(dprev, mask, out=dprev)
+            grad(dprev, h, s)
             d = dprev
-        return None  # unreachable: the loop always ends at l == 0
+        if param_grad:
+            dot(d, ws.a[0].T, self.dW[0])
+        if not input_grad:
+            return None
+        wt = self.WT[0]
+        if self._wt_buf[0] is not None:
+            copyto(self._wt_buf[0], self.W[0][:, :-1])
+            wt = self._wt_buf[0].T
+        dot(wt, d, ws.d[0])
+        return ws.d[0]
 
     # -- evaluation on arbitrary point sets -----------------------------------------------------
 

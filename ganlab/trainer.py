@@ -31,6 +31,7 @@ from .losses import LOSSES
 from .mlp import MLP, Workspace, augment
 from .noise import Pool, noise_fill, rng_state, sample_noise, set_rng_state
 from .optimizers import make_optimizer
+from .rawnp import all_finite, copyto, dot
 
 MODES = ("both", "generator", "discriminator")
 SNAPSHOT_FORMAT = "ganlab-snapshot"
@@ -65,6 +66,7 @@ class _Buffers:
         # D step: D sees [real | fake] as one (n_in + 1, 2B) input; batch-major storage, F-order view.
         self.xd_rows = np.ones((2 * B, n_in + 1), dt)
         self.xd = self.xd_rows.T
+        self.xd_real, self.xd_fake, self.xd_label = self.xd_rows[:B], self.xd_rows[B:, :dim], self.xd_rows[B:, dim:n_in]
         self.g_for_d = Workspace(G, B)
         self.g_for_ds: dict[int, Workspace] = {}  # G for all k D steps of an epoch at once, by k
         self.d_both = Workspace(D, 2 * B)
@@ -139,6 +141,7 @@ class Trainer:
         cfg = self.config
         self._drop = cfg.discriminator.dropout
         self._smooth = cfg.label_smoothing
+        self._penalised = (self.loss.gradient_penalty and cfg.gp_weight > 0) or cfg.r1 > 0
         if not self._drop and self._buf is not None:
             self._buf.d_both.dropout = self._buf.d_fake.dropout = False
 
@@ -194,12 +197,12 @@ class Trainer:
         # g.g is finite exactly when g is (or |g| > 1e154, which is divergence all the same),
         # and a dot is the cheapest full scan numpy has.
         g, p = net.grad, net.params
-        if not math.isfinite(np.dot(g, g)):
+        if not math.isfinite(dot(g, g)):
             return self._diverged(f"non-finite {who} gradient")
-        np.copyto(net.backup, p)
+        copyto(net.backup, p)
         opt.step(p, g)
-        if not math.isfinite(np.dot(p, p)):
-            np.copyto(net.params, net.backup)
+        if not math.isfinite(dot(p, p)):
+            copyto(net.params, net.backup)
             return self._diverged(f"non-finite {who} weights after an update")
         return True
 
@@ -234,34 +237,25 @@ class Trainer:
         """One D step on a fresh real batch and ``fake`` (dim, B) with its one-hot ``labels``
         (B, classes; conditional only), or on fresh fakes if None."""
         b = self._buf or self._buffers()
-        B, G, D, loss, C, dim = b.B, self.G, self.D, self.loss, self._cond, self.dim
-        cfg = self.config
+        B, D, loss, C = b.B, self.D, self.loss, self._cond
         real = self.data_pool.take(B)
         if fake is None:
             z = self.noise_pool.take(B)
-            fake = G.forward(b.g_for_d, z.T)
+            fake = self.G.forward(b.g_for_d, z.T)
             if C:
-                labels = z[:, cfg.noise_dim : cfg.noise_dim + C]
-        np.copyto(b.xd_rows[:B], real)
-        np.copyto(b.xd_rows[B:, :dim], fake.T)
+                nd = self.config.noise_dim
+                labels = z[:, nd : nd + C]
+        copyto(b.xd_real, real)
+        copyto(b.xd_fake, fake.T)
         if C:
-            np.copyto(b.xd_rows[B:, dim : dim + C], labels)
+            copyto(b.xd_label, labels)
         if self._drop:
             D.draw_dropout(b.d_both, self._drop, self._drop_rng)
         logits = D.forward(b.d_both, b.xd)
         smooth = self._smooth
         loss.d_grad(logits, B, b.dl_both, smooth)
-        D.backward(b.d_both, b.dl_both, param_grad=True, input_grad=False)
-        penalty = 0.0
-        n_in = dim + C
-        if loss.gradient_penalty and cfg.gp_weight > 0:
-            eps = self._aux_rng.random((B, 1))
-            xr, xf = b.xd_rows[:B, :n_in], b.xd_rows[B:, :n_in]
-            penalty = D.penalty_grad(eps * xr + (1.0 - eps) * xf, cfg.gp_weight)
-        if cfg.r1 > 0 and self.d_steps % cfg.r1_every == 0:
-            # R1: gamma/2 * mean ||grad_x D(x_real)||^2 pulls D's gradient on the data to zero;
-            # lazily on every k-th step only, weighted k times, it costs 1/k as much.
-            penalty += D.penalty_grad(b.xd_rows[:B, :n_in], 0.5 * cfg.r1 * cfg.r1_every, center=0.0)
+        D.backward(b.d_both, b.dl_both, True, False)
+        penalty = self._penalties(b) if self._penalised else 0.0
         if not self._apply(D, self.d_opt, "discriminator"):
             return False
         if loss.clips_weights:
@@ -270,6 +264,22 @@ class Trainer:
         self.d_steps += 1
         self._last["d"] = (loss, logits, B, penalty, smooth)
         return True
+
+    def _penalties(self, b: _Buffers) -> float:
+        """Add the gradient penalties that are on (WGAN-GP's, R1) to D's gradient after a D
+        step's backward on ``b``; returns their value."""
+        cfg, D, B = self.config, self.D, b.B
+        penalty = 0.0
+        n_in = self.dim + self._cond
+        if self.loss.gradient_penalty and cfg.gp_weight > 0:
+            eps = self._aux_rng.random((B, 1))
+            xr, xf = b.xd_rows[:B, :n_in], b.xd_rows[B:, :n_in]
+            penalty = D.penalty_grad(eps * xr + (1.0 - eps) * xf, cfg.gp_weight)
+        if cfg.r1 > 0 and self.d_steps % cfg.r1_every == 0:
+            # R1: gamma/2 * mean ||grad_x D(x_real)||^2 pulls D's gradient on the data to zero;
+            # lazily on every k-th step only, weighted k times, it costs 1/k as much.
+            penalty += D.penalty_grad(b.xd_rows[:B, :n_in], 0.5 * cfg.r1 * cfg.r1_every, center=0.0)
+        return penalty
 
     def _g_update(self) -> bool:
         b = self._buf or self._buffers()
@@ -283,8 +293,8 @@ class Trainer:
             D.draw_dropout(b.d_fake, self._drop, self._drop_rng)
         logits = D.forward(b.d_fake, b.xg)
         loss.g_grad(logits, b.dl_fake)
-        dx = D.backward(b.d_fake, b.dl_fake, param_grad=False, input_grad=True)
-        G.backward(b.g_for_g, dx[: self.dim] if C else dx, param_grad=True, input_grad=False)
+        dx = D.backward(b.d_fake, b.dl_fake, False, True)
+        G.backward(b.g_for_g, dx[: self.dim] if C else dx, True, False)
         if not self._apply(G, self.g_opt, "generator"):
             return False
         if self.G_avg is not None:
@@ -588,7 +598,7 @@ class Trainer:
         return z
 
     def _flag(self, a: np.ndarray, what: str) -> np.ndarray:
-        if not np.isfinite(a).all():
+        if not all_finite(a):
             self.status = Status("diverged", f"non-finite {what} at epoch {self.epoch}", self.epoch)
         return a
 

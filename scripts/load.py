@@ -11,6 +11,11 @@ sessions drift apart), stay paused ``--pause-for`` seconds after the ack, then p
 what a pause/resume cycle costs shows up there), ``epochs_per_s_wall`` over the whole window.
 ``--pause-every 0`` never pauses.
 
+The client shares the machine with the server, so it measures as cheaply as it can
+(``lean_ws.py``: a frame's epoch read from the first bytes of its head, binary halves counted and
+skipped, ~2x less CPU per frame than the ``websockets`` client); ``client_cores`` and
+``client_us_per_frame`` say what it took.
+
     python scripts/load.py --sessions 40 --seconds 20 --workers 2 [--pause-every 2] [--repeat 3]
     python scripts/load.py --sessions 80 --workers 1 --speed 50   # sessions per core at the page's pace
 
@@ -37,7 +42,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from websockets.asyncio.client import connect
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lean_ws import LeanSocket  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,17 +144,10 @@ def costs(before: dict[int, dict], after: dict[int, dict], seconds: float) -> li
     return rows
 
 
-def frame_epoch(msg: str) -> int | None:
-    """The epoch of a frame's JSON head, read from its first bytes (a client counting frames for
-    hundreds of sessions cannot afford to parse each), or None if ``msg`` is not a frame."""
-    if not msg.startswith('{"type":"frame"'):
-        return None
-    head = msg[:120]
-    i = head.index('"epoch":') + 8
-    return int(head[i:head.index(",", i)])
-
 class Client:
-    """One session: plays, counts frames and epochs, pauses and resumes about once a second."""
+    """One session: plays, counts frames and epochs, pauses and resumes about once a second.
+    It reads frames with :class:`lean_ws.LeanSocket`: a frame's epoch from the first bytes of its
+    JSON head, its binary half counted and skipped."""
 
     def __init__(self, url: str, fps: int | None, pause_every: float = 2.0, pause_for: float = 0.0,
                  speed: float | None = None):
@@ -158,47 +157,47 @@ class Client:
         self.frames: list[tuple[float, int]] = []  # (time, epoch) of each JSON frame
         self.pause_rtt: list[float] = []
         self.waiting: dict[int, asyncio.Future] = {}
+        self.first: asyncio.Future | None = None  # the connection's first message (hello)
         self.next_id = 0
         self.retries = 0  # rebalance refusals before a worker admitted this client
 
-    async def open(self):
+    def on_frame(self, epoch: int) -> None:
+        self.frames.append((time.perf_counter(), epoch))
+
+    def on_message(self, data: dict) -> None:
+        if self.first is not None and not self.first.done():
+            self.first.set_result(data)
+            return
+        fut = self.waiting.pop(data.get("id"), None)
+        if fut is not None and not fut.done():
+            fut.set_result(data)
+
+    async def open(self) -> tuple[LeanSocket, dict]:
         """Connect as the page does: a worker that holds more sessions than another answers
         ``rebalance`` and closes; reconnect with ``?retry=n`` until one admits us."""
         for retry in range(10):
             url = f"{self.url}?retry={retry}" if retry else self.url
-            ws = await connect(url, max_size=None, open_timeout=30)
-            first = json.loads(await ws.recv())
+            self.first = asyncio.get_running_loop().create_future()
+            ws = await LeanSocket.connect(url, self.on_frame, self.on_message)
+            first = await asyncio.wait_for(self.first, 30)
             if first.get("code") != "rebalance":
                 assert first["type"] == "hello", first
                 self.retries = retry
                 return ws, first
-            await ws.close()
+            ws.close()
         raise RuntimeError("no worker admitted the session")
 
-    async def request(self, ws, type: str, **fields) -> dict:
+    async def request(self, ws: LeanSocket, type: str, **fields) -> dict:
         self.next_id += 1
         fut = asyncio.get_running_loop().create_future()
         self.waiting[self.next_id] = fut
-        await ws.send(json.dumps({"type": type, "id": self.next_id, **fields}))
+        ws.send_text(json.dumps({"type": type, "id": self.next_id, **fields}))
         return await fut
-
-    async def reader(self, ws) -> None:
-        async for msg in ws:
-            if isinstance(msg, bytes):
-                continue  # the binary half: size only matters to the network, not to counting
-            if (epoch := frame_epoch(msg)) is not None:
-                self.frames.append((time.perf_counter(), epoch))
-                continue
-            data = json.loads(msg)
-            fut = self.waiting.pop(data.get("id"), None)
-            if fut is not None and not fut.done():
-                fut.set_result(data)
 
     async def run(self, warmup: float, seconds: float, start: asyncio.Event) -> None:
         ws, hello = await self.open()
-        async with ws:
+        try:
             self.worker = hello.get("worker")
-            task = asyncio.create_task(self.reader(ws))
             if self.fps:
                 await self.request(ws, "view", fps=self.fps)
             if self.speed:
@@ -224,7 +223,8 @@ class Client:
                 self.paused.append((t0, time.perf_counter()))
             self.window = (t_measure, t_end)
             await self.request(ws, "pause")
-            task.cancel()
+        finally:
+            ws.close()
 
     def rates(self) -> tuple[float, float, float]:
         """(frames/s, epochs/s while playing, epochs/s over the window)."""
@@ -275,14 +275,16 @@ async def one_run(port: int, n: int, warmup: float, seconds: float, fps: int | N
     await asyncio.sleep(warmup)
     cpu0, t0 = (tree_cpu(server_pid) if server_pid else 0.0), time.perf_counter()
     own0 = time.process_time()  # this client's CPU: on one machine it is taken from the server
+    got0 = sum(len(c.frames) for c in clients)
     if cost_workers:  # read while every session still plays (they close when done)
         use0, tu0 = await asyncio.to_thread(usage, port, cost_workers), time.perf_counter()
         await asyncio.sleep(max(0.0, t0 + seconds - 0.5 - time.perf_counter()))
         use1 = await asyncio.to_thread(usage, port, cost_workers)
         cost_rows = costs(use0, use1, time.perf_counter() - tu0)
     await asyncio.gather(*tasks)
+    own1 = time.process_time()  # before reading /proc: that is not measuring's cost
+    got = sum(len(c.frames) for c in clients) - got0
     cpu1, t1 = (tree_cpu(server_pid) if server_pid else 0.0), time.perf_counter()
-    own1 = time.process_time()
     fr, ep, wall = zip(*(c.rates() for c in clients), strict=True)
     rtt = [x for c in clients for x in c.pause_rtt]
     out = {
@@ -297,6 +299,9 @@ async def one_run(port: int, n: int, warmup: float, seconds: float, fps: int | N
         # Cores the server used: its processes' CPU time / wall time over the window.
         "server_cores": (cpu1 - cpu0) / (t1 - t0) if server_pid else 0.0,
         "client_cores": (own1 - own0) / (t1 - t0),
+        # The client's CPU per frame it received (JSON head and binary half), in us: what
+        # measuring costs the server it measures.
+        "client_us_per_frame": 1e6 * (own1 - own0) / max(1, got),
     }
     if speed and out["server_cores"] > 0:
         # Sessions at that pace that one core's CPU time sustains: the epochs all sessions got

@@ -32,7 +32,8 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import frame_epoch, free_port, start_server, stop_server, tree_cpu  # noqa: E402
+from lean_ws import frame_epoch  # noqa: E402
+from load import free_port, start_server, stop_server, tree_cpu  # noqa: E402
 
 BAR_FPS, BAR_ITS = 15.0, 100.0
 # The numpy MNIST tutorial's model (issue 10): G 100 -> 256 (leaky) -> 784 (tanh), D 784 -> 64

@@ -35,7 +35,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import frame_epoch, free_port, pct, run_loop, start_server, stop_server  # noqa: E402
+from lean_ws import frame_epoch  # noqa: E402
+from load import free_port, pct, run_loop, start_server, stop_server  # noqa: E402
 
 MAX_CONFIG = {"generator": {"layers": 6, "units": 128}, "discriminator": {"layers": 6, "units": 128},
               "batch_size": 1024, "k_d": 10, "k_g": 10}
