@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import colors as C
-from .dataview import ViewSpec, fakes, paint, view_layers
+from .dataview import ViewSpec, fakes, paint, paint_indexed, view_layers
 from .extent import AutoExtent
+from .palette import CLEAR, to_palette
 
 FORMATS = {".gif": "gif", ".webp": "webp", ".png": "apng", ".apng": "apng"}
 MAX_FRAMES = 500  # beyond this, every other frame is dropped and the interval doubles
@@ -24,43 +24,6 @@ def animation_format(path: str | Path) -> str:
     if suffix not in FORMATS:
         raise ValueError(f"{path}: an animation is .gif, .webp or .png (APNG), not {suffix or 'no suffix'!r}")
     return FORMATS[suffix]
-
-
-def _palette_colors() -> list[tuple[int, int, int]]:
-    """White, the heatmap ramp, and the layers' colours blended at a few opacities over white and
-    over the ramp's two ends and middle: what a data view is painted with."""
-    ramp = [tuple(c) for c in C.heat_colors(np.linspace(0, 1, 97)).tolist()]
-    grounds = [(255, 255, 255), *(tuple(C.heat_colors(v).tolist()) for v in (0.0, 0.5, 1.0))]
-    out = [(255, 255, 255), (0, 0, 0)] + ramp
-    for c in (C.REAL, C.FAKE, C.FAKE_FILL, C.GRAD, C.G_GRAD, C.INK):
-        for a in (1.0, 0.8, 0.55, 0.3):
-            for g in grounds:
-                out.append(tuple(int(round(a * x + (1 - a) * y)) for x, y in zip(c, g, strict=True)))
-    out += [(v, v, v) for v in range(0, 256, 17)]
-    seen: dict = {}
-    for c in out:
-        seen.setdefault(c, None)
-    return list(seen)[:256]
-
-
-_PALETTE: Image.Image | None = None
-CLEAR = 255  # the palette index left free for "unchanged since the last frame" (GIF transparency)
-
-
-def fixed_palette() -> Image.Image:
-    """A "P" image holding the fixed GIF palette (built once)."""
-    global _PALETTE
-    if _PALETTE is None:
-        cols = _palette_colors()[:CLEAR]
-        flat = [v for c in cols for v in c] + [0] * (3 * (256 - len(cols)))
-        _PALETTE = Image.new("P", (1, 1))
-        _PALETTE.putpalette(flat)
-    return _PALETTE
-
-
-def to_palette(frame: Image.Image) -> Image.Image:
-    """An RGB frame on the fixed palette (nearest colour, no dithering: flat areas stay flat)."""
-    return frame.convert("RGB").quantize(palette=fixed_palette(), dither=Image.Dither.NONE)
 
 
 def _unchanged_transparent(frames: list[Image.Image]) -> list[Image.Image] | None:
@@ -145,8 +108,8 @@ class Animation:
         spec = self.spec
         fake = fakes(trainer, spec)
         ext = spec.extent or self.extent.update(fake)
-        img = paint(view_layers(trainer, spec, ext, fake), spec, ext, trainer.epoch)
-        return to_palette(img) if self.fmt == "gif" else img
+        return (paint_indexed if self.fmt == "gif" else paint)(view_layers(trainer, spec, ext, fake), spec, ext,
+                                                                trainer.epoch)
 
     def capture(self, trainer) -> None:
         self.frames.append((trainer.epoch, self.frame(trainer)))
