@@ -204,3 +204,12 @@ def test_a_gifs_heatmap_pixel_keeps_its_colour_until_d_crosses_a_band_edge(tmp_p
     changed = (frames[0] != frames[1]).any(axis=2)
     crossed = near_edge(np.minimum(*grids), np.maximum(*grids))
     assert changed.any() and not (changed & ~crossed).any()
+
+
+def test_unchanged_runs_are_cleared_and_runs_with_a_change_are_stored_whole():
+    from ganlab.render.animate import _mark_unchanged
+    from ganlab.render.palette import CLEAR as X
+
+    prev = np.array([[1, 1, 1, 2, 2, 3], [5, 1, 1, 1, 7, 7]], np.uint8)
+    new = np.array([[1, 1, 1, 2, 4, 3], [1, 1, 1, 1, 7, 7]], np.uint8)
+    assert _mark_unchanged(prev, new).tolist() == [[X, X, X, X, 4, X], [1, 1, 1, 1, X, X]]

@@ -26,19 +26,31 @@ def animation_format(path: str | Path) -> str:
     return FORMATS[suffix]
 
 
+def _mark_unchanged(prev: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Frame ``a`` (palette indices) to draw over ``prev``: pixels equal to ``prev``'s may be
+    stored as CLEAR or as themselves (both decode the same), so a run of one index along the
+    rows is stored whole when any of its pixels changed and as CLEAR when none did. Runs stay
+    runs instead of alternating with CLEAR, which LZW stores in fewer codes (about 6 % smaller
+    than clearing every unchanged pixel for the default data)."""
+    flat, changed = a.ravel(), (a != prev).ravel()
+    start = np.empty(flat.size, bool)
+    start[0], start[1:] = True, flat[1:] != flat[:-1]
+    keep = np.logical_or.reduceat(changed, np.flatnonzero(start))[np.cumsum(start) - 1]
+    return np.where(keep, flat, np.uint8(CLEAR)).reshape(a.shape)
+
+
 def _unchanged_transparent(frames: list[Image.Image]) -> list[Image.Image] | None:
-    """Frames on the fixed palette with every pixel equal to the previous frame's set to CLEAR:
-    shown over the previous frame (GIF disposal 1), they decode to the same pictures, and long
-    runs of one index compress far better (about an eighth smaller for a training run). None
-    when a frame already uses CLEAR (it cannot be spared)."""
+    """Frames on the fixed palette with the runs of pixels equal to the previous frame's set to
+    CLEAR (:func:`_mark_unchanged`): shown over the previous frame (GIF disposal 1), they decode
+    to the same pictures, and long runs of one index compress far better. None when a frame
+    already uses CLEAR (it cannot be spared)."""
     arrays = [np.asarray(f) for f in frames]
     if any((a == CLEAR).any() for a in arrays):
         return None
     out = [frames[0]]
     pal = frames[0].getpalette()
     for prev, a in zip(arrays, arrays[1:], strict=False):
-        d = np.where(a == prev, np.uint8(CLEAR), a)
-        img = Image.fromarray(d, "P")
+        img = Image.fromarray(_mark_unchanged(prev, a), "P")
         img.putpalette(pal)
         out.append(img)
     return out

@@ -20,9 +20,9 @@ from . import colors as C
 RAMP = 97  # heatmap ramp entries in the palette: t = k / 96, k = 0..96
 # Bands of the ramp each side of 1/2 (a divisor of 48, so every band's colour is a ramp entry).
 # Fewer bands change fewer pixels per frame and show contours more: 200 frames of the default
-# data (scripts/bench_animate.py) are 5.10 MB with 48 bands, 4.21 MB with 24, 3.76 MB with 16,
-# 3.46 MB with 12. An ordered dither hid the contours but cost 0.7-1.2 MB (scattered changes
-# compress badly), so there is none.
+# data (scripts/bench_animate.py, seed 0, every unchanged pixel cleared) were 5.10 MB with 48
+# bands, 4.21 MB with 24, 3.76 MB with 16, 3.46 MB with 12. An ordered dither hid the contours
+# but cost 0.7-1.2 MB more (scattered changes compress badly), so there is none.
 HEAT_BANDS = 16
 CLEAR = 255  # the palette index left free for "unchanged since the last frame" (GIF transparency)
 
