@@ -132,8 +132,8 @@ def test_long_animations_are_thinned(tmp_path, monkeypatch):
 
 
 def test_gif_frames_mark_unchanged_pixels_transparent_and_decode_the_same(tmp_path):
-    """Pixels equal to the previous frame's are stored as the free palette index (disposal 1):
-    the file is smaller and every decoded frame is the frame that was drawn."""
+    """Runs of pixels equal to the previous frame's are stored as the free palette index
+    (disposal 1): the file is smaller and every decoded frame is the frame that was drawn."""
     from ganlab.render.palette import CLEAR, to_palette
 
     t = Trainer(seed=0)
