@@ -8,8 +8,9 @@ from PIL import Image
 from ganlab import Trainer
 from ganlab.render import Animation, ViewSpec, image_grid, needed_extent, plot_curves, render_view
 from ganlab.render import colors as C
-from ganlab.render.animate import encode, fixed_palette
+from ganlab.render.animate import encode
 from ganlab.render.chart import nice_ticks
+from ganlab.render.palette import fixed_palette
 from ganlab.runs import train_with
 
 
@@ -131,9 +132,9 @@ def test_long_animations_are_thinned(tmp_path, monkeypatch):
 
 
 def test_gif_frames_mark_unchanged_pixels_transparent_and_decode_the_same(tmp_path):
-    """Pixels equal to the previous frame's are stored as the free palette index (disposal 1):
-    the file is smaller and every decoded frame is the frame that was drawn."""
-    from ganlab.render.animate import CLEAR, to_palette
+    """Runs of pixels equal to the previous frame's are stored as the free palette index
+    (disposal 1): the file is smaller and every decoded frame is the frame that was drawn."""
+    from ganlab.render.palette import CLEAR, to_palette
 
     t = Trainer(seed=0)
     anim = Animation(tmp_path / "a.png", every=5, spec=ViewSpec(size=96, heatmap=30, samples=100))  # RGB frames
@@ -148,3 +149,67 @@ def test_gif_frames_mark_unchanged_pixels_transparent_and_decode_the_same(tmp_pa
         for k, f in enumerate(pal):
             im.seek(k)
             assert np.array_equal(np.asarray(im.convert("RGB")), np.asarray(f.convert("RGB"))), k
+
+
+def bilinear(grid: np.ndarray, size: int) -> np.ndarray:
+    """``grid`` (n, n) sampled at the centres of a size x size image over the same square
+    (edges clamped): what a smooth scale-up shows at each pixel."""
+    n = grid.shape[0]
+    c = np.clip((np.arange(size) + 0.5) * n / size - 0.5, 0, n - 1)
+    i0 = np.minimum(np.floor(c).astype(int), n - 2)
+    f = c - i0
+    rows = grid[i0] * (1 - f)[:, None] + grid[i0 + 1] * f[:, None]
+    return rows[:, i0] * (1 - f)[None, :] + rows[:, i0 + 1] * f[None, :]
+
+
+def test_a_gifs_heatmap_pixel_keeps_its_colour_until_d_crosses_a_band_edge(tmp_path):
+    """Issue 11: frames of the default data's faint heatmap used to be quantised from smooth RGB,
+    so almost every pixel stepped to a neighbouring colour each frame and the GIF missed its
+    4 MB bar. Now each pixel shows the ramp's colour of D's band there (D bilinear at the pixel,
+    HEAT_BANDS bands each side of 1/2), so between two frames whose D barely changed only the
+    pixels where D crossed a band edge change."""
+    from ganlab import views
+    from ganlab.render.palette import HEAT_BANDS
+
+    t = Trainer(seed=0)  # the page's default data (gaussians) and model
+    t.train(300)
+    spec = ViewSpec(layers=("heatmap",), size=160, legend=False, extent=(0.0, 0.0, 1.0, 1.0))
+    anim = Animation(tmp_path / "a.gif", every=1, spec=spec)
+    grids = []
+    for _ in range(2):
+        anim.capture(t)
+        grids.append(bilinear(views.heatmap(t, spec.heatmap, spec.extent), spec.size))
+        t.train(1)
+    anim.close()
+    assert 0 < np.abs(grids[1] - grids[0]).max() < 1 / (2 * HEAT_BANDS)  # D moved less than a band
+    with Image.open(tmp_path / "a.gif") as im:
+        assert im.n_frames == 2 and im.size == (160, 160)
+        frames = []
+        for k in range(2):
+            im.seek(k)
+            frames.append(np.asarray(im.convert("RGB")).astype(int))
+    edges = (np.arange(2 * HEAT_BANDS) + 0.5) / (2 * HEAT_BANDS)
+    tol = 1e-4  # float32 interpolation: a pixel this close to an edge may fall either side
+
+    def near_edge(lo, hi):
+        """Whether a band edge lies in [lo - tol, hi + tol], per pixel."""
+        k = np.searchsorted(edges, lo - tol)
+        return (k < len(edges)) & (edges[np.minimum(k, len(edges) - 1)] <= hi + tol)
+
+    for frame, t_px in zip(frames, grids, strict=True):  # each pixel shows its band's colour
+        band = np.floor(np.clip(t_px, 0, 1) * 2 * HEAT_BANDS + 0.5) / (2 * HEAT_BANDS)
+        clear = ~near_edge(t_px, t_px)
+        assert clear.mean() > 0.9
+        assert np.array_equal(frame[clear], C.heat_colors(band).astype(int)[clear])
+    changed = (frames[0] != frames[1]).any(axis=2)
+    crossed = near_edge(np.minimum(*grids), np.maximum(*grids))
+    assert changed.any() and not (changed & ~crossed).any()
+
+
+def test_unchanged_runs_are_cleared_and_runs_with_a_change_are_stored_whole():
+    from ganlab.render.animate import _mark_unchanged
+    from ganlab.render.palette import CLEAR as X
+
+    prev = np.array([[1, 1, 1, 2, 2, 3], [5, 1, 1, 1, 7, 7]], np.uint8)
+    new = np.array([[1, 1, 1, 2, 4, 3], [1, 1, 1, 1, 7, 7]], np.uint8)
+    assert _mark_unchanged(prev, new).tolist() == [[X, X, X, X, 4, X], [1, 1, 1, 1, X, X]]

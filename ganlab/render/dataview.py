@@ -15,6 +15,7 @@ from .. import views
 from ..metrics import reference_real
 from . import colors as C
 from .extent import UNIT, needed_extent
+from .palette import heat_ground, to_palette
 
 LAYERS = ("heatmap", "real", "fake", "d_grad", "g_grad", "manifold")
 LEGEND = {"heatmap": "D(x): green real, purple fake", "real": "real samples", "fake": "fake samples G(z)",
@@ -102,6 +103,20 @@ def render_view(trainer, spec: ViewSpec | None = None, extent=None) -> Image.Ima
 
 def paint(layers: dict[str, np.ndarray], spec: ViewSpec, extent, epoch: int | None = None) -> Image.Image:
     """Paint ``layers`` (as :func:`view_layers` returns) over ``extent``; see :func:`render_view`."""
+    return _paint(layers, spec, extent, epoch)
+
+
+def paint_indexed(layers: dict[str, np.ndarray], spec: ViewSpec, extent, epoch: int | None = None) -> Image.Image:
+    """:func:`paint` on the fixed GIF palette ("P"), with the heatmap painted in the palette's
+    bands straight from D (:func:`ganlab.render.palette.heat_ground`) instead of smooth colour:
+    a pixel the heatmap alone covers keeps its index while D there stays in its band, and a
+    sample or the legend drawn over it blends with a colour that stays put too. Every pixel is
+    then the palette's nearest colour to the painted one (the bands' own colours map to
+    themselves)."""
+    return to_palette(_paint(layers, spec, extent, epoch, banded=True))
+
+
+def _paint(layers, spec: ViewSpec, extent, epoch, banded: bool = False) -> Image.Image:
     k = spec.supersample
     W = spec.size * k
     x0, y0, x1, y1 = (float(v) for v in extent)
@@ -116,7 +131,11 @@ def paint(layers: dict[str, np.ndarray], spec: ViewSpec, extent, epoch: int | No
     img = Image.new("RGB", (W, W), (255, 255, 255))
     if "heatmap" in spec.layers and "heatmap" in layers:
         # One pixel per cell, scaled up smoothly (as the page's drawImage with smoothing).
-        img = Image.fromarray(C.heat_colors(layers["heatmap"]), "RGB").resize((W, W), Image.Resampling.BILINEAR)
+        if banded:  # bands at the final size, each pixel k x k: scaling down gives the same colours
+            ground = heat_ground(layers["heatmap"], spec.size)
+            img = Image.fromarray(ground.repeat(k, axis=0).repeat(k, axis=1), "RGB")
+        else:
+            img = Image.fromarray(C.heat_colors(layers["heatmap"]), "RGB").resize((W, W), Image.Resampling.BILINEAR)
     d = ImageDraw.Draw(img, "RGBA")
     wide = any(abs(a - b) > 1e-9 for a, b in zip(extent, UNIT, strict=True))
     if wide:  # the unit square, where the real data lives, outlined (dashed) in a wider view
