@@ -837,7 +837,11 @@ function waitRuns(name, args) {
     server: name === "begin" ? {...app.server} : null});
   const meta = name === "onFrame" ? args[0] : null, state = meta && `${meta.epoch},${meta.d_steps},${meta.g_steps}`;
   if (meta) runsEarly.first ??= state;
-  if (name === "onEdit" || name === "adopt" || (meta && (meta.running || state !== runsEarly.first))) loadRuns().catch(() => {});
+  // Training moved: a running frame, a frame at another state than the first, or a stop that
+  // only the status tells (no frame of the run seen, or at another epoch than the first).
+  const moved = (meta && (meta.running || state !== runsEarly.first)) ||
+    (name === "onStopped" && args[0] !== Number((runsEarly.first ?? "0").split(",")[0]));
+  if (name === "onEdit" || name === "adopt" || moved) loadRuns().catch(() => {});
 }
 let runsLoading = null;
 const loadRuns = app.loadRuns = () => (runsLoading ??= import("./runs/index.js").then(({setupRuns}) =>

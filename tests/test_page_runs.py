@@ -262,6 +262,26 @@ def test_a_stop_the_server_shows_by_status_alone_still_gets_its_snapshot(ui):
     train_to(pg, 90)
 
 
+def test_a_stop_after_a_swallowed_ask_still_gets_its_snapshot(ui):
+    """The last frame of a scheduled pause, built while running, shows the stop's epoch; the
+    recorder's ask for a snapshot on it is swallowed when the session's own refresh (asked at an
+    earlier epoch) is on its way. The stop (told by `status` alone) must still ask. This failed
+    (no ask at the stop) when a swallowed ask counted as made."""
+    pg = ui.open()
+    train_to(pg, 30)
+    asks = pg.evaluate("""() => { const r = ganlab.runs.recorder, s = ganlab.session, asks = [];
+        const ask = r.host.askSnapshot;
+        r.host.askSnapshot = (now = false) => { asks.push(now); return ask.call(r.host, now); };
+        s.snapshotAsked = true;  // the session's own refresh is on its way
+        r.lastAsk = 0;           // the recorder is due to ask
+        r.onFrame({...ganlab.lastMeta, running: true, epoch: 45});
+        s.snapshotAsked = false;
+        r.onStopped(45);
+        r.host.askSnapshot = ask;
+        return asks; }""")
+    assert asks == [False, True]
+
+
 # -- files ---------------------------------------------------------------------------------------
 
 

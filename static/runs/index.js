@@ -45,9 +45,11 @@ export function setupRuns(page, early) {
     replaying: () => app.exp.replaying,
     /** A snapshot for the run's timeline (an image model's comes binary: socket.js); `now`:
      * even while another is on its way (that one may be from before training stopped). */
-    askSnapshot(now = false) {
+    askSnapshot(now = false) { // whether it asked: one of the session's own may be on its way
       const s = app.session;
-      if (s?.connected && (now || !s.snapshotAsked)) s.refreshSnapshot().catch(() => {});
+      if (!s?.connected || (!now && s.snapshotAsked)) return false;
+      s.refreshSnapshot().catch(() => {});
+      return true;
     },
     showing: (text) => document.getElementById("status").textContent.includes(text),
     offerExport(run, text) {

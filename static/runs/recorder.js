@@ -208,8 +208,9 @@ export class Recorder {
     if (!meta.running) this.onStopped(meta.epoch);
     else if (now - (this.lastAsk || 0) >= every) {
       this.lastAsk = now;
-      this.askedAt = meta.epoch;
-      this.host.askSnapshot();
+      // Only an ask that went out counts: when the session's own refresh (asked earlier, at an
+      // earlier epoch) swallows it, a stop at this epoch must still ask (onStopped).
+      if (this.host.askSnapshot()) this.askedAt = meta.epoch;
     }
     const lastThumb = r.m.thumbs[r.m.thumbs.length - 1];
     if ((meta.running && now - this.lastThumb >= THUMB_EVERY) || (!meta.running && (!lastThumb || lastThumb.epoch < meta.epoch) && !this.thumbing)) {
