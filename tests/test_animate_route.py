@@ -5,13 +5,16 @@ the limit; it is bounded (jobs at once, time) and a neighbour session keeps trai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import io
 import json
+import os
 import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -211,3 +214,65 @@ def test_busy_and_time_limit_while_a_neighbour_session_keeps_training(tight_serv
     assert got["watched"] > 2 and got["longest_gap"] < 1.5, got
     status, _, body = post(server, small)  # the slot is free again (the job itself may be slow here)
     assert status in (200, 504), body
+
+
+def job_processes(port: int) -> dict[int, float]:
+    """The server's animation job processes that are still working: pid -> CPU seconds so far
+    (from /proc: children of the worker running ``ganlab.server.animate``, zombies left out)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+        worker = json.loads(r.read())["worker"]
+    found, tick = {}, os.sysconf("SC_CLK_TCK")
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) == worker and stat[0] != "Z" and b"ganlab.server.animate" in (d / "cmdline").read_bytes():
+                found[int(d.name)] = (int(stat[11]) + int(stat[12])) / tick
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def wait_until(condition, seconds: float, what: str):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if got := condition():
+            return got
+        time.sleep(0.02)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+LONG = {"to": MAX_SPAN_EPOCHS, "every": 500, "format": "apng", "size": 800,
+        "layers": ["heatmap", "real", "fake", "d_grad", "manifold"]}
+SMALL = {"to": 10, "every": 10, "format": "gif", "size": 64}
+
+
+def test_a_client_that_goes_away_stops_its_job_and_frees_the_slot(server):
+    """A long job (a minute or more) whose client closes the connection: its job process stops
+    working within about a second, and the worker's one slot is free for the next job."""
+    import httpx
+
+    snap = Trainer(data="ring8", seed=0).snapshot()
+    assert animate(server, snap, **SMALL)[0] == 200
+
+    async def start_and_leave() -> int:
+        before = job_processes(server)
+        async with httpx.AsyncClient(timeout=120) as client:
+            req = asyncio.create_task(client.post(f"http://127.0.0.1:{server}/api/animate",
+                                                  json={"snapshot": snap, **LONG}))
+
+            def working() -> list[int]:  # a job process that has spent 0.3 s of CPU on the job
+                return [pid for pid, cpu in job_processes(server).items() if cpu > before.get(pid, 0.0) + 0.3]
+
+            busy = await asyncio.to_thread(wait_until, working, 60, "the long job to start")
+            req.cancel()  # httpx closes the connection of a request cancelled mid-way
+            with contextlib.suppress(asyncio.CancelledError):
+                await req
+            return busy[0]
+
+    pid = asyncio.run(start_and_leave())
+    left = time.monotonic()
+    wait_until(lambda: pid not in job_processes(server), 10, "the job process to stop")
+    stopped = time.monotonic() - left
+    assert stopped < 1.5, f"the job process stopped {stopped:.2f} s after its client left"
+    status, _, data = animate(server, snap, **SMALL)  # the slot is free: accepted and done
+    assert status == 200 and frames_of(data) == (2, (64, 64)), data[:200]
