@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_deploy import wait_for
 from test_server_live import Client, start, stop
 
 from ganlab import Trainer
@@ -232,13 +233,10 @@ def job_processes(port: int) -> dict[int, float]:
     return found
 
 
-def wait_until(condition, seconds: float, what: str):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if got := condition():
-            return got
-        time.sleep(0.02)
-    raise AssertionError(f"not within {seconds} s: {what}")
+def debug_running(port: int) -> int:
+    """Jobs running on the server's worker now (/debug/sessions)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/sessions", timeout=10) as r:
+        return json.loads(r.read())["animate"]["running"]
 
 
 LONG = {"to": MAX_SPAN_EPOCHS, "every": 500, "format": "apng", "size": 800,
@@ -263,7 +261,7 @@ def test_a_client_that_goes_away_stops_its_job_and_frees_the_slot(server):
             def working() -> list[int]:  # a job process that has spent 0.3 s of CPU on the job
                 return [pid for pid, cpu in job_processes(server).items() if cpu > before.get(pid, 0.0) + 0.3]
 
-            busy = await asyncio.to_thread(wait_until, working, 60, "the long job to start")
+            busy = await asyncio.to_thread(wait_for, working, 60, "the long job to start")
             req.cancel()  # httpx closes the connection of a request cancelled mid-way
             with contextlib.suppress(asyncio.CancelledError):
                 await req
@@ -271,7 +269,7 @@ def test_a_client_that_goes_away_stops_its_job_and_frees_the_slot(server):
 
     pid = asyncio.run(start_and_leave())
     left = time.monotonic()
-    wait_until(lambda: pid not in job_processes(server), 10, "the job process to stop")
+    wait_for(lambda: pid not in job_processes(server), 10, "the job process to stop")
     stopped = time.monotonic() - left
     assert stopped < 1.5, f"the job process stopped {stopped:.2f} s after its client left"
     status, _, data = animate(server, snap, **SMALL)  # the slot is free: accepted and done
