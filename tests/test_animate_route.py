@@ -274,3 +274,60 @@ def test_a_client_that_goes_away_stops_its_job_and_frees_the_slot(server):
     assert stopped < 1.5, f"the job process stopped {stopped:.2f} s after its client left"
     status, _, data = animate(server, snap, **SMALL)  # the slot is free: accepted and done
     assert status == 200 and frames_of(data) == (2, (64, 64)), data[:200]
+
+
+def test_a_job_process_that_dies_is_replaced(server):
+    """Killed from outside while idle, or during a job (the OOM killer, an operator): that job
+    fails with a message, and the next one gets a new job process."""
+    import signal
+
+    snap = Trainer(data="ring8", seed=0).snapshot()
+    assert animate(server, snap, **SMALL)[0] == 200
+    [idle] = job_processes(server)
+    os.kill(idle, signal.SIGKILL)
+    wait_for(lambda: idle not in job_processes(server), 10, "the idle job process to die")
+    assert animate(server, snap, **SMALL)[0] == 200  # a new one took the job
+    [warm] = job_processes(server)
+    result: dict = {}
+    th = threading.Thread(target=lambda: result.update(long=animate(server, snap, **LONG)))
+    th.start()
+    before = job_processes(server).get(warm, 0.0)
+    wait_for(lambda: job_processes(server).get(warm, 0.0) > before + 0.3, 60, "the long job to start")
+    os.kill(warm, signal.SIGKILL)
+    th.join(30)
+    status, _, body = result["long"]
+    assert status == 500 and json.loads(body)["error"] == "the animation process failed"
+    status, _, data = animate(server, snap, **SMALL)
+    assert status == 200 and frames_of(data) == (2, (64, 64))
+
+
+def test_an_idle_job_process_ends_and_the_next_job_starts_one():
+    """A worker keeps its job process warm for ``idle`` seconds after a job, then ends it (no
+    zombie left); the next job starts a new one. Jobs driven in process, with a short idle."""
+    import struct
+
+    from ganlab.server.animate import Jobs
+
+    request = struct.pack("<Q", 0) + json.dumps({"snapshot": Trainer(data="ring8", seed=0).snapshot(),
+                                                 **SMALL}).encode()
+
+    async def main():
+        jobs = Jobs(1, 120, 10, idle=0.5)
+        never = asyncio.Event().wait  # a client that stays
+        code, reply = await jobs.run(request, never)
+        assert code == 0 and reply.startswith(b"OK"), reply[:200]
+        [first] = jobs.processes()
+        assert not first["busy"]
+        end = time.monotonic() + 10
+        while jobs.processes() or jobs.tasks:
+            assert time.monotonic() < end, "the idle job process was not ended"
+            await asyncio.sleep(0.02)
+        assert not Path(f"/proc/{first['pid']}").exists()  # ended and reaped
+        code, reply = await jobs.run(request, never)
+        assert code == 0 and reply.startswith(b"OK")
+        [second] = jobs.processes()
+        await jobs.close()
+        return first["pid"], second["pid"]
+
+    first, second = asyncio.run(main())
+    assert first != second and not Path(f"/proc/{second}").exists()

@@ -179,15 +179,17 @@ def test_fifty_animation_jobs_some_abandoned_leave_no_process_or_memory_behind()
         small()
         abandon()
         small()  # both paths have run once: caches and pools are as full as they get
-        before = _tree(proc.pid)
+
+        def settled(count: int | None = None) -> dict | None:
+            now = _tree(proc.pid)
+            ok = all(st != "Z" for st, _ in now.values()) and count in (None, len(now))
+            return now if ok else None
+
+        before = wait_for(settled, 30, "no zombie")
+        assert len(before) == 2, before  # the worker and its warm job process
         for i in range(50):
             abandon() if i % 10 == 5 else small()
-
-        def settled() -> dict | None:
-            now = _tree(proc.pid)
-            return now if len(now) == len(before) and all(st != "Z" for st, _ in now.values()) else None
-
-        after = wait_for(settled, 30, f"the server's processes to be back to {len(before)}")
+        after = wait_for(lambda: settled(len(before)), 30, f"the server's processes to be back to {len(before)}")
     finally:
         stop(proc)
     grown = {p: (after[p][1] - before[p][1]) / 2**20 for p in before if p in after}

@@ -45,7 +45,9 @@ PRECHECK_BYTES = 256 << 10  # a request this small is parsed and checked in the 
 OK, ERROR = b"OK", b"ER"
 _LEN = struct.Struct("<Q")
 IDLE_SECONDS = 600.0  # a job process waits this long for its next job, then ends
-MAX_RSS = 512 * MiB  # a job process holding more after a job is replaced (a 500-frame APNG's peak is ~1 GB)
+# A job process still holding more after a job leaves (~70 MiB warm; ~120 MiB after a 400-frame APNG).
+MAX_RSS = 256 * MiB
+KEEP, RETIRE = b"K", b"R"  # the first byte of a job process's reply: whether it stays
 log = logging.getLogger("ganlab.server")
 
 
@@ -83,22 +85,24 @@ class JobProcess:
 
     @property
     def alive(self) -> bool:
-        return self.proc.returncode is None
+        """Not ended, as far as is known: asyncio learns of an exit only when it reaps the process,
+        so a zombie (killed, not yet reaped) counts as ended too (Linux /proc)."""
+        if self.proc.returncode is not None:
+            return False
+        try:
+            with open(f"/proc/{self.pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):  # no /proc here, or gone and reaped meanwhile
+            return self.proc.returncode is None and not os.path.isdir("/proc/self")
 
-    async def run(self, request: bytes) -> bytes:
-        """The reply to ``request``; ``asyncio.IncompleteReadError`` if the process ended first."""
+    async def run(self, request: bytes) -> tuple[bool, bytes]:
+        """(whether the process stays for another job, its reply to ``request``);
+        ``asyncio.IncompleteReadError`` if the process ended first."""
         self.proc.stdin.write(_LEN.pack(len(request)) + request)
         await self.proc.stdin.drain()
         (n,) = _LEN.unpack(await self.proc.stdout.readexactly(_LEN.size))
-        return await self.proc.stdout.readexactly(n)
-
-    def rss(self) -> int:
-        """Resident bytes (Linux /proc), 0 if unknown."""
-        try:
-            with open(f"/proc/{self.pid}/statm") as f:
-                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
-            return 0
+        reply = await self.proc.stdout.readexactly(n)
+        return reply[:1] == KEEP, reply[1:]
 
     def cpu(self) -> float | None:
         """CPU seconds used so far (Linux /proc), or None."""
@@ -116,9 +120,9 @@ class Jobs:
 
     A job process is started on the first job (not at server start: a worker that never renders
     has none), kept for the next job, and ended after ``idle`` seconds without one. One that
-    takes too long (``seconds``), whose client went away, that died, or that came out of a job
-    holding more than ``MAX_RSS`` is killed and, unless it went idle, replaced at once, so that
-    the next job finds a warm one. Python's start and imports (~0.5 s of CPU on a quiet machine,
+    takes too long (``seconds``), whose client went away or that died is killed and replaced at
+    once, so that the next job finds a warm one; so is one that still holds more than ``MAX_RSS``
+    after a job (it says so with its reply, and leaves). Python's start and imports (~0.5 s of CPU on a quiet machine,
     seconds under load) are paid once per process instead of once per job."""
 
     def __init__(self, limit: int, seconds: float, nice: int, idle: float = IDLE_SECONDS):
@@ -211,7 +215,7 @@ class Jobs:
             for t in (job, left):
                 t.cancel()
             await asyncio.gather(job, left, return_exceptions=True)
-            if job in done and not job.cancelled() and job.exception() is None and p.rss() <= MAX_RSS:
+            if job in done and not job.cancelled() and job.exception() is None and job.result()[0]:
                 self._keep(p)  # the one way back to the idle list
             else:
                 self._replace(p)
@@ -219,7 +223,7 @@ class Jobs:
             if job.exception() is not None:  # the process died (killed, out of memory, a crash)
                 log.error("animation process %d ended during a job (status %s)", p.pid, p.proc.returncode)
                 return 1, b""
-            return 0, job.result()
+            return 0, job.result()[1]
         raise Gone() if left in done else TimeoutError()
 
     async def close(self) -> None:
@@ -328,6 +332,15 @@ def _ensure_upload(binary: bytes) -> None:
         image_uploads.ensure(snapshot_bin.decode(binary)["config"].get("data"))
 
 
+def _rss() -> int:
+    """This process's resident bytes (Linux /proc), 0 if unknown."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _warm_up() -> None:
     """Import and exercise what a job uses (the replay, the renderer, each encoder), so that the
     first job costs what every later one does."""
@@ -360,10 +373,13 @@ def main() -> None:
             break
         reply = job(data)
         del data
-        out.write(_LEN.pack(len(reply)) + reply)
+        trim_heap(force=True)  # the job's frames are freed: give their pages back
+        stay = _rss() - len(reply) <= MAX_RSS
+        out.write(_LEN.pack(len(reply) + 1) + (KEEP if stay else RETIRE) + reply)
         out.flush()
         del reply
-        trim_heap(force=True)  # a job's frames are freed: give their pages back
+        if not stay:
+            break
 
 
 if __name__ == "__main__":
