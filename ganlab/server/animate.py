@@ -121,9 +121,10 @@ class Jobs:
     A job process is started on the first job (not at server start: a worker that never renders
     has none), kept for the next job, and ended after ``idle`` seconds without one. One that
     takes too long (``seconds``), whose client went away or that died is killed and replaced at
-    once, so that the next job finds a warm one; so is one that still holds more than ``MAX_RSS``
-    after a job (it says so with its reply, and leaves). Python's start and imports (~0.5 s of CPU on a quiet machine,
-    seconds under load) are paid once per process instead of once per job."""
+    once, so that the next job finds a warm one; so is one that still holds more than
+    ``MAX_RSS`` after a job (it says so with its reply, and leaves). Python's start and imports
+    (~0.5 s of CPU on a quiet machine, seconds under load) are paid once per process instead of
+    once per job."""
 
     def __init__(self, limit: int, seconds: float, nice: int, idle: float = IDLE_SECONDS):
         self.limit, self.seconds, self.nice, self.idle_seconds = limit, seconds, nice, idle
