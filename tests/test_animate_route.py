@@ -331,3 +331,28 @@ def test_an_idle_job_process_ends_and_the_next_job_starts_one():
 
     first, second = asyncio.run(main())
     assert first != second and not Path(f"/proc/{second}").exists()
+
+
+def test_a_job_right_after_an_abandoned_one_takes_its_replacement():
+    """The job process of an abandoned job is replaced at once; a job that comes before the
+    replacement is up waits for it instead of starting one more: one process per job slot."""
+    import struct
+
+    from ganlab.server.animate import Gone, Jobs
+
+    request = struct.pack("<Q", 0) + json.dumps({"snapshot": Trainer(data="ring8", seed=0).snapshot(),
+                                                 **SMALL}).encode()
+
+    async def main():
+        jobs = Jobs(1, 120, 10)
+        with pytest.raises(Gone):
+            await jobs.run(request, lambda: asyncio.sleep(0))  # a client gone at once
+        code, reply = await jobs.run(request, asyncio.Event().wait)
+        assert code == 0 and reply.startswith(b"OK"), reply[:200]
+        if pending := getattr(jobs, "warming", set()) | jobs.tasks:  # replacements started, kills reaped
+            await asyncio.wait(pending)
+        pids = [p["pid"] for p in jobs.processes()]
+        await jobs.close()
+        return pids
+
+    assert len(asyncio.run(main())) == 1

@@ -131,7 +131,8 @@ class Jobs:
         self.running = 0
         self.busy_procs: list[JobProcess] = []
         self.idle: list[JobProcess] = []  # warm, waiting for a job
-        self.tasks: set[asyncio.Task] = set()  # replacements starting, killed processes being reaped
+        self.tasks: set[asyncio.Task] = set()  # killed processes being reaped
+        self.warming: set[asyncio.Task] = set()  # replacements starting
         self.closed = False
 
     def busy(self) -> JSONResponse:
@@ -152,14 +153,19 @@ class Jobs:
         return JobProcess(proc)
 
     async def _take(self) -> JobProcess:
-        while self.idle:
-            p = self.idle.pop()
-            if p.idle_timer is not None:
-                p.idle_timer.cancel()
-            if p.alive:
-                return p
-            self._end(p)
-        return await self._start()
+        """A warm job process, else the replacement on its way (starting another beside it would
+        leave one more process than jobs), else a new one."""
+        while True:
+            while self.idle:
+                p = self.idle.pop()
+                if p.idle_timer is not None:
+                    p.idle_timer.cancel()
+                if p.alive:
+                    return p
+                self._end(p)
+            if not self.warming:
+                return await self._start()
+            await asyncio.wait(set(self.warming))
 
     def _keep(self, p: JobProcess) -> None:
         """A job process ready for the next job, ended after ``idle_seconds`` without one."""
@@ -196,7 +202,9 @@ class Jobs:
                 self._keep(await self._start())
 
         if not self.closed:
-            self._spawn(start())
+            task = asyncio.create_task(start())
+            self.warming.add(task)
+            task.add_done_callback(self.warming.discard)
 
     async def run(self, request: bytes, gone) -> tuple[int, bytes]:
         """(0, reply) of a job process fed ``request``, or (1, b"") if it died meanwhile.
@@ -233,6 +241,8 @@ class Jobs:
         for p in self.idle + self.busy_procs:
             self._end(p)
         self.idle = []
+        if self.warming:  # a replacement that started meanwhile ends itself (_keep)
+            await asyncio.wait(list(self.warming), timeout=5)
         if self.tasks:
             await asyncio.wait(list(self.tasks), timeout=5)
 
