@@ -128,7 +128,7 @@ function newExperiment(fromFile = false, run = null) {
   // Every experiment is a run (runs/recorder.js): its start state is asked for at once.
   if (run) { app.runs.recorder.adopt(run); return; }
   app.runs.recorder.begin({epoch: app.counts.epoch});
-  if (app.session?.connected && !app.imageMode) app.session.refreshSnapshot().catch(() => {});
+  if (app.session?.connected) app.session.refreshSnapshot().catch(() => {});
 }
 
 const nothingTrained = () => !app.counts.epoch && !app.counts.d_steps && !app.counts.g_steps;
@@ -965,8 +965,9 @@ function connect() {
   s.addEventListener("ack", (e) => {
     if (e.detail.type !== "snapshot") return;
     app.exp.snapEdits = app.exp.edits.length;
-    app.runs.recorder.onSnapshot(e.detail.msg.snapshot, performance.now() - (e.detail.ms || 0));
-    app.recorder?.keep(e.detail.msg.snapshot ?? e.detail.msg.bytes, app.exp.edits.length); // "Save since" (record.js)
+    const snap = e.detail.msg.snapshot ?? e.detail.msg.bytes; // JSON, or an image model's binary one
+    app.runs.recorder.onSnapshot(snap, performance.now() - (e.detail.ms || 0));
+    app.recorder?.keep(snap, app.exp.edits.length); // "Save since" (record.js)
   });
   s.addEventListener("scheduled", (e) => onScheduled(e.detail));
   s.addEventListener("disconnected", () => { app.wasRunning = app.running || app.wasRunning; setConn("offline", "bad"); });
@@ -977,6 +978,7 @@ function connect() {
     const m = e.detail;
     setRunning(!!m.running);
     showCounts(m);
+    if (!m.running) app.runs.recorder.onStopped(m.epoch);
     if (m.state === "diverged") app.runs.recorder.onDiverged(m.message);
     if (m.state === "diverged") say(`Training diverged: ${m.message} Change a hyperparameter or reset.`, "error");
     else if (m.state === "ok" && !m.running && app.exp.pauseAt === m.epoch) onReplayed(m);

@@ -255,14 +255,19 @@ export class Session extends EventTarget {
   }
 
   /** Restore a snapshot: a JSON object, or an ArrayBuffer (a binary snapshot, announced by a
-   * `restore` with its byte length and sent as the next message). */
-  restore(snap) {
-    if (!(snap instanceof ArrayBuffer)) return this.request("restore", {snapshot: snap});
+   * `restore` with its byte length and sent as the next message). A JSON one too big for a text
+   * message (the largest 2D models) goes as binary (runs/snapbin.js, loaded then). */
+  async restore(snap) {
+    if (!(snap instanceof ArrayBuffer)) {
+      const limit = (this.hello?.limits?.max_message_bytes ?? 4 << 20) - 256, text = JSON.stringify(snap);
+      if (3 * text.length <= limit || new Blob([text]).size <= limit) return this.request("restore", {snapshot: snap});
+      snap = (await import("./runs/snapbin.js")).toBinary(snap).buffer;
+    }
     if (snap.byteLength > MAX_SNAPSHOT) { // the websocket layer would close the connection
       return Promise.reject(Object.assign(new Error(`the state is ${(snap.byteLength / 1048576).toFixed(1)} MB; a restore takes at most 16 MiB`), {code: "too_large"}));
     }
     const p = this.request("restore", {binary: snap.byteLength});
-    this.ws.send(snap);
+    if (this.connected && this.ws?.readyState === WebSocket.OPEN) this.ws.send(snap);
     return p;
   }
 }

@@ -251,6 +251,17 @@ def test_rewind_then_continue_equals_the_run_bit_for_bit_and_a_change_branches(u
     assert runs[branch["name"]]["epochs"] == 150 and runs[branch["name"]]["parent"] == {"name": name, "epoch": 100}
 
 
+def test_a_stop_the_server_shows_by_status_alone_still_gets_its_snapshot(ui):
+    """The server sends a frame only when the state changes: when the last frame of a scheduled
+    pause already showed its epoch (built while running), only the `status` says training stopped.
+    Simulated by dropping every frame that says it stopped: the run still gets its snapshot there."""
+    pg = ui.open()
+    pg.evaluate("""() => { const s = ganlab.session, emit = s.emit.bind(s);
+        s.emit = (type, detail) => (type === 'frame' && !detail.meta.running ? undefined : emit(type, detail)); }""")
+    train_to(pg, 60)
+    train_to(pg, 90)
+
+
 # -- files ---------------------------------------------------------------------------------------
 
 

@@ -43,10 +43,11 @@ export function setupRuns(page, early) {
     edits: () => app.exp.edits,
     epoch: () => app.counts.epoch,
     replaying: () => app.exp.replaying,
-    /** A snapshot for the run's timeline (2D only: an image model's is megabytes). */
-    askSnapshot() {
+    /** A snapshot for the run's timeline (an image model's comes binary: socket.js); `now`:
+     * even while another is on its way (that one may be from before training stopped). */
+    askSnapshot(now = false) {
       const s = app.session;
-      if (s?.connected && !s.snapshotAsked && !app.imageMode) s.refreshSnapshot().catch(() => {});
+      if (s?.connected && (now || !s.snapshotAsked)) s.refreshSnapshot().catch(() => {});
     },
     showing: (text) => document.getElementById("status").textContent.includes(text),
     offerExport(run, text) {

@@ -189,13 +189,14 @@ export class RunsPanel {
     await this.refresh();
   }
 
-  /** A run (stored or current) with its files: {manifest, rows, files}. */
-  async load(id) {
+  /** A run (stored or current) with its files: {manifest, rows, files}; `snapshots` false:
+   * without them (an image run's are megabytes; comparing needs only the thumbnails). */
+  async load(id, snapshots = true) {
     const cur = this.host.recorder.run;
     if (cur?.id === id) return {manifest: cur.manifest(), rows: cur.rows, files: cur.files, run: cur};
     const rec = await this.host.store.get(id);
     const m = rec.manifest;
-    const names = [...m.snapshots.map((s) => s.file), ...m.thumbs.map((t) => t.file), ...m.media.map((x) => x.file)];
+    const names = [...(snapshots ? m.snapshots.map((s) => s.file) : []), ...m.thumbs.map((t) => t.file), ...m.media.map((x) => x.file)];
     const files = await this.host.store.files(id, names);
     return {manifest: m, rows: rec.rows, files, run: new Run(m, rec.rows, files, id)};
   }
@@ -245,7 +246,7 @@ export class RunsPanel {
     const ids = [...this.picked];
     const runs = [];
     for (const id of ids) {
-      const {manifest, rows, files} = await this.load(id);
+      const {manifest, rows, files} = await this.load(id, false);
       const thumbs = new Map();
       for (const t of manifest.thumbs) {
         const data = files.get(t.file);

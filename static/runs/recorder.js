@@ -3,6 +3,9 @@
 // live edits with their epochs, a metric row per frame that carries metrics, a bounded set of
 // snapshots (the session's own refreshes: socket.js keeps one at most 5 s old while training),
 // and 96 px thumbnails of the data view (or the digits grid) every few seconds of training.
+// Snapshots are kept as the server sent them: JSON for 2D models, binary (the trainer's binary
+// snapshot, megabytes) for image models; a JSON one over BIN_ABOVE (the largest 2D models) is kept
+// binary too (snapbin.js: a third of the bytes, and a restore takes it in one message).
 // The run is saved to IndexedDB (store.js) every few seconds; a failing store keeps it in memory
 // and says so.
 //
@@ -11,14 +14,18 @@
 // are not recorded twice. A change during the retrace makes a branch (rewind.js).
 
 import {FORMAT, VERSION, snapshotName, thumbName, encode, decode, binHeader} from "./names.js";
+import {toBinary} from "./snapbin.js";
 
 export const MAX_SNAPSHOTS = 40;            // per run; past it the snapshots thin out, log-spaced
-export const SNAPSHOT_BUDGET = 8 << 20;     // bytes of snapshots per run
+export const SNAPSHOT_BUDGET = 32 << 20;    // bytes of snapshots per run (an MNIST model's are ~5 MB)
+export const BIN_ABOVE = 1 << 20;           // bytes of JSON above which a snapshot is kept binary
+const ASK_RATE = 1 << 20;                   // bytes of snapshot per second of training, at most
 export const MAX_THUMBS = 120;              // per run; past it every other one goes
 export const MAX_ROWS = 5000;               // metric rows per run; past it every other one goes
 export const THUMB_SIZE = 96;
 const THUMB_EVERY = 2000;                   // ms of training between thumbnails
-const SNAPSHOT_EVERY = 1000;                // ms of training between snapshots asked for (2D: ~7 kB each)
+const SNAPSHOT_EVERY = 1000;                // ms of training between snapshots asked for (2D: ~7 kB each;
+                                            // a bigger model's less often: ASK_RATE)
 const SAVE_EVERY = 3000;                    // ms between saves of a changing run
 
 let counter = 0;
@@ -110,6 +117,7 @@ export class Recorder {
    *  thumbSource() (canvas), editsInForce() (the experiment's edits), offerExport(run, text)}. */
   constructor(host) {
     this.host = host;
+    this.budget = SNAPSHOT_BUDGET; // bytes of snapshots a run keeps (a test may lower it)
     this.run = null;
     this.retrace = null;      // {run, from, to, doneAt}: replaying `run` from snapshot `from`
     this.lastThumb = 0;       // performance.now() of the last thumbnail
@@ -195,8 +203,10 @@ export class Recorder {
     // to); a thumbnail every few seconds of training and where it stops.
     if (meta.epoch <= known) return;
     const lastSnap = r.m.snapshots[r.m.snapshots.length - 1];
-    const stopped = !meta.running && (!lastSnap || lastSnap.epoch < meta.epoch) && this.askedAt !== meta.epoch;
-    if ((meta.running && now - (this.lastAsk || 0) >= SNAPSHOT_EVERY) || stopped) {
+    // A big model's snapshot is asked for less often: at most ASK_RATE bytes per second.
+    const every = Math.max(SNAPSHOT_EVERY, 1000 * (lastSnap ? r.files.get(lastSnap.file).length : 0) / ASK_RATE);
+    if (!meta.running) this.onStopped(meta.epoch);
+    else if (now - (this.lastAsk || 0) >= every) {
       this.lastAsk = now;
       this.askedAt = meta.epoch;
       this.host.askSnapshot();
@@ -206,6 +216,19 @@ export class Recorder {
       this.lastThumb = now;
       this.addThumb(meta.epoch).catch(() => {});
     }
+  }
+
+  /** Training stopped at `epoch` (a frame says so, or only the `status`: the server sends no new
+   * frame when its last one, built while running, already showed that epoch): a snapshot there,
+   * a natural point to rewind to, asked for even while another is on its way. */
+  onStopped(epoch) {
+    const r = this.run, last = r?.m.snapshots[r.m.snapshots.length - 1];
+    this.lastFrame = null;
+    if (!r || epoch < r.m.start_epoch || (this.retrace && epoch <= this.retrace.to)) return;
+    if ((last && last.epoch >= epoch) || this.askedAt === epoch) return;
+    this.lastAsk = performance.now();
+    this.askedAt = epoch;
+    this.host.askSnapshot(true);
   }
 
   async addThumb(epoch) {
@@ -231,26 +254,35 @@ export class Recorder {
     this.changed();
   }
 
-  /** A snapshot the session received (JSON; image models' binary ones are not kept yet), asked
-   * for at `sentAt` (performance.now()): one asked for before this run began or was opened is
-   * the previous experiment's state. */
+  /** A snapshot the session received (a JSON object, or an image model's binary snapshot as an
+   * ArrayBuffer), asked for at `sentAt` (performance.now()): one asked for before this run began
+   * or was opened is the previous experiment's state. */
   onSnapshot(snap, sentAt = performance.now()) {
     const r = this.run;
-    if (!r || !snap || snap instanceof ArrayBuffer || snap.format !== "ganlab-snapshot" || sentAt < this.since) return;
-    const e = snap.epoch;
+    if (!r || !snap || sentAt < this.since) return;
+    this.lastAsk = performance.now(); // the session's own refreshes count as asked for
+    let data = snap instanceof ArrayBuffer ? new Uint8Array(snap) : null;
+    const head = data ? binHeader(data) : snap;
+    if (head?.format !== "ganlab-snapshot") return;
+    const e = head.epoch;
     let last = r.m.snapshots[r.m.snapshots.length - 1];
     if (this.wantConfig && e === r.m.start_epoch) {
       // The state at the start: its config is the run's (complete: a drawing's strokes too).
       this.wantConfig = false;
-      r.m.config = snap.config;
+      r.m.config = head.config;
       if (last && last.epoch === e) { r.dropFile(last.file); r.m.snapshots.pop(); last = null; }
     }
     if ((last && e <= last.epoch) || e < r.m.start_epoch || (this.retrace && e <= this.retrace.to)) return;
     const inForce = this.host.editsInForce() - this.editBase;
     const due = r.m.edits.filter((x) => x.epoch <= e).length;
-    const file = snapshotName(e);
-    r.addFile(file, encode(snap));
-    r.m.snapshots.push({epoch: e, file, kind: "json", edits_done: Math.max(0, Math.min(inForce, due))});
+    let kind = data ? "bin" : "json";
+    if (!data) {
+      data = encode(snap);
+      if (data.length > BIN_ABOVE) { data = toBinary(snap); kind = "bin"; }
+    }
+    const file = snapshotName(e, kind);
+    r.addFile(file, data);
+    r.m.snapshots.push({epoch: e, file, kind, edits_done: Math.max(0, Math.min(inForce, due))});
     r.m.epochs = Math.max(r.m.epochs, e); // the frame at e may come after its snapshot
     this.thinSnapshots(r);
     r.dirty = true;
@@ -261,7 +293,8 @@ export class Recorder {
    * (never the first nor the last): what stays is roughly log-spaced, dense near the end. */
   thinSnapshots(r) {
     const s = r.m.snapshots, size = () => s.reduce((n, x) => n + r.files.get(x.file).length, 0);
-    while (s.length > 2 && (s.length > MAX_SNAPSHOTS || size() > SNAPSHOT_BUDGET)) {
+    while (s.length > 2 && (s.length > MAX_SNAPSHOTS || size() > this.budget)) {
+      r.thinned = (r.thinned || 0) + 1; // the timeline says so
       let best = 1, gap = Infinity;
       const end = s[s.length - 1].epoch + 1;
       for (let i = 1; i < s.length - 1; i++) {
@@ -321,7 +354,13 @@ export class Recorder {
       run.gone = run.gone.filter((n) => !gone.includes(n));
       run.stored = true;
       if (run.failed) { run.failed = false; this.host.say(`Run "${run.m.name}" is stored again.`); }
-      if (first) await this.host.enforce(this.run?.id);
+      // The store's bounds: checked when a run is first stored, and again whenever it has grown
+      // by a 64th of the byte bound (an image run's snapshots add megabytes as it trains).
+      const store = await this.host.loadStore(), size = run.bytes();
+      if (first || size - (run.enforced || 0) > store.maxBytes / 64) {
+        run.enforced = size;
+        await this.host.enforce(this.run?.id);
+      }
     } catch (e) {
       run.dirty = true;
       // Said at the first failure, and again at a later one if another message has replaced it.

@@ -2,7 +2,10 @@
 // Dragging shows the epoch; letting go restores that snapshot, paused, with the run's later edits
 // scheduled at their epochs and a pause where the run had got to ("Replay to epoch N"): playing
 // on unchanged retraces the run bit for bit (the engine is deterministic); a change on the way
-// makes a branch (recorder.js).
+// makes a branch (recorder.js). The label says how much of the run's snapshot bound is used and
+// whether older snapshots were thinned to stay within it.
+
+import {MAX_SNAPSHOTS} from "./recorder.js";
 
 export class Timeline {
   /** host: {rewind(epoch) -> Promise, epoch() (shown now), say(text, kind)}. */
@@ -36,9 +39,14 @@ export class Timeline {
     this.showLabel();
   }
 
+  /** The epoch, how many snapshots and bytes the run keeps of its bound, and whether it thinned. */
   showLabel() {
-    const ep = this.epochs(), e = ep[Number(this.range.value)];
-    this.label.textContent = e === undefined ? "" : `epoch ${e} (${ep.length} recorded)`;
+    const r = this.recorder.run, ep = this.epochs(), e = ep[Number(this.range.value)];
+    if (e === undefined) { this.label.textContent = ""; return; }
+    const mb = (n) => (n / 1048576).toFixed(n < 1048576 ? 2 : 1);
+    const bytes = r.m.snapshots.reduce((n, s) => n + (r.files.get(s.file)?.length || 0), 0);
+    this.label.textContent = `epoch ${e} (${ep.length} ${r.thinned ? "kept" : "recorded"}, ${mb(bytes)} of ${mb(this.recorder.budget)} MB${r.thinned ? ": older ones thinned, log-spaced" : ""})`;
+    this.label.title = `A run keeps at most ${MAX_SNAPSHOTS} snapshots and ${mb(this.recorder.budget)} MB of them (an image model's are megabytes, so fewer); past either, the one whose neighbours are closest on a log scale of epochs goes (never the first nor the last): dense near now, sparse early.`;
   }
 
   async go() {
