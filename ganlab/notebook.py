@@ -57,7 +57,7 @@ class _Server:
         # Heavy processes as on any server: a lab's session that moves to one (an image model
         # does) is read there by lab.trainer() (server/labs.py).
         env = dict(os.environ, GANLAB_LAB_KEY=self.key, GANLAB_DRAIN_TIMEOUT="1")
-        args = ["--port", str(port)]
+        args = ["--watch", "stdin", "--port", str(port)]
         if proxied:  # behind Jupyter's proxy, which authenticates and checks origins itself
             args += ["--allow-host", "*", "--allow-origin", "*"]
         try:
@@ -258,8 +258,10 @@ def setup_proxy() -> dict:
     listens on loopback only, so it answers any Host and Origin the proxy passes on."""
     icon = os.path.join(os.path.dirname(os.path.abspath(__file__)), "icon.svg")
     return {
-        "command": [sys.executable, "-m", "ganlab", "serve", "--host", "127.0.0.1",
-                    "--port", "{port}", "--no-browser", "--allow-host", "*", "--allow-origin", "*"],
+        # `ganlab serve` that ends with this Jupyter even when Jupyter is killed outright (which
+        # stops nothing it started): see _child.
+        "command": [sys.executable, "-m", "ganlab.notebook", "--watch", "parent",
+                    "--port", "{port}", "--allow-host", "*", "--allow-origin", "*"],
         "timeout": 60,
         "absolute_url": False,  # the page's URLs are relative: it is served at /, the proxy strips /ganlab
         "new_browser_tab": True,
@@ -267,18 +269,44 @@ def setup_proxy() -> dict:
     }
 
 
+def _gone_stdin() -> None:
+    """Return when stdin reaches its end: the kernel that holds the pipe's other end is gone."""
+    with contextlib.suppress(OSError):  # os.read: the buffered sys.stdin's lock would
+        while os.read(0, 1 << 12):      # hold up the interpreter's exit
+            pass
+
+
+def _gone_parent() -> None:
+    """Return when the parent process is gone (this process is then re-parented). A parent that
+    is PID 1 (Jupyter as a container's first process) is not watched: its end ends the container."""
+    parent = os.getppid()
+    if parent == 1:
+        threading.Event().wait()
+    while os.getppid() == parent:
+        time.sleep(1.0)
+
+
+WATCHES = {"stdin": _gone_stdin, "parent": _gone_parent}
+
+
 def _child(argv: list[str]) -> None:
-    """The notebook's server: ``ganlab serve`` that exits (as on Ctrl-C) when its stdin closes,
-    i.e. when the kernel that started it is gone however it ended."""
+    """The notebook's server: ``ganlab serve`` that exits (as on Ctrl-C) once whoever started it
+    is gone, however it ended. ``--watch stdin``: ``show``'s server, whose stdin is a pipe from the
+    kernel. ``--watch parent``: jupyter-server-proxy's, whose stdin is Jupyter's own (a terminal,
+    /dev/null): it watches its parent, Jupyter, instead."""
     from .cli import main
 
-    def watch() -> None:
-        with contextlib.suppress(OSError):  # os.read: the buffered sys.stdin's lock would
-            while os.read(0, 1 << 12):      # hold up the interpreter's exit
-                pass
+    watch = WATCHES["stdin"]
+    if argv[:1] == ["--watch"]:
+        if len(argv) < 2 or argv[1] not in WATCHES:
+            sys.exit(f"ganlab.notebook: --watch takes one of {', '.join(WATCHES)}")
+        watch, argv = WATCHES[argv[1]], argv[2:]
+
+    def stop_when_gone() -> None:
+        watch()
         os.kill(os.getpid(), signal.SIGINT)
 
-    threading.Thread(target=watch, daemon=True).start()
+    threading.Thread(target=stop_when_gone, daemon=True).start()
     sys.exit(main(["serve", "--host", "127.0.0.1", "--no-browser", *argv]))
 
 

@@ -28,6 +28,17 @@ const app = window.ganlab = {
   server: {}, pending: {}, fields: [], dists: [], frames: 0,
   counts: {epoch: 0, d_steps: 0, g_steps: 0}, exp: new Experiment(),
 };
+
+// Opened by Jupyter's sign-in link (`<jupyter>/ganlab/?token=...`), the page was served after
+// Jupyter set its sign-in cookie: the token, a key to the user's whole Jupyter, leaves the
+// address so that no Link, bookmark or shared screen carries it.
+{
+  const url = new URL(location.href);
+  if (url.searchParams.has("token")) {
+    url.searchParams.delete("token");
+    history.replaceState(null, "", url.href);
+  }
+}
 const {state} = app;
 
 // --- views ---------------------------------------------------------------------------------------

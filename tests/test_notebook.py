@@ -383,6 +383,18 @@ def test_setup_proxy_starts_ganlab_serve_on_the_proxys_port():
         proc.wait(15)
 
 
+def test_the_notebook_servers_watch_is_named_or_refused():
+    """``python -m ganlab.notebook --watch X``: how the server knows whoever started it is gone
+    (show's: its stdin; jupyter-server-proxy's: its parent)."""
+    from ganlab.notebook import setup_proxy
+
+    assert setup_proxy()["command"][1:5] == ["-m", "ganlab.notebook", "--watch", "parent"]
+    bad = subprocess.run([sys.executable, "-m", "ganlab.notebook", "--watch", "pidfile", "--port", "1"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert bad.returncode == 1 and "--watch takes one of stdin, parent" in bad.stderr, bad.stderr
+
+
 def test_show_on_a_taken_port_says_so():
     import socket
 

@@ -134,3 +134,19 @@ def test_repeats_filter_keeps_one_line_per_window(monkeypatch):
     now[0] += 10.0
     emit("client did %s", "again")
     assert records[-1].getMessage() == "client did again (49 more since the last such line)"
+
+
+def test_secrets_filter_writes_a_jupyter_token_in_a_logged_query_as_secret():
+    import logging
+
+    from ganlab.server import logs
+
+    def line(path: str) -> str:  # uvicorn's access line
+        r = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                              ("127.0.0.1:5", "GET", path, "1.1", 200), None)
+        assert logs.Secrets().filter(r)
+        return r.getMessage()
+
+    assert line("/?token=abc123") == '127.0.0.1:5 - "GET /?token=[secret] HTTP/1.1" 200'
+    assert "GET /static/x.js?a=1&token=[secret]&lab=ff HTTP" in line("/static/x.js?a=1&token=abc&lab=ff")
+    assert "GET /?mytoken=abc&lab=ff HTTP" in line("/?mytoken=abc&lab=ff")  # only `token`
