@@ -54,10 +54,9 @@ class _Server:
         self.key = secrets.token_hex(16)
         self.proxied = proxied
         fd, self.log = tempfile.mkstemp(prefix="ganlab-notebook-", suffix=".log")
-        env = dict(os.environ, GANLAB_LAB_KEY=self.key,
-                   # Labs live in the worker's memory: the lab's session stays in it (no heavy
-                   # processes), so lab.trainer() always finds its trainer there.
-                   GANLAB_HEAVY_PROCESSES="0", GANLAB_DRAIN_TIMEOUT="1")
+        # Heavy processes as on any server: a lab's session that moves to one (an image model
+        # does) is read there by lab.trainer() (server/labs.py).
+        env = dict(os.environ, GANLAB_LAB_KEY=self.key, GANLAB_DRAIN_TIMEOUT="1")
         args = ["--watch", "stdin", "--port", str(port)]
         if proxied:  # behind Jupyter's proxy, which authenticates and checks origins itself
             args += ["--allow-host", "*", "--allow-origin", "*"]

@@ -21,6 +21,16 @@ is started, and for each format the time from sending POST /api/animate (the sna
 of ``--data`` with its recommended preset, default the page's default data, and a span of
 ``--frames`` frames every ``--every`` epochs) to having the whole file: the job process's start,
 the replay (training), the rendering and the encoding. Median of ``--repeat``, with the size.
+
+With ``--first-byte`` it measures the fixed cost of a job instead: the time to the first byte of
+the reply to a small job (``--data``'s snapshot at epoch 0, 10 epochs, one 64 px GIF frame pair)
+through a real server, the first request after the server started ("cold") and then
+``--repeat`` more, each ``--gap`` seconds after the previous reply ("warm": a worker that keeps a
+job process ready answers these without starting Python), with the CPU seconds the server's
+process tree spent per job. ``--checkout DIR`` serves the ganlab of another checkout (e.g. the
+main branch) for a before/after comparison:
+
+    python scripts/bench_animate.py --first-byte [--repeat 10] [--gap 1] [--checkout /path/to/main]
 """
 
 from __future__ import annotations
@@ -116,6 +126,70 @@ def route(a) -> None:
         stop_server(proc)
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of process ``pid`` and its descendants so far, the ended (reaped) ones too:
+    a job process that has exited counts in its parent's children's times (Linux /proc)."""
+    import os
+
+    tick, procs = os.sysconf("SC_CLK_TCK"), {}
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        procs[int(d.name)] = (int(f[1]), sum(int(x) for x in f[11:15]) / tick)  # ppid; u, s, cu, cs
+    keep = {pid}
+    for _ in range(3):
+        keep |= {p for p, (ppid, _) in procs.items() if ppid in keep}
+    return sum(procs.get(p, (0, 0.0))[1] for p in keep)
+
+
+def first_byte(a) -> None:
+    """Time to the first byte of a small job's reply, cold then warm, through a real server."""
+    import http.client
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from load import ROOT, free_port, start_server, stop_server
+
+    root = Path(a.checkout).resolve() if a.checkout else ROOT
+    body = json.dumps({"snapshot": Trainer(data=a.data, seed=a.seed).snapshot(), "to": 10, "every": 10,
+                       "format": "gif", "size": 64}).encode()
+    port = free_port()
+    proc, _ = start_server(port, 1, 8, root=root)
+
+    def one() -> tuple[float, float]:
+        c0 = _tree_cpu(proc.pid)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        t0 = time.perf_counter()
+        conn.request("POST", "/api/animate", body, {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        ttfb = time.perf_counter() - t0
+        r.read()
+        conn.close()
+        if r.status != 200:
+            raise RuntimeError(f"POST /api/animate answered {r.status}")
+        time.sleep(0.2)  # let the job process's accounting land in /proc
+        return ttfb, _tree_cpu(proc.pid) - c0
+
+    try:
+        cold = one()
+        warm = []
+        for _ in range(a.repeat):
+            time.sleep(a.gap)
+            warm.append(one())
+    finally:
+        stop_server(proc)
+    print(f"POST /api/animate, a small job ({a.data}, 10 epochs, 2 frames of 64 px GIF), server from {root}")
+    print(f"{'request':<22} {'first byte s':>13} {'server CPU s':>13}")
+    print(f"{'cold (first)':<22} {cold[0]:>13.3f} {cold[1]:>13.3f}")
+    ttfb = [w[0] for w in warm]
+    print(f"{f'warm (median of {len(warm)})':<22} {statistics.median(ttfb):>13.3f} "
+          f"{statistics.median(w[1] for w in warm):>13.3f}")
+    print(f"{'warm (min..max)':<22} {f'{min(ttfb):.3f}..{max(ttfb):.3f}':>13}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=200)
@@ -129,7 +203,15 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=10)
     ap.add_argument("--formats", default="gif,webp,apng")
     ap.add_argument("--keep", help="keep the files in this directory")
+    ap.add_argument("--first-byte", action="store_true", help="time to the first byte of a small job, cold and warm")
+    ap.add_argument("--gap", type=float, default=1.0, help="--first-byte: seconds between two requests")
+    ap.add_argument("--checkout", help="--first-byte: serve the ganlab of this checkout (default: this one)")
     a = ap.parse_args()
+    if a.first_byte:
+        a.data = a.data or "gaussians"
+        a.repeat = max(a.repeat, 1)
+        first_byte(a)
+        return
     if a.route:
         a.data = a.data or DEFAULT_DATA
         route(a)

@@ -59,13 +59,14 @@ def healthz(port: int) -> dict:
         return json.loads(r.read())
 
 
-def start_server(port: int, workers: int, max_sessions: int) -> tuple[subprocess.Popen, list[int]]:
-    """``ganlab serve`` on ``port``, and its worker pids once every worker has answered /healthz
-    (each publishes its session count on start)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def start_server(port: int, workers: int, max_sessions: int,
+                 root: Path = ROOT) -> tuple[subprocess.Popen, list[int]]:
+    """``ganlab serve`` on ``port`` (the ganlab of checkout ``root``), and its worker pids once
+    every worker has answered /healthz (each publishes its session count on start)."""
+    env = dict(os.environ, PYTHONPATH=str(root))
     cmd = [sys.executable, "-m", "ganlab", "serve", "--no-browser", "--port", str(port),
            "--workers", str(workers), "--max-sessions", str(max_sessions)]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     end, seen = time.monotonic() + 60, set()
     while time.monotonic() < end and len(seen) < workers:

@@ -5,16 +5,20 @@ the limit; it is bounded (jobs at once, time) and a neighbour session keeps trai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import io
 import json
+import os
 import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_deploy import wait_for
 from test_server_live import Client, start, stop
 
 from ganlab import Trainer
@@ -213,3 +217,152 @@ def test_busy_and_time_limit_while_a_neighbour_session_keeps_training(tight_serv
     assert got["watched"] > 2 and got["longest_gap"] < 1.5, got
     status, _, body = post(server, small)  # the slot is free again (the job itself may be slow here)
     assert status in (200, 504), body
+
+
+def job_processes(port: int) -> dict[int, float]:
+    """The server's animation job processes that are still working: pid -> CPU seconds so far
+    (from /proc: children of the worker running ``ganlab.server.animate``, zombies left out)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+        worker = json.loads(r.read())["worker"]
+    found, tick = {}, os.sysconf("SC_CLK_TCK")
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) == worker and stat[0] != "Z" and b"ganlab.server.animate" in (d / "cmdline").read_bytes():
+                found[int(d.name)] = (int(stat[11]) + int(stat[12])) / tick
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def debug_running(port: int) -> int:
+    """Jobs running on the server's worker now (/debug/sessions)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/sessions", timeout=10) as r:
+        return json.loads(r.read())["animate"]["running"]
+
+
+def dead(pid: int) -> bool:
+    """Ended: a zombie or gone (a process that is exiting has no cmdline yet is not a zombie)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+LONG = {"to": MAX_SPAN_EPOCHS, "every": 500, "format": "apng", "size": 800,
+        "layers": ["heatmap", "real", "fake", "d_grad", "manifold"]}
+SMALL = {"to": 10, "every": 10, "format": "gif", "size": 64}
+
+
+def test_a_client_that_goes_away_stops_its_job_and_frees_the_slot(server):
+    """A long job (a minute or more) whose client closes the connection: its job process stops
+    working within about a second, and the worker's one slot is free for the next job."""
+    import httpx
+
+    snap = Trainer(data="ring8", seed=0).snapshot()
+    assert animate(server, snap, **SMALL)[0] == 200
+
+    async def start_and_leave() -> int:
+        before = job_processes(server)
+        async with httpx.AsyncClient(timeout=120) as client:
+            req = asyncio.create_task(client.post(f"http://127.0.0.1:{server}/api/animate",
+                                                  json={"snapshot": snap, **LONG}))
+
+            def working() -> list[int]:  # a job process that has spent 0.3 s of CPU on the job
+                return [pid for pid, cpu in job_processes(server).items() if cpu > before.get(pid, 0.0) + 0.3]
+
+            busy = await asyncio.to_thread(wait_for, working, 60, "the long job to start")
+            req.cancel()  # httpx closes the connection of a request cancelled mid-way
+            with contextlib.suppress(asyncio.CancelledError):
+                await req
+            return busy[0]
+
+    pid = asyncio.run(start_and_leave())
+    left = time.monotonic()
+    wait_for(lambda: pid not in job_processes(server), 10, "the job process to stop")
+    stopped = time.monotonic() - left
+    assert stopped < 1.5, f"the job process stopped {stopped:.2f} s after its client left"
+    status, _, data = animate(server, snap, **SMALL)  # the slot is free: accepted and done
+    assert status == 200 and frames_of(data) == (2, (64, 64)), data[:200]
+
+
+def test_a_job_process_that_dies_is_replaced(server):
+    """Killed from outside while idle, or during a job (the OOM killer, an operator): that job
+    fails with a message, and the next one gets a new job process."""
+    import signal
+
+    snap = Trainer(data="ring8", seed=0).snapshot()
+    assert animate(server, snap, **SMALL)[0] == 200
+    [idle] = job_processes(server)
+    os.kill(idle, signal.SIGKILL)
+    wait_for(lambda: dead(idle), 10, "the idle job process to die")
+    assert animate(server, snap, **SMALL)[0] == 200  # a new one took the job
+    [warm] = job_processes(server)
+    result: dict = {}
+    th = threading.Thread(target=lambda: result.update(long=animate(server, snap, **LONG)))
+    th.start()
+    before = job_processes(server).get(warm, 0.0)
+    wait_for(lambda: job_processes(server).get(warm, 0.0) > before + 0.3, 60, "the long job to start")
+    os.kill(warm, signal.SIGKILL)
+    th.join(30)
+    status, _, body = result["long"]
+    assert status == 500 and json.loads(body)["error"] == "the animation process failed"
+    status, _, data = animate(server, snap, **SMALL)
+    assert status == 200 and frames_of(data) == (2, (64, 64))
+
+
+def test_an_idle_job_process_ends_and_the_next_job_starts_one():
+    """A worker keeps its job process warm for ``idle`` seconds after a job, then ends it (no
+    zombie left); the next job starts a new one. Jobs driven in process, with a short idle."""
+    import struct
+
+    from ganlab.server.animate import Jobs
+
+    request = struct.pack("<Q", 0) + json.dumps({"snapshot": Trainer(data="ring8", seed=0).snapshot(),
+                                                 **SMALL}).encode()
+
+    async def main():
+        jobs = Jobs(1, 120, 10, idle=0.5)
+        never = asyncio.Event().wait  # a client that stays
+        code, reply = await jobs.run(request, never)
+        assert code == 0 and reply.startswith(b"OK"), reply[:200]
+        [first] = jobs.processes()
+        assert not first["busy"]
+        end = time.monotonic() + 10
+        while jobs.processes() or jobs.tasks:
+            assert time.monotonic() < end, "the idle job process was not ended"
+            await asyncio.sleep(0.02)
+        assert not Path(f"/proc/{first['pid']}").exists()  # ended and reaped
+        code, reply = await jobs.run(request, never)
+        assert code == 0 and reply.startswith(b"OK")
+        [second] = jobs.processes()
+        await jobs.close()
+        return first["pid"], second["pid"]
+
+    first, second = asyncio.run(main())
+    assert first != second and not Path(f"/proc/{second}").exists()
+
+
+def test_a_job_right_after_an_abandoned_one_takes_its_replacement():
+    """The job process of an abandoned job is replaced at once; a job that comes before the
+    replacement is up waits for it instead of starting one more: one process per job slot."""
+    import struct
+
+    from ganlab.server.animate import Gone, Jobs
+
+    request = struct.pack("<Q", 0) + json.dumps({"snapshot": Trainer(data="ring8", seed=0).snapshot(),
+                                                 **SMALL}).encode()
+
+    async def main():
+        jobs = Jobs(1, 120, 10)
+        with pytest.raises(Gone):
+            await jobs.run(request, lambda: asyncio.sleep(0))  # a client gone at once
+        code, reply = await jobs.run(request, asyncio.Event().wait)
+        assert code == 0 and reply.startswith(b"OK"), reply[:200]
+        if pending := getattr(jobs, "warming", set()) | jobs.tasks:  # replacements started, kills reaped
+            await asyncio.wait(pending)
+        pids = [p["pid"] for p in jobs.processes()]
+        await jobs.close()
+        return pids
+
+    assert len(asyncio.run(main())) == 1

@@ -12,13 +12,17 @@ import asyncio
 import contextlib
 import gc
 import json
+import os
+import socket
 import threading
 import time
 import weakref
+from pathlib import Path
 
 import pytest
 import uvicorn
-from test_server_live import free_port
+from test_deploy import wait_for
+from test_server_live import free_port, start, stop
 from websockets.asyncio.client import connect
 
 from ganlab import Trainer
@@ -130,3 +134,69 @@ def test_a_closed_session_is_freed_without_the_collector(inprocess_server):
 
     with no_gc():
         asyncio.run(main())
+
+
+# --- animation jobs (server/animate.py) -----------------------------------------------------------
+
+def _tree(pid: int) -> dict[int, tuple[str, int]]:
+    """Process ``pid`` and its descendants: pid -> (state, resident bytes), from /proc."""
+    procs, page = {}, os.sysconf("SC_PAGE_SIZE")
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            procs[int(d.name)] = (int(stat[1]), stat[0], int(stat[21]) * page)  # ppid, state, rss
+        except (OSError, ValueError, IndexError):
+            continue
+    keep = {pid}
+    for _ in range(3):
+        keep |= {p for p, (ppid, _, _) in procs.items() if ppid in keep}
+    return {p: procs[p][1:] for p in keep if p in procs}
+
+
+@pytest.mark.timeout(240)
+def test_fifty_animation_jobs_some_abandoned_leave_no_process_or_memory_behind():
+    """50 jobs through a real server, every tenth abandoned by its client mid-job (its job
+    process is killed and replaced): afterwards the server has as many processes as before (its
+    worker and one warm job process, no zombie) and holds no more memory than a little noise."""
+    from test_animate_route import LONG, SMALL, animate, debug_running
+
+    proc, port = start(animate_jobs=1)
+    snap = Trainer(data="ring8", seed=0).snapshot()
+    long_body = json.dumps({"snapshot": snap, **LONG}).encode()
+
+    def abandon() -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(b"POST /api/animate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(long_body) + long_body)
+            wait_for(lambda: debug_running(port) == 1, 30, "the abandoned job to start")
+        wait_for(lambda: debug_running(port) == 0, 30, "the abandoned job to stop")
+
+    def small() -> None:
+        status, _, body = animate(port, snap, **SMALL)
+        assert status == 200, body
+
+    try:
+        small()
+        abandon()
+        small()  # both paths have run once: caches and pools are as full as they get
+
+        def settled(count: int | None = None) -> dict | None:
+            now = _tree(proc.pid)
+            ok = all(st != "Z" for st, _ in now.values()) and count in (None, len(now))
+            return now if ok else None
+
+        before = wait_for(settled, 30, "no zombie")
+        assert len(before) == 2, before  # the worker and its warm job process
+        for i in range(50):
+            abandon() if i % 10 == 5 else small()
+        after = wait_for(lambda: settled(len(before)), 30, f"the server's processes to be back to {len(before)}")
+    finally:
+        stop(proc)
+    grown = {p: (after[p][1] - before[p][1]) / 2**20 for p in before if p in after}
+    assert proc.pid in grown, (before, after)
+    worker = grown[proc.pid]
+    jobs = (sum(r for p, (_, r) in after.items() if p != proc.pid)
+            - sum(r for p, (_, r) in before.items() if p != proc.pid)) / 2**20
+    print(f"processes {len(before)} -> {len(after)}; the worker grew {worker:+.1f} MiB, its job processes "
+          f"{jobs:+.1f} MiB")
+    assert worker < 8 and jobs < 32, f"the worker grew {worker:.1f} MiB, its job processes {jobs:.1f} MiB"

@@ -5,6 +5,7 @@ jupyter-server-proxy entry point."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from test_deploy import browser, wait_for  # noqa: F401  (browser: a fixture)
+from test_fairness import request, serve  # noqa: F401  (serve: a fixture)
 
 from ganlab import Trainer
 from ganlab.server.app import create_app
@@ -261,6 +263,73 @@ def test_a_labs_state_opens_in_its_session_once_and_comes_back_after_it(client):
     with client.websocket_connect(f"/ws?lab={fresh}") as ws:
         hello = ws.receive_json()
         assert hello["lab"] == {"restored": False, "message": None} and hello["epoch"] == 0
+
+
+def test_a_labs_session_in_a_heavy_process_is_read_there_and_kept_when_it_ends(serve):  # noqa: F811
+    """Every session is 'heavy' here: the lab's page moves to a heavy process at its first
+    training chunk. lab.trainer()'s route still reads its state (there, over the pipe), and when
+    the page goes, its state there becomes the lab's hand-off for the next page."""
+    from websockets.asyncio.client import connect
+
+    key = "k" * 32
+    port, _, app = serve(Settings(lab_key=key, heavy_update=1e-9))
+    base = f"http://127.0.0.1:{port}/api/labs"
+
+    def http(path: str = "", body: bytes | None = None) -> tuple[int, bytes]:
+        req = urllib.request.Request(base + path, data=body, headers={KEY_HEADER: key})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    t = Trainer(data="ring", seed=1, d_optimizer={"kind": "adam", "lr": 0.001})
+    t.train(50)
+    token = json.loads(http("", t.snapshot_bytes())[1])["lab"]
+
+    async def main():
+        async with connect(f"ws://127.0.0.1:{port}/ws?lab={token}", max_size=None) as ws:
+            hello = json.loads(await ws.recv())
+            assert hello["lab"] == {"restored": True, "message": None} and hello["epoch"] == 50
+            session = app.state.sessions[hello["session"]]
+            await request(ws, 1, "play")
+            end = time.monotonic() + 30
+            while session.remote is None:
+                assert time.monotonic() < end, "the lab's session did not move"
+                await asyncio.sleep(0.02)
+            await request(ws, 2, "pause")
+            del session
+            first = await asyncio.to_thread(http, f"/{token}/snapshot")
+            step = await request(ws, 3, "step")
+            second = await asyncio.to_thread(http, f"/{token}/snapshot")
+        return first, step, second
+
+    (s1, now), step, (s2, after) = in_a_thread(main)
+    assert s1 == 200 and s2 == 200, (s1, now[:200], s2, after[:200])
+    moved = Trainer.from_bytes(now)
+    assert moved.epoch > 50 and step["epoch"] == moved.epoch + 1
+    moved.step("both")  # the page's step, replayed here: the state read there is exact
+    assert same_state(Trainer.from_bytes(after).snapshot(), moved.snapshot()) == []
+    # The page went: the state it had in the heavy process waits for the lab's next page.
+    wait_for(lambda: not app.state.sessions, 10, "the lab's page to be gone")
+    held = app.state.labs.handoffs.get(token)
+    assert held is not None and same_state(Trainer.from_bytes(held[0]).snapshot(), moved.snapshot()) == []
+
+    async def again():
+        async with connect(f"ws://127.0.0.1:{port}/ws?lab={token}", max_size=None) as ws:
+            return json.loads(await ws.recv())
+
+    hello = in_a_thread(again)
+    assert hello["lab"] == {"restored": True, "message": None} and hello["epoch"] == moved.epoch
+
+
+def in_a_thread(main):
+    """asyncio.run(main()) in a thread of its own: the browser fixture's sync playwright keeps an
+    event loop running in this one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result()
 
 
 def test_the_hand_offs_are_bounded_and_expire():

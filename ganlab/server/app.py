@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         heavy = app.state.heavy.procs if app.state.heavy is not None else []
         return {"worker": os.getpid(), "process_cpu": time.process_time(),
                 "heavy": [{"pid": p.pid, "cpu": p.cpu(), "sessions": len(p.routes)} for p in heavy],
+                "animate": {"running": app.state.animate.running, "processes": app.state.animate.processes()},
                 "sessions": [s.usage() for s in app.state.sessions.values()]}
 
     @app.get("/api/schema")
@@ -219,6 +220,7 @@ async def _lifespan(app: FastAPI):
             await task
         if app.state.heavy is not None:
             await app.state.heavy.close()  # they would end with their pipes anyway
+        await app.state.animate.close()  # the animation job processes too
 
 
 def _retry(ws: WebSocket) -> int:

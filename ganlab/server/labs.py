@@ -9,7 +9,10 @@ becomes the lab's hand-off again, so the next page of the lab carries on where i
 Only the process that started the server knows its lab key (``GANLAB_LAB_KEY``, set by
 ``ganlab.notebook``); without a key the routes answer 404 and ``?lab=`` is ignored, so a
 classroom server has no labs. The hand-offs are bounded in count and bytes and expire.
-Labs live in one process: a server with labs runs one worker.
+The hand-offs and the lab table live in the worker, so a server with labs runs one worker; a
+lab's session may move to one of its heavy processes (server/offload.py): its state is then
+asked of that process over the pipe (``STATE``), now for ``lab.trainer()`` and at its end for
+the next page.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ TOKEN = re.compile(r"[0-9a-f]{32}")
 MAX_LABS = 16  # hand-offs held at once; the oldest goes first
 MAX_BYTES = 64 << 20  # their bytes in all (an MNIST model with Adam is ~3.3 MB)
 TTL = 3600.0  # seconds a hand-off waits for its page
+STATE_SECONDS = 30.0  # for a heavy process to give a moved lab session's state
 
 
 class Labs:
@@ -125,12 +129,28 @@ def close_lab(labs: Labs, token: str, session: Session) -> None:
     """Keep the state of a lab's page that went away for the lab's next page. Without an await:
     the session's tasks are over, so nothing else touches its trainer, and a cancellation (a
     server shutting down) cannot leave the lab pointing at a dead session. (An image model's
-    snapshot takes ~20-40 ms, once per page.)"""
-    state = None
-    if session.remote is None:  # a session moved to a heavy process holds no trainer here
+    snapshot takes ~20-40 ms, once per page.) A session that moved to a heavy process holds no
+    trainer here: its process sent its final state as it ended (``Session.final_state``; None if
+    that process died, and then the lab's next page starts afresh, saying so)."""
+    if session.remote is None:
         session.settle()
         state = snapshots.to_bytes(session.trainer)
+    else:
+        state = session.final_state
     labs.detach(token, session, state)
+
+
+async def live_state(session: Session, seconds: float = STATE_SECONDS) -> bytes | None:
+    """The binary snapshot of a lab's session now, at an epoch boundary between training chunks,
+    wherever the session runs (None: it has ended). A session that moves to a heavy process while
+    this waits for it is asked there."""
+    while session.remote is None:
+        async with session.busy:  # between training chunks, as a client's `snapshot` is
+            if session.remote is None:
+                session.settle()
+                return await asyncio.to_thread(snapshots.to_bytes, session.trainer)
+    proc, _ = session.remote
+    return await proc.state(session.id, seconds)
 
 
 def register(app: FastAPI, key: str) -> None:
@@ -167,12 +187,14 @@ def register(app: FastAPI, key: str) -> None:
         if session is None:
             return JSONResponse({"error": "not_found", "message": "no page of this lab is open: "
                                  "display the lab first (or again)"}, 404)
-        if session.remote is not None:
-            return JSONResponse({"error": "moved", "message": "this lab's session runs in a heavy "
-                                 "process; start the server with heavy_processes=0"}, 409)
-        async with session.busy:  # between training chunks, as a client's `snapshot` is
-            session.settle()
-            data = await asyncio.to_thread(snapshots.to_bytes, session.trainer)
+        try:
+            data = await live_state(session)
+        except TimeoutError:
+            return JSONResponse({"error": "timeout", "message": f"the lab's session did not give its "
+                                 f"state within {STATE_SECONDS:g} s; try again"}, 503)
+        if data is None:
+            return JSONResponse({"error": "not_found", "message": "this lab's page has just closed: "
+                                 "display the lab again"}, 404)
         return Response(data, media_type="application/octet-stream")
 
 
@@ -183,4 +205,4 @@ def check_state(state: bytes) -> None:
     snapshots.restore_bytes(Trainer.__new__(Trainer), state)  # restore builds what it needs
 
 
-__all__ = ["KEY_HEADER", "Labs", "close_lab", "lab_token", "open_lab", "register"]
+__all__ = ["KEY_HEADER", "Labs", "close_lab", "lab_token", "live_state", "open_lab", "register"]

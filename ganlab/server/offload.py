@@ -21,7 +21,11 @@ websocket message either way), ``CLOSE`` (worker -> heavy: the client left; heav
 session ended, JSON ``{"code", "reason"}``), ``SHUTDOWN`` (worker -> heavy: the server is going
 away, JSON ``{"code", "reason"}``: the session sends its ``moving`` message and closes, as in the
 worker, shutdown.py), ``STATS`` (heavy -> worker, once a second per session: JSON ``{"trained",
-"seq", "running"}``, for the worker's /metrics and accounting). A heavy process ignores SIGTERM:
+"seq", "running"}``, for the worker's /metrics and accounting), ``STATE`` (worker -> heavy,
+empty: send the session's binary snapshot now, taken between training chunks at an epoch
+boundary; heavy -> worker: ``A`` + that snapshot, empty if the session has ended, or ``F`` + the
+snapshot of a lab's session that has just ended, before its ``CLOSE``: a notebook's lab reads
+and keeps its page's state wherever the session runs, server/labs.py). A heavy process ignores SIGTERM:
 its worker tells it what to do, and it ends when the worker's end of the pipe closes.
 """
 
@@ -41,7 +45,8 @@ from typing import Any
 log = logging.getLogger("ganlab.server")
 
 HEADER = struct.Struct("<IB16s")
-OPEN, TEXT, BYTES, CLOSE, SHUTDOWN, STATS = 1, 2, 3, 4, 5, 6
+OPEN, TEXT, BYTES, CLOSE, SHUTDOWN, STATS, STATE = 1, 2, 3, 4, 5, 6, 7
+ANSWER, FINAL = b"A", b"F"  # the first byte of a STATE from a heavy process
 STATS_EVERY = 1.0  # seconds between two reports of a heavy process's session totals
 FRAME_HEAD = '{"type":"frame"'
 
@@ -103,20 +108,57 @@ class HeavyProcess:
         self.pid = proc.pid
         self.link = Link(proc.stdout, proc.stdin)
         self.routes: dict[str, Outbox] = {}
+        # Who waits for a session's state: any state (a lab's reader) or its final one (its end).
+        self.answers: dict[str, list[asyncio.Future]] = {}
+        self.finals: dict[str, list[asyncio.Future]] = {}
         self.alive = True  # until its end of the pipe closes
         self.reading = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
         while (got := await self.link.read()) is not None:
             kind, sid, payload = got
+            if kind == STATE:
+                final, state = payload[:1] == FINAL, payload[1:] or None
+                for fut in self.answers.pop(sid, []) + (self.finals.pop(sid, []) if final else []):
+                    if not fut.done():
+                        fut.set_result(state)
+                if not final:
+                    continue
             box = self.routes.get(sid)
             if box is not None:
-                box.put(kind, payload)
+                box.put(kind, payload[1:] if kind == STATE else payload)
         self.alive = False
+        for fut in [f for waiting in (self.answers, self.finals) for fs in waiting.values() for f in fs]:
+            if not fut.done():
+                fut.set_result(None)
+        self.answers.clear()
+        self.finals.clear()
         (log.error if self.routes else log.info)("heavy process %d ended; its %d sessions end",
                                                  self.pid, len(self.routes))
         for box in self.routes.values():
             box.put(CLOSE, json.dumps({"code": 1011, "reason": "heavy process ended"}).encode())
+
+    def expect(self, sid: str, final: bool = False) -> asyncio.Future:
+        """A future of session ``sid``'s next state (``final``: the one it sends as it ends);
+        its result is None if it has none (it ended, or this process did)."""
+        fut = asyncio.get_running_loop().create_future()
+        if self.alive:
+            (self.finals if final else self.answers).setdefault(sid, []).append(fut)
+        else:
+            fut.set_result(None)
+        return fut
+
+    async def state(self, sid: str, seconds: float) -> bytes | None:
+        """The binary snapshot of session ``sid`` now, None if it has ended; TimeoutError if the
+        process does not answer within ``seconds``."""
+        fut = self.expect(sid)
+        if not fut.done():
+            await self.link.send(STATE, sid, b"")
+        try:
+            return await asyncio.wait_for(fut, seconds)
+        finally:
+            with contextlib.suppress(ValueError):
+                self.answers.get(sid, []).remove(fut)
 
     def cpu(self) -> float | None:
         """CPU seconds used by the process so far (Linux /proc), or None."""
@@ -202,6 +244,7 @@ class PipeSocket:
 
 
 async def _serve_heavy(out_fd: int) -> None:
+    from . import snapshots
     from .session import Load, Session
     from .settings import Settings
     from .tuning import trim_soon, tune_malloc
@@ -232,8 +275,18 @@ async def _serve_heavy(out_fd: int) -> None:
         finally:
             sockets.pop(ws.sid, None)
             sessions.pop(ws.sid, None)
+            final = None
+            if session.lab is not None:  # a lab's page: its state is the lab's next hand-off
+                try:
+                    session.settle()
+                    final = snapshots.to_bytes(session.trainer)
+                except Exception:
+                    log.exception("heavy session %s: its lab's state could not be kept", ws.sid)
             del session
             with contextlib.suppress(Exception):
+                if final is not None:  # before the CLOSE: the worker then has it at the session's end
+                    await link.send(STATE, ws.sid, FINAL + final)
+                del final
                 await ws.close(1000)
             trim_soon(loop)
 
@@ -244,6 +297,20 @@ async def _serve_heavy(out_fd: int) -> None:
                 with contextlib.suppress(Exception):
                     await link.send(STATS, sid, json.dumps(
                         {"trained": x.trained, "seq": x.seq, "running": x.running}).encode())
+
+    async def answer(sid: str) -> None:
+        """The session's state now, taken between training chunks (an empty one if it ended)."""
+        state = b""
+        if (session := sessions.get(sid)) is not None:
+            try:
+                async with session.busy:
+                    session.settle()
+                    state = await asyncio.to_thread(snapshots.to_bytes, session.trainer)
+            except Exception:
+                log.exception("heavy session %s: its state could not be taken", sid)
+            del session
+        with contextlib.suppress(Exception):
+            await link.send(STATE, sid, ANSWER + state)
 
     spawn(report())
     while (got := await link.read()) is not None:
@@ -259,6 +326,8 @@ async def _serve_heavy(out_fd: int) -> None:
                 continue
             spawn(run(ws, session))
             del session
+        elif kind == STATE:
+            spawn(answer(sid))
         elif kind == SHUTDOWN and (session := sessions.get(sid)) is not None:
             info = json.loads(payload)
             spawn(session.close_for_shutdown(info["code"], info["reason"]))
@@ -290,4 +359,4 @@ if __name__ == "__main__":
 
 
 __all__ = ["BYTES", "CLOSE", "HeavyPool", "HeavyProcess", "Outbox", "OPEN", "PipeSocket", "SHUTDOWN",
-           "STATS", "TEXT"]
+           "STATE", "STATS", "TEXT"]

@@ -46,7 +46,7 @@ from .commands import D_UPDATE, G_UPDATE, STAGES, Commands
 from .frames import dumps, dumps_parts, encode
 from .image_slots import frame_extras, pace
 from .layers import DEFAULT_VIEW, FrameBuilder
-from .offload import BYTES, CLOSE, OPEN, SHUTDOWN, STATS, TEXT, HeavyPool, HeavyProcess, Outbox
+from .offload import BYTES, CLOSE, OPEN, SHUTDOWN, STATE, STATS, TEXT, HeavyPool, HeavyProcess, Outbox
 from .settings import MiB, Settings
 
 PROTOCOL = 1
@@ -137,6 +137,7 @@ class Load:
         return 0.0 if floor is None else share.used - floor
 
 
+LAB_STATE_SECONDS = 30.0  # at most this long for a heavy process to send a lab session's state
 MAX_UNANSWERED = 8  # messages of a moved session in flight to its heavy process
 REPLY_HEADS = (b'{"type":"ack"', b'{"type":"error"')  # how a reply begins (dumps: no spaces)
 
@@ -208,6 +209,7 @@ class Session(Commands):
         self.answered = asyncio.Event()
         self.id = secrets.token_hex(8)
         self.lab: dict | None = None  # a notebook's lab: whether its state was restored (labs.py)
+        self.final_state: bytes | None = None  # a moved lab session's state as it ended (labs.py)
         self.trainer = Trainer()
         self.frames = FrameBuilder(view={**DEFAULT_VIEW, "fps": settings.default_fps})
         self.frames.images.on_ready(self.changed)  # image metrics done in their thread: send them
@@ -300,8 +302,13 @@ class Session(Commands):
             if self.remote is not None:
                 proc, _ = self.remote
                 proc.routes.pop(self.id, None)
+                # A lab's session that the client ended: its heavy process sends its final state
+                # before it lets go (labs.close_lab keeps it for the lab's next page).
+                final = proc.expect(self.id, final=True) if self.lab is not None and self.final_state is None else None
                 with contextlib.suppress(Exception):  # the heavy process may be gone already
                     await proc.link.send(CLOSE, self.id, b"")
+                    if final is not None:
+                        self.final_state = await asyncio.wait_for(final, LAB_STATE_SECONDS)
 
     # -- moving to a heavy process (offload.py) --------------------------------------------------
 
@@ -322,7 +329,7 @@ class Session(Commands):
             "version": self.version, "seq": self.seq, "edits_reported": self.edits_reported,
             "trained": self.trained, "rate": self.rate,
             "diverged_reported": self.diverged_reported,
-            "idle": time.monotonic() - self.last_message,
+            "idle": time.monotonic() - self.last_message, "lab": self.lab,
         }
 
     @classmethod
@@ -340,6 +347,7 @@ class Session(Commands):
             setattr(self, k, state[k])
         self._rate_mark = (time.monotonic(), self.trained)
         self.last_message = time.monotonic() - state["idle"]
+        self.lab = state["lab"]
         self.bucket = self.byte_bucket = TokenBucket(math.inf, math.inf)
         self.running = state["running"]
         return self
@@ -381,6 +389,9 @@ class Session(Commands):
             if kind == STATS:  # its totals, for /metrics and /debug/sessions
                 d = json.loads(payload)
                 self.trained, self.seq, self.remote_running = d["trained"], d["seq"], d["running"]
+                continue
+            if kind == STATE:  # a lab's session ended there: its state, for the lab (labs.py)
+                self.final_state = payload
                 continue
             if kind == CLOSE:
                 info = json.loads(payload or b"{}")
