@@ -10,7 +10,6 @@ import {Controls, Picker, normaliseSchema, flatten, loadPreviews} from "./contro
 import {Drawing} from "./draw.js";
 import {Experiment, REPLAY_SETTINGS, MAX_EDITS, MAX_LINK, configDiff} from "./replay.js";
 import {Presenter, trackHeader} from "./presenter.js";
-import {exportPNG} from "./export.js";
 import {Hints} from "./hints.js";
 import {MixtureEditor} from "./mixture.js";
 import {TrainedButton} from "./trained.js";
@@ -636,6 +635,7 @@ $("export-png").addEventListener("click", guard(async () => {
   const metrics = [["KL", bits("kl")], ["KL floor", bits("kl_floor")], ["JS", bits("js")], ["JS floor", bits("js_floor")],
     ["modes", c.latest("modes_total") == null ? null : `${c.latest("modes_captured")}/${c.latest("modes_total")}`],
     ["high quality", c.latest("high_quality") == null ? null : `${c.latest("high_quality").toFixed(0)}%`]].filter((m) => m[1] !== null);
+  const {exportPNG} = await import("./export.js"); // on first use: keeps the first load small
   const blob = await exportPNG($("data-view"), {
     epoch: $("epoch").textContent, updates: $("updates").textContent, config: app.server, metrics,
     dist: app.dists.find((d) => d.name === app.server.data)?.label ?? app.server.data,
@@ -837,10 +837,8 @@ function waitRuns(name, args) {
     server: name === "begin" ? {...app.server} : null});
   const meta = name === "onFrame" ? args[0] : null, state = meta && `${meta.epoch},${meta.d_steps},${meta.g_steps}`;
   if (meta) runsEarly.first ??= state;
-  // Training moved: a running frame, a frame at another state than the first, or a stop that
-  // only the status tells (no frame of the run seen, or at another epoch than the first).
-  const moved = (meta && (meta.running || state !== runsEarly.first)) ||
-    (name === "onStopped" && args[0] !== Number((runsEarly.first ?? "0").split(",")[0]));
+  const moved = (meta && (meta.running || state !== runsEarly.first)) || // or a stop told by status alone
+    (name === "onStopped" && args[0] > Number((runsEarly.first ?? "0").split(",")[0]));
   if (name === "onEdit" || name === "adopt" || moved) loadRuns().catch(() => {});
 }
 let runsLoading = null;

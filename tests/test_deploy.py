@@ -653,6 +653,29 @@ def test_a_lingering_client_holds_the_drain_only_until_the_deadline():
         replica.stop()
 
 
+def record_and_reconnect(pg, held: int, timeout_ms: int) -> None:
+    """On a page playing from a snapshot at epoch ``held``: the Record control's span (POST
+    api/animate) makes its 3 frames, and a dropped connection comes back as a new session
+    restored from the snapshot (no epoch before ``held``) that trains on past ``held`` + 50."""
+    frames = pg.evaluate("""import("./static/record.js").then(({recordSpan}) => {
+        const snapshot = window.ganlab.session.snapshot;
+        return recordSpan({snapshot, to: snapshot.epoch + 20, every: 10, size: 64})
+            .then((r) => r.frames); })""")
+    assert frames == 3
+    before = pg.evaluate("""() => {
+        const s = window.ganlab.session;
+        window.after = [];
+        s.addEventListener("reconnected", () => s.addEventListener("frame",
+            (e) => window.after.push(e.detail.meta.epoch)));
+        s.drop();
+        return s.hello.session;
+    }""")
+    pg.wait_for_function(f"""window.ganlab.session.connected && window.ganlab.running &&
+        window.after.some((e) => e > {held} + 50)""", timeout=timeout_ms)
+    assert pg.evaluate("window.ganlab.session.hello.session") != before  # a new session...
+    assert min(pg.evaluate("window.after")) >= held  # ...restored from the snapshot
+
+
 @needs_nginx
 def test_the_page_under_a_path_prefix_trains_snapshots_and_reconnects(browser, tmp_path):
     """deploy/ganlab-prefix.conf serves the lab at /ganlab/ (as jupyter-server-proxy serves it at
@@ -679,23 +702,7 @@ def test_the_page_under_a_path_prefix_trains_snapshots_and_reconnects(browser, t
             held = pg.evaluate("window.ganlab.session.refreshSnapshot().then((s) => s.epoch)")
             assert held > 100
             # The Record control's POST api/animate, through the prefix's own location for it.
-            frames = pg.evaluate("""import("./static/record.js").then(({recordSpan}) => {
-                const snapshot = window.ganlab.session.snapshot;
-                return recordSpan({snapshot, to: snapshot.epoch + 20, every: 10, size: 64})
-                    .then((r) => r.frames); })""")
-            assert frames == 3
-            before = pg.evaluate("""() => {
-                const s = window.ganlab.session;
-                window.after = [];
-                s.addEventListener("reconnected", () => s.addEventListener("frame",
-                    (e) => window.after.push(e.detail.meta.epoch)));
-                s.drop();
-                return s.hello.session;
-            }""")
-            pg.wait_for_function(f"""window.ganlab.session.connected && window.ganlab.running &&
-                window.after.some((e) => e > {held} + 50)""", timeout=20_000)
-            assert pg.evaluate("window.ganlab.session.hello.session") != before  # a new session...
-            assert min(pg.evaluate("window.after")) >= held  # ...restored from the snapshot
+            record_and_reconnect(pg, held, 20_000)
             assert not problems, problems
             prefix = (lb.url("/ganlab/"), lb.url("/ganlab/", scheme="ws"))
             assert any(u.startswith(prefix[1] + "ws") for u in urls), urls

@@ -25,7 +25,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
-from test_deploy import browser, get, status, wait_for  # noqa: F401  (browser: a fixture)
+from test_deploy import browser, get, record_and_reconnect, status, wait_for  # noqa: F401  (browser: a fixture)
 from test_notebook import COMPARED, alive, same_state
 from test_server_live import free_port
 
@@ -190,23 +190,7 @@ def test_the_launcher_serves_the_lab_at_ganlab_through_jupyter(jupyter, browser)
         pg.click("#play")
         pg.wait_for_function("window.ganlab.running && window.ganlab.lastMeta.epoch > 100", timeout=30_000)
         held = pg.evaluate("window.ganlab.session.refreshSnapshot().then((s) => s.epoch)")
-        frames = pg.evaluate("""import("./static/record.js").then(({recordSpan}) => {
-            const snapshot = window.ganlab.session.snapshot;
-            return recordSpan({snapshot, to: snapshot.epoch + 20, every: 10, size: 64})
-                .then((r) => r.frames); })""")
-        assert frames == 3
-        before = pg.evaluate("""() => {
-            const s = window.ganlab.session;
-            window.after = [];
-            s.addEventListener("reconnected", () => s.addEventListener("frame",
-                (e) => window.after.push(e.detail.meta.epoch)));
-            s.drop();
-            return s.hello.session;
-        }""")
-        pg.wait_for_function(f"""window.ganlab.session.connected && window.ganlab.running &&
-            window.after.some((e) => e > {held} + 50)""", timeout=30_000)
-        assert pg.evaluate("window.ganlab.session.hello.session") != before
-        assert min(pg.evaluate("window.after")) >= held  # restored from the page's snapshot
+        record_and_reconnect(pg, held, 30_000)
         assert not problems, problems
         # Jupyter writes its token as [secret] in its log; so does the ganlab serve it started.
         assert jupyter.token not in jupyter.log.read_text(errors="replace"), jupyter.tail()

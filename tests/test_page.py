@@ -171,7 +171,8 @@ def test_page_opens_with_stable_ids_and_controls(ui):
     assert time.time() - t0 < 5
     size = pg.evaluate("performance.getEntriesByType('resource').reduce((a, r) => a + r.decodedBodySize, 0)"
                        " + performance.getEntriesByType('navigation')[0].decodedBodySize")
-    assert size < 300_000, size
+    assert size < 300_000, (size, pg.evaluate(  # what loaded, to see what grew
+        "performance.getEntriesByType('resource').map((r) => [r.name.split('/').pop(), r.decodedBodySize])"))
     # Each view explains itself from its "i" button.
     for view in ["data", "controls", "graph", "metrics", "view"]:
         pg.click(f"#info-{view}")

@@ -273,7 +273,7 @@ def test_a_stop_after_a_swallowed_ask_still_gets_its_snapshot(ui):
         const ask = r.host.askSnapshot;
         r.host.askSnapshot = (now = false) => { asks.push(now); return ask.call(r.host, now); };
         s.snapshotAsked = true;  // the session's own refresh is on its way
-        r.lastAsk = 0;           // the recorder is due to ask
+        r.lastAsk = -Infinity;   // the recorder is due to ask (0 is not: the page may be younger than its interval)
         r.onFrame({...ganlab.lastMeta, running: true, epoch: 45});
         s.snapshotAsked = false;
         r.onStopped(45);

@@ -36,6 +36,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from ganlab.runs.span import MIME, check_request
+from ganlab.server.procstat import cpu_seconds
 
 MiB = 1 << 20
 MAX_JSON = 16 * MiB  # the largest 2D snapshot is ~10 MB of JSON
@@ -106,12 +107,7 @@ class JobProcess:
 
     def cpu(self) -> float | None:
         """CPU seconds used so far (Linux /proc), or None."""
-        try:
-            with open(f"/proc/{self.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            return None
+        return cpu_seconds(self.pid)
 
 
 class Jobs:

@@ -42,6 +42,8 @@ import struct
 import sys
 from typing import Any
 
+from ganlab.server.procstat import cpu_seconds
+
 log = logging.getLogger("ganlab.server")
 
 HEADER = struct.Struct("<IB16s")
@@ -162,12 +164,7 @@ class HeavyProcess:
 
     def cpu(self) -> float | None:
         """CPU seconds used by the process so far (Linux /proc), or None."""
-        try:
-            with open(f"/proc/{self.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            return None
+        return cpu_seconds(self.pid)
 
 
 class HeavyPool:
