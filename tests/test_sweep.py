@@ -216,7 +216,10 @@ def test_ctrl_c_keeps_finished_runs_and_a_rerun_resumes(tmp_path, sig, jobs):
     p = spec_file(tmp_path, text)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "ganlab", "sweep", str(p), "--out", str(out), "--jobs", jobs]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT as a terminal's Ctrl-C delivers it: a shell's background job (CI run with `&`)
+    # starts with SIGINT ignored, and Python then never turns it into KeyboardInterrupt.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def finished():
         return [d for d in (out / "runs").glob("*") if (d / "run.json").is_file()
