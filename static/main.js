@@ -793,13 +793,14 @@ async function rewindNow(epoch) {
   const rec = app.runs.recorder, pt = rewindPoint(rec, epoch);
   if (!pt) return;
   if (app.running) await pause();
-  startRetrace(rec, epoch);
   let a;
   try { a = await app.session.restore(pt.snapshot); } catch (e) {
-    rec.retrace = null;
     if (e.code !== "disconnected") say(`rewind: ${e.message}`, "error");
     throw e;
   }
+  // The retrace begins with the ack: a frame before it shows the state the rewind leaves (the
+  // paced sender's, possibly at the run's end), which must not count as the retrace's end.
+  startRetrace(rec, epoch);
   app.session.snapshot = pt.snapshot;
   adoptConfig(a.config);
   showCounts(a);
