@@ -12,7 +12,7 @@ from PIL import Image
 
 from .dataview import ViewSpec, fakes, paint, paint_indexed, view_layers
 from .extent import AutoExtent
-from .palette import CLEAR, to_palette
+from .palette import CLEAR, HeatBands, to_palette
 
 FORMATS = {".gif": "gif", ".webp": "webp", ".png": "apng", ".apng": "apng"}
 MAX_FRAMES = 500  # beyond this, every other frame is dropped and the interval doubles
@@ -100,6 +100,7 @@ class Animation:
         self.every, self.spec, self.fps = every, spec or ViewSpec(), fps
         self.frames: list[tuple[int, Image.Image]] = []
         self.extent = AutoExtent()
+        self.bands = HeatBands()  # a GIF's heatmap bands, held from frame to frame
         self.start: int | None = None
 
     def next_due(self, epoch: int) -> int:
@@ -120,8 +121,10 @@ class Animation:
         spec = self.spec
         fake = fakes(trainer, spec)
         ext = spec.extent or self.extent.update(fake)
-        return (paint_indexed if self.fmt == "gif" else paint)(view_layers(trainer, spec, ext, fake), spec, ext,
-                                                                trainer.epoch)
+        layers = view_layers(trainer, spec, ext, fake)
+        if self.fmt == "gif":
+            return paint_indexed(layers, spec, ext, trainer.epoch, self.bands)
+        return paint(layers, spec, ext, trainer.epoch)
 
     def capture(self, trainer) -> None:
         self.frames.append((trainer.epoch, self.frame(trainer)))

@@ -15,7 +15,7 @@ from .. import views
 from ..metrics import reference_real
 from . import colors as C
 from .extent import UNIT, needed_extent
-from .palette import heat_ground, to_palette
+from .palette import HeatBands, palette_rgb, to_palette
 
 LAYERS = ("heatmap", "real", "fake", "d_grad", "g_grad", "manifold")
 LEGEND = {"heatmap": "D(x): green real, purple fake", "real": "real samples", "fake": "fake samples G(z)",
@@ -106,17 +106,22 @@ def paint(layers: dict[str, np.ndarray], spec: ViewSpec, extent, epoch: int | No
     return _paint(layers, spec, extent, epoch)
 
 
-def paint_indexed(layers: dict[str, np.ndarray], spec: ViewSpec, extent, epoch: int | None = None) -> Image.Image:
+def paint_indexed(layers: dict[str, np.ndarray], spec: ViewSpec, extent, epoch: int | None = None,
+                  bands: HeatBands | None = None) -> Image.Image:
     """:func:`paint` on the fixed GIF palette ("P"), with the heatmap painted in the palette's
-    bands straight from D (:func:`ganlab.render.palette.heat_ground`) instead of smooth colour:
-    a pixel the heatmap alone covers keeps its index while D there stays in its band, and a
-    sample or the legend drawn over it blends with a colour that stays put too. Every pixel is
-    then the palette's nearest colour to the painted one (the bands' own colours map to
-    themselves)."""
-    return to_palette(_paint(layers, spec, extent, epoch, banded=True))
+    bands straight from D instead of smooth colour (``bands``: an animation's
+    :class:`~ganlab.render.palette.HeatBands`, which holds each pixel's band from frame to
+    frame; a fresh one by default): a pixel the heatmap alone covers keeps its index while D
+    there stays in its band, and a sample or the legend drawn over it blends with a colour that
+    stays put too. Dots, arrows and lines are painted unsmoothed (supersample 1, whatever
+    ``spec`` says): a smoothed edge blends into colours that map to scattered palette indices,
+    which change wherever a dot moves (200 frames of the default data, seed 1: 5.05 MB smoothed,
+    4.21 unsmoothed). Every pixel is then the palette's nearest colour to the painted one (the
+    bands' own colours map to themselves)."""
+    return to_palette(_paint(layers, replace(spec, supersample=1), extent, epoch, banded=bands or HeatBands()))
 
 
-def _paint(layers, spec: ViewSpec, extent, epoch, banded: bool = False) -> Image.Image:
+def _paint(layers, spec: ViewSpec, extent, epoch, banded: HeatBands | None = None) -> Image.Image:
     k = spec.supersample
     W = spec.size * k
     x0, y0, x1, y1 = (float(v) for v in extent)
@@ -132,7 +137,7 @@ def _paint(layers, spec: ViewSpec, extent, epoch, banded: bool = False) -> Image
     if "heatmap" in spec.layers and "heatmap" in layers:
         # One pixel per cell, scaled up smoothly (as the page's drawImage with smoothing).
         if banded:  # bands at the final size, each pixel k x k: scaling down gives the same colours
-            ground = heat_ground(layers["heatmap"], spec.size)
+            ground = palette_rgb()[banded.indices(layers["heatmap"], spec.size)]
             img = Image.fromarray(ground.repeat(k, axis=0).repeat(k, axis=1), "RGB")
         else:
             img = Image.fromarray(C.heat_colors(layers["heatmap"]), "RGB").resize((W, W), Image.Resampling.BILINEAR)
