@@ -136,7 +136,7 @@ def test_repeats_filter_keeps_one_line_per_window(monkeypatch):
     assert records[-1].getMessage() == "client did again (49 more since the last such line)"
 
 
-def test_secrets_filter_writes_a_jupyter_token_in_a_logged_query_as_secret():
+def test_secrets_filter_writes_a_jupyter_token_or_a_lab_in_a_logged_query_as_secret():
     import logging
 
     from ganlab.server import logs
@@ -148,5 +148,6 @@ def test_secrets_filter_writes_a_jupyter_token_in_a_logged_query_as_secret():
         return r.getMessage()
 
     assert line("/?token=abc123") == '127.0.0.1:5 - "GET /?token=[secret] HTTP/1.1" 200'
-    assert "GET /static/x.js?a=1&token=[secret]&lab=ff HTTP" in line("/static/x.js?a=1&token=abc&lab=ff")
-    assert "GET /?mytoken=abc&lab=ff HTTP" in line("/?mytoken=abc&lab=ff")  # only `token`
+    assert "GET /static/x.js?a=1&token=[secret]&lab=[secret] HTTP" in line("/static/x.js?a=1&token=abc&lab=ff")
+    assert "GET /?lab=[secret] HTTP" in line("/?lab=0123abcd")  # a notebook's lab (labs.py)
+    assert "GET /?mytoken=abc&mylab=ff HTTP" in line("/?mytoken=abc&mylab=ff")  # only `token` and `lab`

@@ -10,7 +10,8 @@ many it stood for: "... (57 more since the last such line)".
 Behind jupyter-server-proxy the page can be opened with Jupyter's sign-in link
 (``<jupyter>/ganlab/?token=...``), whose query reaches this server and its access log, which the
 proxy's Jupyter writes into its own: :class:`Secrets` writes such a token as ``[secret]``, as
-Jupyter does in its lines.
+Jupyter does in its lines. A notebook's lab is opened at ``?lab=<token>`` (labs.py): whoever
+holds that token can open the notebook's experiment, so it is written as ``[secret]`` too.
 """
 
 from __future__ import annotations
@@ -52,17 +53,18 @@ class Repeats(logging.Filter):
         return True
 
 
-SECRET_QUERY = re.compile(r"([?&]token=)[^&#\s\"]*")
+SECRET_QUERY = re.compile(r"([?&](?:token|lab)=)[^&#\s\"]*")
 # uvicorn's lines with a request's path and query: HTTP requests, websocket handshakes.
 PATH_LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 
 class Secrets(logging.Filter):
-    """Write the value of a ``token`` query parameter in a record's arguments as ``[secret]``."""
+    """Write the value of a ``token`` or ``lab`` query parameter in a record's arguments as
+    ``[secret]``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and any(isinstance(a, str) and "token=" in a for a in args):
+        if isinstance(args, tuple) and any(isinstance(a, str) and ("token=" in a or "lab=" in a) for a in args):
             record.args = tuple(SECRET_QUERY.sub(r"\1[secret]", a) if isinstance(a, str) else a for a in args)
         return True
 
