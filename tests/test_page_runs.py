@@ -264,7 +264,9 @@ def test_a_frame_of_the_state_before_a_rewind_does_not_end_its_retrace(ui):
         s.restore = (snap) => { const p = restore(snap); s.emit('frame', last); return p; }; }""")
     train_to(pg, 100)
     train_to(pg, 200)
-    assert pg.evaluate("ganlab.lastMeta.epoch") == 200
+    # The frame of the stop (the paced sender's; training may have passed 100 to 200 between
+    # two frames, the stop then told by `status` alone until it comes).
+    pg.wait_for_function("ganlab.lastMeta.epoch === 200")
     rewind(pg, 100)
     assert pg.evaluate("ganlab.runs.recorder.retrace.to") == 200
     pg.select_option("#cfg-d_optimizer-lr", "0.001")
