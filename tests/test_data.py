@@ -97,6 +97,9 @@ def test_mixture_per_axis_sds_and_default():
     ({"means": [[0.5, 0.5]], "weights": [1, 2]}, "shape"),
     ({"means": [[0.5, 0.5]], "weights": [-1]}, ">= 0"),
     ({"means": [[0.5, 0.5]], "sds": [[0.0, 0.1]]}, "sds"),
+    # positive but so small that 1 / s^2 overflows in mode coverage (the fuzzer found it)
+    ({"means": [[0.5, 0.5]], "sds": [[1e-200, 0.1]]}, r"sds must be in \[0.0001, 1\]"),
+    ({"means": [[0.5, 0.5]], "covs": [[[1e-320, 0], [0, 0.01]]]}, r"variances must be in \[1e-08, 1\]"),
     ({"means": [[0.5, 0.5]], "covs": [[[0.01, 0.02], [0.02, 0.01]]]}, "positive definite"),
     ({"means": [[0.5, 0.5]], "covs": [[[0.01, 0.0], [0.001, 0.01]]]}, "symmetric"),
     ({"means": [[0.5, 0.5]], "sds": [[0.1, 0.1]], "covs": [[[0.01, 0], [0, 0.01]]]}, "not both"),

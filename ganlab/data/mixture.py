@@ -17,6 +17,9 @@ from .gaussian import diag_chol, sample_mixture
 from .registry import DataError, Distribution, register
 
 MAX_COMPONENTS = 100
+# The narrowest spread: 1e-4 of the unit square is far below a pixel of any view; narrower ones
+# (1e-200 passes "> 0") square to 0 and turn mode coverage's 1 / s^2 into infinities.
+MIN_SD = 1e-4
 # What ``mixture`` with no params gives: three blobs of unequal weight and shape.
 DEFAULT_MIXTURE: dict[str, Any] = {
     "weights": [0.5, 0.25, 0.25],
@@ -74,13 +77,14 @@ def check_mixture(params: dict[str, Any]) -> dict[str, Any]:
         det = c[:, 0, 0] * c[:, 1, 1] - c[:, 0, 1] ** 2
         if (c[:, 0, 0] <= 0).any() or (det <= 0).any():
             raise DataError("mixture covs must be positive definite (variances > 0, det > 0)")
-        if (c[:, [0, 1], [0, 1]] > 1).any():
-            raise DataError("mixture variances must be <= 1")
+        var = c[:, [0, 1], [0, 1]]
+        if (var > 1).any() or (var < MIN_SD ** 2).any():
+            raise DataError(f"mixture variances must be in [{MIN_SD ** 2:g}, 1]")
         out["covs"] = c.tolist()
     else:
         sds = _array(params, "sds", (2,), k) if "sds" in params else np.full((k, 2), 0.05)
-        if (sds <= 0).any() or (sds > 1).any():
-            raise DataError("mixture sds must be in (0, 1]")
+        if (sds < MIN_SD).any() or (sds > 1).any():
+            raise DataError(f"mixture sds must be in [{MIN_SD:g}, 1]")
         out["sds"] = sds.tolist()
     return out
 
