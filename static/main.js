@@ -279,7 +279,16 @@ function setRunning(on) {
 }
 
 async function play() { if (needData()) return; clearStale(); const a = await ask("play"); setRunning(!!a.running); }
-async function pause() { const a = await ask("pause"); setRunning(!!a.running); showCounts(a); writeHash(); refreshSnapshotSoon(); }
+async function pause() {
+  const a = await ask("pause");
+  setRunning(!!a.running);
+  showCounts(a);
+  // The ack may be all that tells the stop: no frame follows when the last one, built while
+  // running, already showed this epoch. The run's snapshot and thumbnail where it stopped.
+  if (!a.running) app.runs.recorder.onStopped(a.epoch);
+  writeHash();
+  refreshSnapshotSoon();
+}
 async function togglePlay() { return app.running ? pause() : play(); }
 
 let queued = 0; // step requests sent and not answered yet: every press is one update or epoch

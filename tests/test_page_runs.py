@@ -283,6 +283,39 @@ def test_a_stop_the_server_shows_by_status_alone_still_gets_its_snapshot(ui):
         s.emit = (type, detail) => (type === 'frame' && !detail.meta.running ? undefined : emit(type, detail)); }""")
     train_to(pg, 60)
     train_to(pg, 90)
+    # ... and its thumbnail (a CI run ended a run at 160 with none: its stop came by status alone)
+    pg.wait_for_function("[60, 90].every((e) => ganlab.runs.recorder.run.m.thumbs.some((t) => t.epoch === e))")
+    # A pause pressed by the user is told by its ack (and the dropped frame): the same there.
+    pg.click("#play")
+    pg.wait_for_function("ganlab.running && ganlab.counts.epoch > 100")
+    pg.click("#play")
+    pg.wait_for_function("!ganlab.running")
+    stop = pg.evaluate("ganlab.counts.epoch")
+    pg.wait_for_function("(e) => ganlab.runs.recorder.run.m.thumbs.some((t) => t.epoch === e)", arg=stop)
+
+
+def test_a_stop_that_comes_while_a_thumbnail_is_taken_gets_its_own(ui):
+    """Training's first frame starts a thumbnail; a pause that comes while it is being encoded
+    gets its own thumbnail once that one is done (it was skipped, leaving the run with none where
+    it stopped). The test holds the encoder (canvas.toBlob) until the stop is in."""
+    pg = ui.open()
+    pg.evaluate("""() => { const orig = HTMLCanvasElement.prototype.toBlob; window.heldBlobs = [];
+        window.releaseBlobs = () => {
+          HTMLCanvasElement.prototype.toBlob = orig;
+          for (const f of heldBlobs.splice(0)) f(); };
+        HTMLCanvasElement.prototype.toBlob = function (...a) { heldBlobs.push(() => orig.apply(this, a)); }; }""")
+    pg.click("#play")  # the page's pace: 50 epochs/s
+    pg.wait_for_function("window.heldBlobs.length >= 1")
+    first = pg.evaluate("ganlab.counts.epoch")
+    pg.wait_for_function("(e) => ganlab.counts.epoch > e + 5", arg=first)
+    pg.click("#play")
+    pg.wait_for_function("!ganlab.running")
+    stop = pg.evaluate("ganlab.counts.epoch")
+    pg.wait_for_function("(e) => ganlab.runs.recorder.run.m.snapshots.some((s) => s.epoch === e)", arg=stop)
+    assert pg.evaluate("ganlab.runs.recorder.run.m.thumbs.length") == 0  # still held
+    pg.evaluate("releaseBlobs()")
+    pg.wait_for_function("(e) => ganlab.runs.recorder.run.m.thumbs.some((t) => t.epoch === e)", arg=stop)
+    assert pg.evaluate("ganlab.runs.recorder.run.m.thumbs.map((t) => t.epoch)")[0] < stop
 
 
 def test_a_stop_after_a_swallowed_ask_still_gets_its_snapshot(ui):

@@ -121,6 +121,7 @@ export class Recorder {
     this.run = null;
     this.retrace = null;      // {run, from, to, doneAt}: replaying `run` from snapshot `from`
     this.lastThumb = 0;       // performance.now() of the last thumbnail
+    this.stoppedAt = null;    // epoch where training stopped, until it runs again (stopThumb)
     this.trainMs = 0;         // training time of the run
     this.lastFrame = null;    // performance.now() of the last frame of running training
     this.editBase = 0;        // experiment edits made before this run's start (a branch's)
@@ -149,6 +150,7 @@ export class Recorder {
     this.trainMs = 0;
     this.lastFrame = null;
     this.lastThumb = 0;
+    this.stoppedAt = null;
     this.editBase = at?.editBase ?? this.host.editsInForce();
     this.wantConfig = true; // the first snapshot's config is the run's config (complete: drawings too)
     this.changed();
@@ -212,11 +214,21 @@ export class Recorder {
       // earlier epoch) swallows it, a stop at this epoch must still ask (onStopped).
       if (this.host.askSnapshot()) this.askedAt = meta.epoch;
     }
-    const lastThumb = r.m.thumbs[r.m.thumbs.length - 1];
-    if ((meta.running && now - this.lastThumb >= THUMB_EVERY) || (!meta.running && (!lastThumb || lastThumb.epoch < meta.epoch) && !this.thumbing)) {
+    if (meta.running && meta.epoch > (this.stoppedAt ?? -1)) this.stoppedAt = null; // it runs again
+    if (meta.running && now - this.lastThumb >= THUMB_EVERY) {
       this.lastThumb = now;
       this.addThumb(meta.epoch).catch(() => {});
     }
+  }
+
+  /** A thumbnail where training stopped. One being taken when the stop comes finishes first and
+   * takes this one after it (addThumb), so a stop is never left without its thumbnail. */
+  stopThumb(epoch) {
+    this.stoppedAt = epoch;
+    const last = this.run.m.thumbs[this.run.m.thumbs.length - 1];
+    if ((last && last.epoch >= epoch) || this.thumbing) return;
+    this.lastThumb = performance.now();
+    this.addThumb(epoch).catch(() => {});
   }
 
   /** Training stopped at `epoch` (a frame says so, or only the `status`: the server sends no new
@@ -226,6 +238,7 @@ export class Recorder {
     const r = this.run, last = r?.m.snapshots[r.m.snapshots.length - 1];
     this.lastFrame = null;
     if (!r || epoch < r.m.start_epoch || (this.retrace && epoch <= this.retrace.to)) return;
+    this.stopThumb(epoch);
     if ((last && last.epoch >= epoch) || this.askedAt === epoch) return;
     this.lastAsk = performance.now();
     this.askedAt = epoch;
@@ -241,7 +254,10 @@ export class Recorder {
       await new Promise((res) => { requestAnimationFrame(() => requestAnimationFrame(res)); setTimeout(res, 250); });
       data = await thumbnail(this.host.thumbSource());
     } finally { this.thumbing = false; }
-    if (!data || r !== this.run) return;
+    if (r !== this.run) return;
+    // A stop that came while this one was being taken (stopThumb) gets its own now.
+    if (this.stoppedAt !== null && this.stoppedAt > epoch) this.stopThumb(this.stoppedAt);
+    if (!data) return;
     const last = r.m.thumbs[r.m.thumbs.length - 1];
     if (last && last.epoch >= epoch) return;
     r.addFile(thumbName(epoch), data);
