@@ -153,6 +153,8 @@ def test_compare_two_runs_that_differ_in_one_setting(ui):
     pg = ui.open()
     train_to(pg, 80)
     train_to(pg, 160)
+    # The stop's thumbnail, before the restart closes the run (one in flight then is dropped)
+    pg.wait_for_function("ganlab.runs.recorder.run.m.thumbs.some((t) => t.epoch === 160)")
     first, first_id = pg.evaluate("[ganlab.runs.recorder.run.m.name, ganlab.runs.recorder.run.id]")
     # A restart with another seed: a new run.
     pg.fill("#cfg-seed", "7")
@@ -164,7 +166,8 @@ def test_compare_two_runs_that_differ_in_one_setting(ui):
     pg.evaluate("ganlab.runs.recorder.run.m.name = 'seven'")
     train_to(pg, 80)
     train_to(pg, 160)
-    pg.wait_for_function("ganlab.runs.recorder.run.m.thumbs.length >= 2")
+    pg.wait_for_function("ganlab.runs.recorder.run.m.thumbs.length >= 2"
+                         " && ganlab.runs.recorder.run.m.thumbs.some((t) => t.epoch === 160)")
     flush(pg)
     open_panel(pg)
     pg.wait_for_function("document.querySelectorAll('#runs-list tr.run-row').length === 2")
