@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import struct
 
 import numpy as np
 import pytest
-from test_server_protocol import make_client
+from test_server_protocol import Conn, make_client
 
 from ganlab.data.images import IMAGE_SETS, load_images
 from ganlab.server import image_uploads
+from ganlab.server.schema import build_schema
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -47,10 +47,15 @@ def test_an_npz_set_uploads_and_trains_by_name(client, tmp_path):
     assert d["label"] == "my digits.npz" and len(d["preview_images"]) == 4
     assert (tmp_path / f"{d['name']}.npz").is_file()
     with client.websocket_connect("/ws") as ws:
-        ws.receive_text()  # hello
-        ws.send_text(json.dumps({"type": "data", "id": 1, "name": d["name"], "apply_preset": True}))
-        ack = json.loads(ws.receive_text())
-        assert ack["type"] == "ack" and ack["config"]["data"] == d["name"], ack
+        ack = Conn(ws).ok("data", name=d["name"], apply_preset=True)  # reads past paced frames
+        assert ack["config"]["data"] == d["name"], ack
+    # The upload is its uploader's: no page's schema lists it (a worker that had registered one
+    # before building its schema listed it, preview images and all, to every later page).
+    build_schema.cache_clear()
+    schema = client.get("/api/schema").json()
+    assert d["name"] not in [x["name"] for x in schema["distributions"]]
+    assert d["name"] not in next(f for f in schema["config"]["fields"] if f["path"] == "data")["choices"]
+    assert "digits8" in [x["name"] for x in schema["distributions"]]
     # Another worker of the machine (a fresh registry) finds the stored set by its name.
     del IMAGE_SETS[d["name"]]
     assert image_uploads.ensure(d["name"]) and IMAGE_SETS[d["name"]]["side"] == 8

@@ -27,6 +27,7 @@ from . import messages
 from .commands import STAGES
 from .frames import LAYER_IDS
 from .image_data import image_distribution
+from .image_uploads import NAME as UPLOAD_NAME
 from .layers import DEFAULT_VIEW
 from .session import PROTOCOL
 
@@ -76,7 +77,7 @@ def config_fields() -> list[dict[str, Any]]:
         if path in LIMITS:  # caps that depend on the kind of data: the page's 2D inputs keep theirs
             f["maximum"], f["maximum_images"] = LIMITS[path]
         if path == "data":
-            f["choices"] = [*DISTRIBUTIONS, *IMAGE_SETS]
+            f["choices"] = [*DISTRIBUTIONS, *shipped_image_sets()]
         elif path == "loss":
             f["choices"] = list(LOSSES)
         out.append(f)
@@ -110,6 +111,13 @@ def preview(name: str, n: int = 200) -> list[list[float]] | None:
     return np.round(pts, 3).tolist()
 
 
+def shipped_image_sets() -> list[str]:
+    """The image sets every page lists: never an uploaded one (``upload-...``), which is its
+    uploader's, images and all; a worker that registered one before its schema was built (an
+    upload, or a data message naming one) listed it to every later page."""
+    return [name for name in IMAGE_SETS if not UPLOAD_NAME.match(name)]
+
+
 @lru_cache(maxsize=1)
 def build_schema() -> dict[str, Any]:
     """The whole schema (cached: everything in it is fixed once the process has imported)."""
@@ -122,7 +130,7 @@ def build_schema() -> dict[str, Any]:
              "takes_params": d.check is not None, "default_params": default_params(d),
              "preview": preview(d.name), "trained": d.name in trained_names(), "kind": "points"}
             for d in DISTRIBUTIONS.values()
-        ] + [image_distribution(name) for name in IMAGE_SETS],
+        ] + [image_distribution(name) for name in shipped_image_sets()],
         "losses": [{"name": x.name, "label": x.label, "description": x.description}
                    for x in LOSSES.values()],
         "config": {"fields": config_fields(), "defaults": Config().model_dump(mode="json")},
