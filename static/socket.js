@@ -185,6 +185,7 @@ export class Session extends EventTarget {
       let bin;
       try { bin = parseBinary(data); } catch (e) { this.emit("notice", {message: e.message}); return; }
       if (!meta || meta.seq !== bin.seq) return; // unpaired half: drop it, the next frame is coming
+      if (this.restoring) return; // the fresh session's state, which the restore replaces
       this.emit("frame", {meta, layers: bin.layers});
       if (meta.running && !this.restoring && !this.snapshotAsked &&
           performance.now() - this.snapshotAt >= this.snapshotEvery) {

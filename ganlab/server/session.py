@@ -822,7 +822,10 @@ class Session(Commands):
         which the schedule absorbs (``next_frame_due``). The frame is still built and sent here,
         so a slow client's send holds up its frames, never its training."""
         s = self.settings
-        self.frame_due = time.monotonic()
+        # The first frame one period after the hello, as every later one: a client's first
+        # message (a restore after a reconnection, a data or step) is answered before a frame of
+        # the fresh state goes out (with none, such a frame came first on a slow machine).
+        self.frame_due = time.monotonic() + 1.0 / self._fps()
         while True:
             self.frame_kick.clear()
             await wait_event(self.frame_kick, self.frame_due - time.monotonic())
