@@ -763,7 +763,8 @@ class Session(Commands):
                 if not t.status.ok:
                     await self.check_status()
                 await self.report_schedule(target)
-                if self.running and not self.slowmo["on"] and time.monotonic() >= self.frame_due:
+                if (self.running and not self.slowmo["on"] and time.monotonic() >= self.frame_due
+                        and self.settings.frame_kick):
                     self.frame_kick.set()
                 await asyncio.sleep(0)  # every other ready session runs before our next chunk
         finally:

@@ -49,6 +49,9 @@ class Settings:
     # ~0.2 ms of CPU with its sends, so 30 a second took 6 ms of every session's second from
     # training where 24 are asked for; 30 each up to 17 sessions).
     frame_budget: float = 520.0
+    # The training task wakes its frame task between two chunks when a frame is due (session.py,
+    # _send_frames); False leaves it to the timer alone, only to measure what the wake-up gives.
+    frame_kick: bool = True
     # Heavy sessions move to processes of their own (server/offload.py): at most this many per
     # worker (0: never move, share the worker), at this niceness, when an update costs more than
     # heavy_update CPU seconds or a frame more than heavy_frame (a default session's update is
