@@ -299,8 +299,10 @@ def test_a_stop_the_server_shows_by_status_alone_still_gets_its_snapshot(ui):
 
 def test_a_stop_that_comes_while_a_thumbnail_is_taken_gets_its_own(ui):
     """Training's first frame starts a thumbnail; a pause that comes while it is being encoded
-    gets its own thumbnail once that one is done (it was skipped, leaving the run with none where
-    it stopped). The test holds the encoder (canvas.toBlob) until the stop is in."""
+    gets its own thumbnail (it was skipped, leaving the run with none where it stopped; then it
+    was deferred until that one was done, and dropped when training resumed before that: a
+    page-test loop's run 1 on a loaded machine). The test holds the encoder (canvas.toBlob) until
+    the stop is in and training has run on and stopped again."""
     pg = ui.open()
     pg.evaluate("""() => { const orig = HTMLCanvasElement.prototype.toBlob; window.heldBlobs = [];
         window.releaseBlobs = () => {
@@ -316,8 +318,16 @@ def test_a_stop_that_comes_while_a_thumbnail_is_taken_gets_its_own(ui):
     stop = pg.evaluate("ganlab.counts.epoch")
     pg.wait_for_function("(e) => ganlab.runs.recorder.run.m.snapshots.some((s) => s.epoch === e)", arg=stop)
     assert pg.evaluate("ganlab.runs.recorder.run.m.thumbs.length") == 0  # still held
+    pg.click("#play")
+    pg.wait_for_function("(e) => ganlab.running && ganlab.counts.epoch > e + 5", arg=stop)
+    pg.click("#play")
+    pg.wait_for_function("!ganlab.running")
+    again = pg.evaluate("ganlab.counts.epoch")
     pg.evaluate("releaseBlobs()")
-    pg.wait_for_function("(e) => ganlab.runs.recorder.run.m.thumbs.some((t) => t.epoch === e)", arg=stop)
+    pg.wait_for_function("(es) => es.every((e) => ganlab.runs.recorder.run.m.thumbs.some((t) => t.epoch === e))",
+                         arg=[stop, again])
+    epochs = pg.evaluate("ganlab.runs.recorder.run.m.thumbs.map((t) => t.epoch)")
+    assert epochs == sorted(set(epochs)), epochs
     assert pg.evaluate("ganlab.runs.recorder.run.m.thumbs.map((t) => t.epoch)")[0] < stop
 
 

@@ -121,7 +121,7 @@ export class Recorder {
     this.run = null;
     this.retrace = null;      // {run, from, to, doneAt}: replaying `run` from snapshot `from`
     this.lastThumb = 0;       // performance.now() of the last thumbnail
-    this.stoppedAt = null;    // epoch where training stopped, until it runs again (stopThumb)
+    this.stopThumbAt = null;  // epoch of the last stop whose thumbnail was started (stopThumb)
     this.trainMs = 0;         // training time of the run
     this.lastFrame = null;    // performance.now() of the last frame of running training
     this.editBase = 0;        // experiment edits made before this run's start (a branch's)
@@ -150,7 +150,7 @@ export class Recorder {
     this.trainMs = 0;
     this.lastFrame = null;
     this.lastThumb = 0;
-    this.stoppedAt = null;
+    this.stopThumbAt = null;
     this.editBase = at?.editBase ?? this.host.editsInForce();
     this.wantConfig = true; // the first snapshot's config is the run's config (complete: drawings too)
     this.changed();
@@ -214,19 +214,18 @@ export class Recorder {
       // earlier epoch) swallows it, a stop at this epoch must still ask (onStopped).
       if (this.host.askSnapshot()) this.askedAt = meta.epoch;
     }
-    if (meta.running && meta.epoch > (this.stoppedAt ?? -1)) this.stoppedAt = null; // it runs again
     if (meta.running && now - this.lastThumb >= THUMB_EVERY) {
       this.lastThumb = now;
       this.addThumb(meta.epoch).catch(() => {});
     }
   }
 
-  /** A thumbnail where training stopped. One being taken when the stop comes finishes first and
-   * takes this one after it (addThumb), so a stop is never left without its thumbnail. */
+  /** A thumbnail where training stopped, taken now even while another is being taken: one
+   * deferred until that one was done could come after training resumed, when the view no
+   * longer showed the stop (and was dropped, leaving the stop without its thumbnail). */
   stopThumb(epoch) {
-    this.stoppedAt = epoch;
-    const last = this.run.m.thumbs[this.run.m.thumbs.length - 1];
-    if ((last && last.epoch >= epoch) || this.thumbing) return;
+    if (this.stopThumbAt === epoch || this.run.m.thumbs.some((t) => t.epoch === epoch)) return;
+    this.stopThumbAt = epoch;
     this.lastThumb = performance.now();
     this.addThumb(epoch).catch(() => {});
   }
@@ -247,21 +246,15 @@ export class Recorder {
 
   async addThumb(epoch) {
     const r = this.run;
-    this.thumbing = true;
-    let data;
-    try {
-      // The view paints this frame on the next animation frame: capture after it.
-      await new Promise((res) => { requestAnimationFrame(() => requestAnimationFrame(res)); setTimeout(res, 250); });
-      data = await thumbnail(this.host.thumbSource());
-    } finally { this.thumbing = false; }
-    if (r !== this.run) return;
-    // A stop that came while this one was being taken (stopThumb) gets its own now.
-    if (this.stoppedAt !== null && this.stoppedAt > epoch) this.stopThumb(this.stoppedAt);
-    if (!data) return;
-    const last = r.m.thumbs[r.m.thumbs.length - 1];
-    if (last && last.epoch >= epoch) return;
+    // The view paints this frame on the next animation frame: capture after it.
+    await new Promise((res) => { requestAnimationFrame(() => requestAnimationFrame(res)); setTimeout(res, 250); });
+    const data = await thumbnail(this.host.thumbSource()); // copied at once, encoded after
+    if (r !== this.run || !data) return;
+    // Two can be taken at once (a stop's beside a periodic one) and end in either order.
+    const at = r.m.thumbs.findIndex((t) => t.epoch >= epoch);
+    if (at >= 0 && r.m.thumbs[at].epoch === epoch) return;
     r.addFile(thumbName(epoch), data);
-    r.m.thumbs.push({epoch, file: thumbName(epoch)});
+    r.m.thumbs.splice(at < 0 ? r.m.thumbs.length : at, 0, {epoch, file: thumbName(epoch)});
     if (r.m.thumbs.length > MAX_THUMBS) {
       const keep = r.m.thumbs.filter((_, i, a) => i % 2 === 0 || i === a.length - 1);
       for (const t of r.m.thumbs) if (!keep.includes(t)) r.dropFile(t.file);
