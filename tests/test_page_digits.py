@@ -119,6 +119,13 @@ def test_a_dropped_connection_restores_the_image_model_from_its_binary_snapshot(
     pg.wait_for_function(f"(() => {{ const f = {GRID_JS}; return f('digit-fakes') === {grid!r}; }})()")
 
 
+UPLOAD_STATE_JS = """() => ({imageMode: !!ganlab.imageMode, data: ganlab.server.data,
+    connected: ganlab.session.connected, restoring: !!ganlab.session.restoring, frames: ganlab.frames,
+    last: ganlab.lastMeta && {seq: ganlab.lastMeta.seq, epoch: ganlab.lastMeta.epoch, image: ganlab.lastMeta.image,
+                             layers: ganlab.lastMeta.layers},
+    reals: !!ganlab.digits.reals, status: document.getElementById('status').textContent, seen: window.seen})"""
+
+
 def test_import_an_image_set_of_your_own(ui, tmp_path, monkeypatch):
     import numpy as np
 
@@ -129,9 +136,16 @@ def test_import_an_image_set_of_your_own(ui, tmp_path, monkeypatch):
     path = tmp_path / "mine.npz"
     np.savez(path, images=(X[:200] * 15).astype(np.uint8), labels=y[:200].astype(np.uint8))
     pg = ui.open()
+    pg.evaluate("""() => { const s = ganlab.session; window.seen = [];
+        for (const t of ['frame', 'ack', 'disconnected', 'reconnected', 'notice', 'server-error', 'status'])
+          s.addEventListener(t, (e) => seen.push(t === 'ack' ? `ack ${e.detail.type}` : t !== 'frame' ? t
+          : `frame ${e.detail.meta.seq} ${e.detail.meta.image ? 'img' : '2d'} ${Object.keys(e.detail.layers)}`)); }""")
     pg.set_input_files("#file-images", str(path))
-    pg.wait_for_function("window.ganlab.imageMode && /^upload-/.test(window.ganlab.server.data)"
-                         " && window.ganlab.lastMeta.image && window.ganlab.digits.reals")
+    try:
+        pg.wait_for_function("window.ganlab.imageMode && /^upload-/.test(window.ganlab.server.data)"
+                             " && window.ganlab.lastMeta.image && window.ganlab.digits.reals")
+    except Exception as e:  # once in about 8 page-test runs (not reproduced): say which part
+        raise AssertionError(f"the upload did not show: {pg.evaluate(UPLOAD_STATE_JS)}") from e
     name = pg.evaluate("window.ganlab.server.data")
     assert "selected" in pg.get_attribute(f"#data-{name}", "class")
     assert pg.text_content("#status").startswith("Imported 200 images of 8 x 8 from mine.npz")
