@@ -312,6 +312,12 @@ def test_a_stop_that_comes_while_a_thumbnail_is_taken_gets_its_own(ui):
         HTMLCanvasElement.prototype.toBlob = function (...a) {
           heldRuns.push([ganlab.runs?.recorder?.run?.m.name, ganlab.counts?.epoch]);
           heldBlobs.push(() => orig.apply(this, a)); }; }""")
+    pg.evaluate("""async () => { const {Recorder} = await import('./static/runs/recorder.js');
+        const add = Recorder.prototype.addThumb; window.thumbLog = [];
+        Recorder.prototype.addThumb = async function (epoch) {
+          const r = this.run; thumbLog.push(['start', epoch, ganlab.counts.epoch]);
+          await add.call(this, epoch);
+          thumbLog.push(['end', epoch, r === this.run, r.m.thumbs.map((t) => t.epoch).join()]); }; }""")
     pg.click("#play")  # the page's pace: 50 epochs/s
     pg.wait_for_function("window.heldBlobs.length >= 1")
     first = pg.evaluate("ganlab.counts.epoch")
@@ -332,7 +338,7 @@ def test_a_stop_that_comes_while_a_thumbnail_is_taken_gets_its_own(ui):
     epochs = pg.evaluate("ganlab.runs.recorder.run.m.thumbs.map((t) => t.epoch)")
     assert epochs == sorted(set(epochs)), epochs
     # The thumbnail being taken at the stop is kept too (once in a loop it was not: its account).
-    assert epochs[0] < stop, (epochs, stop, first, again, pg.evaluate("[ganlab.runs.recorder.run.m.name, heldRuns]"))
+    assert epochs[0] < stop, (epochs, stop, first, again, pg.evaluate("[heldRuns, thumbLog]"))
 
 
 def test_a_stop_after_a_swallowed_ask_still_gets_its_snapshot(ui):
